@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace edgemq::broker {
+
+/// An application message as the router sees it: published once, shared by reference among all
+/// of its subscribers (only the packet id differs per delivery, and that lives in the session).
+/// Thread safety: immutable once published; share freely through message_ptr.
+struct message {
+    std::string topic;
+    std::string payload;
+    std::uint8_t qos = 0;
+    bool retain = false;
+};
+
+using message_ptr = std::shared_ptr<const message>;
+
+inline message_ptr make_message(std::string topic, std::string payload, std::uint8_t qos = 0,
+                                bool retain = false) {
+    return std::make_shared<const message>(
+        message{std::move(topic), std::move(payload), qos, retain});
+}
+
+} // namespace edgemq::broker

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "edgemq/broker/codec/encode.hpp"
+
+namespace edgemq::broker::codec {
+namespace {
+
+void put_u16(std::uint16_t v, byte_buffer& out) {
+    out.push_back(static_cast<std::uint8_t>(v >> 8));
+    out.push_back(static_cast<std::uint8_t>(v & 0xff));
+}
+
+void put_string(std::string_view s, byte_buffer& out) {
+    put_u16(static_cast<std::uint16_t>(s.size()), out);
+    out.insert(out.end(), s.begin(), s.end());
+}
+
+constexpr std::size_t string_size(std::string_view s) noexcept { return 2 + s.size(); }
+
+void put_header(packet_type type, std::uint8_t flags, std::size_t remaining, byte_buffer& out) {
+    out.push_back(static_cast<std::uint8_t>((static_cast<std::uint8_t>(type) << 4) | flags));
+    encode_varint(static_cast<std::uint32_t>(remaining), out);
+}
+
+void put_id_only(packet_type type, std::uint8_t flags, std::uint16_t id, byte_buffer& out) {
+    out.push_back(static_cast<std::uint8_t>((static_cast<std::uint8_t>(type) << 4) | flags));
+    out.push_back(2);
+    put_u16(id, out);
+}
+
+} // namespace
+
+void encode_varint(std::uint32_t value, byte_buffer& out) {
+    do {
+        auto b = static_cast<std::uint8_t>(value & 0x7f);
+        value >>= 7;
+        if (value != 0) {
+            b |= 0x80;
+        }
+        out.push_back(b);
+    } while (value != 0);
+}
+
+void encode_publish_head(std::string_view topic, std::size_t payload_size, std::uint8_t qos,
+                         bool retain, bool dup, std::uint16_t packet_id, byte_buffer& out) {
+    const auto flags = static_cast<std::uint8_t>((dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0));
+    put_header(packet_type::publish, flags, string_size(topic) + (qos > 0 ? 2 : 0) + payload_size,
+               out);
+    put_string(topic, out);
+    if (qos > 0) {
+        put_u16(packet_id, out);
+    }
+}
+
+void encode(const connect& p, byte_buffer& out) {
+    std::size_t size = string_size(p.protocol_name) + 1 + 1 + 2 + string_size(p.client_id);
+    std::uint8_t flags = p.clean_session ? 0x02 : 0x00;
+    if (p.will) {
+        size += string_size(p.will->topic) + string_size(p.will->payload);
+        flags |= static_cast<std::uint8_t>(0x04 | (p.will->qos << 3) | (p.will->retain ? 0x20 : 0));
+    }
+    if (p.username) {
+        size += string_size(*p.username);
+        flags |= 0x80;
+    }
+    if (p.password) {
+        size += string_size(*p.password);
+        flags |= 0x40;
+    }
+    put_header(packet_type::connect, 0, size, out);
+    put_string(p.protocol_name, out);
+    out.push_back(p.protocol_level);
+    out.push_back(flags);
+    put_u16(p.keep_alive, out);
+    put_string(p.client_id, out);
+    if (p.will) {
+        put_string(p.will->topic, out);
+        put_string(p.will->payload, out);
+    }
+    if (p.username) {
+        put_string(*p.username, out);
+    }
+    if (p.password) {
+        put_string(*p.password, out);
+    }
+}
+
+void encode(const connack& p, byte_buffer& out) {
+    put_header(packet_type::connack, 0, 2, out);
+    out.push_back(p.session_present ? 1 : 0);
+    out.push_back(static_cast<std::uint8_t>(p.code));
+}
+
+void encode(const publish& p, byte_buffer& out) {
+    encode_publish_head(p.topic, p.payload.size(), p.qos, p.retain, p.dup, p.packet_id, out);
+    out.insert(out.end(), p.payload.begin(), p.payload.end());
+}
+
+void encode(const puback& p, byte_buffer& out) { put_id_only(packet_type::puback, 0, p.packet_id, out); }
+void encode(const pubrec& p, byte_buffer& out) { put_id_only(packet_type::pubrec, 0, p.packet_id, out); }
+void encode(const pubrel& p, byte_buffer& out) { put_id_only(packet_type::pubrel, 2, p.packet_id, out); }
+void encode(const pubcomp& p, byte_buffer& out) {
+    put_id_only(packet_type::pubcomp, 0, p.packet_id, out);
+}
+void encode(const unsuback& p, byte_buffer& out) {
+    put_id_only(packet_type::unsuback, 0, p.packet_id, out);
+}
+
+void encode(const subscribe& p, byte_buffer& out) {
+    std::size_t size = 2;
+    for (const auto& s : p.subscriptions) {
+        size += string_size(s.filter) + 1;
+    }
+    put_header(packet_type::subscribe, 2, size, out);
+    put_u16(p.packet_id, out);
+    for (const auto& s : p.subscriptions) {
+        put_string(s.filter, out);
+        out.push_back(s.qos);
+    }
+}
+
+void encode(const suback& p, byte_buffer& out) {
+    put_header(packet_type::suback, 0, 2 + p.return_codes.size(), out);
+    put_u16(p.packet_id, out);
+    out.insert(out.end(), p.return_codes.begin(), p.return_codes.end());
+}
+
+void encode(const unsubscribe& p, byte_buffer& out) {
+    std::size_t size = 2;
+    for (const auto& f : p.filters) {
+        size += string_size(f);
+    }
+    put_header(packet_type::unsubscribe, 2, size, out);
+    put_u16(p.packet_id, out);
+    for (const auto& f : p.filters) {
+        put_string(f, out);
+    }
+}
+
+void encode(const pingreq&, byte_buffer& out) { put_header(packet_type::pingreq, 0, 0, out); }
+void encode(const pingresp&, byte_buffer& out) { put_header(packet_type::pingresp, 0, 0, out); }
+void encode(const disconnect&, byte_buffer& out) { put_header(packet_type::disconnect, 0, 0, out); }
+
+void encode(const packet& p, byte_buffer& out) {
+    std::visit([&out](const auto& v) { encode(v, out); }, p);
+}
+
+} // namespace edgemq::broker::codec
