@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "edgemq/broker/message.hpp"
+#include "edgemq/broker/net/write_queue.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+/// The QoS state of one MQTT session (MQTT 3.1.1 sections 4.3 and 4.4), Sans-I/O: fed
+/// deliveries and acknowledgements, it writes the packets to send into a write_queue.
+///
+/// Outbound: a delivery at QoS 1/2 takes a packet id and a slot of the in-flight window, or waits
+/// in order in the queue (bounded; a full queue drops the new message and counts it). On
+/// reconnect, every unacknowledged PUBLISH is sent again with DUP set, and PUBREL again for those
+/// already PUBREC'd [MQTT-4.4.0-1]. Inbound QoS 2: the packet id is remembered from PUBLISH to
+/// PUBREL, so a resent PUBLISH is acknowledged but not delivered twice [MQTT-4.3.3-2].
+/// Thread safety: none; owned by the session's home thread.
+namespace edgemq::broker::protocol {
+
+struct delivery {
+    message_ptr msg;
+    std::uint8_t qos = 0;  ///< effective QoS: min(publish QoS, granted QoS)
+    bool retain = false;   ///< set only for retained messages sent on subscribe [MQTT-3.3.1-8/9]
+};
+
+struct session_limits {
+    std::uint16_t max_inflight = 20;
+    std::size_t max_queued = 1000; ///< 0 = unlimited
+    bool queue_qos0 = false;       ///< queue QoS 0 while the client is offline
+    std::size_t max_outbound_bytes = 64 * 1024 * 1024; ///< QoS 0 dropped beyond this
+};
+
+class session_state {
+public:
+    explicit session_state(session_limits limits) : limits_(limits) {}
+
+    /// Sends `d` into `out`, or queues it when the window is full or `out` is null (offline).
+    /// Returns false when the message was dropped.
+    bool deliver(delivery d, net::write_queue* out);
+
+    /// Acknowledgements of outbound deliveries. False for an unknown packet id.
+    bool on_puback(std::uint16_t id, net::write_queue& out);
+    bool on_pubrec(std::uint16_t id, net::write_queue& out);
+    bool on_pubcomp(std::uint16_t id, net::write_queue& out);
+
+    /// Inbound QoS 2 PUBLISH: writes PUBREC; true when this id is new and must be delivered.
+    bool on_publish_qos2(std::uint16_t id, net::write_queue& out);
+    /// Inbound PUBREL: forgets the id and writes PUBCOMP [MQTT-4.3.3-2].
+    void on_pubrel(std::uint16_t id, net::write_queue& out);
+
+    /// After a reconnect with session present: resend the window with DUP, then fill it.
+    void resume(net::write_queue& out);
+
+    std::size_t inflight() const noexcept { return inflight_.size(); }
+    std::size_t queued() const noexcept { return queue_.size(); }
+    std::uint64_t dropped() const noexcept { return dropped_; }
+
+private:
+    enum class stage : std::uint8_t { awaiting_puback, awaiting_pubrec, awaiting_pubcomp };
+
+    struct inflight_entry {
+        std::uint16_t id;
+        stage st;
+        delivery d;
+    };
+
+    void send(delivery d, net::write_queue& out);
+    void pump(net::write_queue& out);
+    std::deque<inflight_entry>::iterator find(std::uint16_t id);
+    std::uint16_t next_packet_id();
+    bool window_full() const noexcept { return inflight_.size() >= limits_.max_inflight; }
+
+    session_limits limits_;
+    std::deque<inflight_entry> inflight_; ///< in send order; acks usually arrive in this order
+    std::deque<delivery> queue_;
+    std::vector<std::uint16_t> inbound_qos2_;
+    std::uint16_t last_id_ = 0;
+    std::uint64_t dropped_ = 0;
+};
+
+} // namespace edgemq::broker::protocol

@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "broker_impl.hpp"
+#include "net/connection.hpp"
+
+#include "edgemq/broker/error.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <future>
+
+namespace edgemq::broker {
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr const char* version_string = "edgemq version 0.1.0";
+
+protocol::session_limits session_limits_from(const config::broker& b) {
+    return {b.max_inflight_messages, b.max_queued_messages, b.queue_qos0_messages,
+            b.max_outbound_bytes};
+}
+
+auto log_exception(spdlog::logger& log, const char* what) {
+    return [&log, what](std::exception_ptr e) {
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                log.error("{} failed: {}", what, ex.what());
+            }
+        }
+    };
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Lifecycle
+
+broker::impl::impl(config::gateway c, std::shared_ptr<spdlog::logger> l)
+    : cfg(std::move(c)), log(*l), log_owner_(std::move(l)) {
+    unsigned n = cfg.broker.threads;
+    if (n == 0) {
+        n = std::max(1u, std::thread::hardware_concurrency());
+    }
+    for (unsigned i = 0; i < n; ++i) {
+        workers.push_back(std::make_unique<worker>(i));
+        workers.back()->outbox.resize(n);
+    }
+}
+
+void broker::impl::start() {
+    auto& ctx0 = workers.front()->ctx;
+    for (const auto& l : cfg.listeners) {
+        const auto address = asio::ip::make_address(l.host);
+        const asio::ip::tcp::endpoint ep{address, l.port};
+        auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(ctx0);
+        try {
+            acceptor->open(ep.protocol());
+            acceptor->set_option(asio::socket_base::reuse_address(true));
+            acceptor->bind(ep);
+            acceptor->listen(asio::socket_base::max_listen_connections);
+        } catch (const boost::system::system_error& e) {
+            throw std::system_error(e.code(), "cannot listen on " + l.host + ":" +
+                                                  std::to_string(l.port) + " (" + l.type + ")");
+        }
+        const auto port = acceptor->local_endpoint().port();
+        bound.push_back({l.type, l.host, port});
+        log.info("listener started type={} bind={}:{}", l.type, l.host, port);
+        asio::co_spawn(ctx0, accept_loop(*acceptor, l), log_exception(log, "accept loop"));
+        acceptors_.push_back(std::move(acceptor));
+    }
+    // The version is retained and never changes [Mosquitto: $SYS/broker/version].
+    retained_.set(make_message("$SYS/broker/version", version_string, 0, true));
+    if (cfg.broker.sys_interval.count() > 0) {
+        sys_timer_.emplace(ctx0);
+        asio::co_spawn(ctx0, sys_loop(), log_exception(log, "$SYS publisher"));
+    }
+    running_ = true;
+    for (auto& w : workers) {
+        w->thread = std::thread([&ctx = w->ctx] {
+            auto guard = asio::make_work_guard(ctx);
+            ctx.run();
+        });
+    }
+}
+
+void broker::impl::stop() {
+    if (!running_) {
+        return;
+    }
+    running_ = false;
+    std::vector<std::future<void>> closed;
+    for (auto& w : workers) {
+        std::promise<void> done;
+        closed.push_back(done.get_future());
+        asio::post(w->ctx, [this, &w = *w, done = std::move(done)]() mutable {
+            if (w.index == 0) {
+                for (auto& a : acceptors_) {
+                    boost::system::error_code ignored;
+                    a->close(ignored);
+                }
+                if (sys_timer_) {
+                    sys_timer_->cancel();
+                }
+            }
+            auto connections = w.connections; // close() erases from the set
+            for (const auto& c : connections) {
+                c->close(errc::server_shutting_down);
+            }
+            done.set_value();
+        });
+    }
+    for (auto& f : closed) {
+        f.wait();
+    }
+    for (auto& w : workers) {
+        w->ctx.stop();
+    }
+    for (auto& w : workers) {
+        if (w->thread.joinable()) {
+            w->thread.join();
+        }
+    }
+    // Sessions hold subscriptions that point back at them; drop both.
+    for (auto& w : workers) {
+        w->subscriptions = {};
+    }
+    const std::lock_guard lock{registry_mutex_};
+    sessions_.clear();
+    log.info("broker stopped");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections
+
+asio::awaitable<void> broker::impl::accept_loop(asio::ip::tcp::acceptor& acceptor,
+                                                config::listener l) {
+    while (acceptor.is_open()) {
+        auto& w = *workers[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers.size()];
+        auto [ec, socket] = co_await acceptor.async_accept(w.ctx, use_nothrow);
+        if (ec) {
+            if (ec == asio::error::operation_aborted) {
+                co_return;
+            }
+            // EMFILE and friends: back off briefly instead of spinning.
+            log.warn("accept failed listener={}:{} error={}", l.host, l.port, ec.message());
+            asio::steady_timer pause{acceptor.get_executor(), std::chrono::milliseconds(100)};
+            co_await pause.async_wait(use_nothrow);
+            continue;
+        }
+        if (!accepting_connection()) {
+            log.warn("connection refused: max_connections={} reached",
+                     cfg.broker.max_connections);
+            continue; // the socket closes as it goes out of scope
+        }
+        asio::post(w.ctx, [this, &w, s = std::move(socket)]() mutable {
+            auto c = std::make_shared<connection>(*this, w, std::move(s));
+            w.connections.insert(c);
+            c->start();
+        });
+    }
+}
+
+bool broker::impl::accepting_connection() {
+    const auto n = connections_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (cfg.broker.max_connections != 0 && n > cfg.broker.max_connections) {
+        connections_.fetch_sub(1, std::memory_order_relaxed);
+        return false;
+    }
+    auto max = connections_max_.load(std::memory_order_relaxed);
+    while (n > max && !connections_max_.compare_exchange_weak(max, n)) {
+    }
+    return true;
+}
+
+asio::awaitable<broker::impl::attach_result>
+broker::impl::async_attach(worker& w, std::shared_ptr<connection> c, std::string client_id,
+                           bool clean) {
+    attach_result result;
+    session_ptr previous;
+    std::uint64_t my_claim = 0;
+    {
+        const std::lock_guard lock{registry_mutex_};
+        if (auto it = sessions_.find(client_id); it != sessions_.end()) {
+            previous = it->second;
+        }
+        if (previous && !clean && !previous->clean) {
+            result.session = previous; // [MQTT-3.1.2-4]: resume
+            result.session_present = true;
+        } else {
+            result.session = std::make_shared<session>(client_id, clean, w.index,
+                                                       session_limits_from(cfg.broker));
+            sessions_[client_id] = result.session;
+        }
+        my_claim = result.session->claim = ++claims_;
+    }
+    if (previous) {
+        // Close the previous connection [MQTT-3.1.4-2] on the thread that owns the session,
+        // then either move the session here or discard it [MQTT-3.1.2-6].
+        const bool resume = previous == result.session;
+        while (true) {
+            const unsigned home = previous->home.load(std::memory_order_acquire);
+            auto& owner = *workers[home];
+            const bool done = co_await asio::co_spawn(
+                owner.ctx,
+                [this, &owner, previous, resume, to = w.index]() -> asio::awaitable<bool> {
+                    if (previous->home.load(std::memory_order_acquire) != owner.index) {
+                        co_return false; // it moved meanwhile; follow it
+                    }
+                    if (previous->conn != nullptr) {
+                        previous->conn->close(errc::session_taken_over);
+                    }
+                    if (resume) {
+                        previous->home.store(to, std::memory_order_release);
+                    } else if (!previous->clean) {
+                        end_session(owner, previous);
+                    }
+                    co_return true;
+                },
+                asio::use_awaitable);
+            if (done) {
+                break;
+            }
+        }
+    }
+    {
+        const std::lock_guard lock{registry_mutex_};
+        if (result.session->claim != my_claim) {
+            co_return attach_result{}; // a newer CONNECT for this id arrived meanwhile
+        }
+    }
+    result.session->conn = c.get();
+    co_return result;
+}
+
+void broker::impl::on_connection_closed(worker& w, connection& c, session_ptr s) {
+    for (auto it = w.connections.begin(); it != w.connections.end(); ++it) {
+        if (it->get() == &c) {
+            w.connections.erase(it);
+            break;
+        }
+    }
+    connection_gone();
+    detach(w, c, std::move(s));
+}
+
+void broker::impl::detach(worker& w, connection& c, session_ptr s) {
+    if (!s || s->conn != &c) {
+        return;
+    }
+    s->conn = nullptr;
+    if (s->clean) {
+        end_session(w, s); // [MQTT-3.1.2-6]
+    }
+}
+
+void broker::impl::end_session(worker& w, const session_ptr& s) {
+    subscriptions_.fetch_sub(static_cast<std::int64_t>(s->subscriptions.size()),
+                             std::memory_order_relaxed);
+    for (const auto& [filter, qos] : s->subscriptions) {
+        on_every_worker(w, [filter = filter, s](worker& x) { x.subscriptions.erase(filter, s); });
+    }
+    s->subscriptions.clear();
+    const std::lock_guard lock{registry_mutex_};
+    if (auto it = sessions_.find(s->client_id); it != sessions_.end() && it->second == s) {
+        sessions_.erase(it);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subscriptions and routing
+
+template <typename F>
+void broker::impl::on_every_worker(worker& self, F f) {
+    for (auto& w : workers) {
+        if (w.get() == &self) {
+            f(self);
+        } else {
+            asio::post(w->ctx, [f, &x = *w]() mutable { f(x); });
+        }
+    }
+}
+
+void broker::impl::subscribe(worker& w, const session_ptr& s, const std::string& filter,
+                             std::uint8_t qos) {
+    if (s->subscriptions.insert_or_assign(filter, qos).second) { // a repeat replaces [MQTT-3.8.4-3]
+        subscriptions_.fetch_add(1, std::memory_order_relaxed);
+    }
+    on_every_worker(w, [filter, s, qos](worker& x) { x.subscriptions.insert(filter, s, qos); });
+}
+
+void broker::impl::unsubscribe(worker& w, const session_ptr& s, const std::string& filter) {
+    if (s->subscriptions.erase(filter) == 0) {
+        return;
+    }
+    subscriptions_.fetch_sub(1, std::memory_order_relaxed);
+    on_every_worker(w, [filter, s](worker& x) { x.subscriptions.erase(filter, s); });
+}
+
+void broker::impl::route(worker& w, const message_ptr& m) {
+    if (m->retain) {
+        retained_.set(m); // [MQTT-3.3.1-5]
+    }
+    auto& targets = w.targets;
+    targets.clear();
+    w.subscriptions.match(m->topic, [&targets](const session_ptr& s, std::uint8_t qos) {
+        targets.emplace_back(&s, qos);
+    });
+    // A client with overlapping subscriptions gets the message once, at the highest QoS granted.
+    if (targets.size() > 1) {
+        std::sort(targets.begin(), targets.end(), [](const auto& a, const auto& b) {
+            return a.first->get() < b.first->get() ||
+                   (a.first->get() == b.first->get() && a.second > b.second);
+        });
+        targets.erase(std::unique(targets.begin(), targets.end(),
+                                  [](const auto& a, const auto& b) {
+                                      return a.first->get() == b.first->get();
+                                  }),
+                      targets.end());
+    }
+    for (const auto& [s, granted] : targets) {
+        // The forwarded copy never carries the retain flag [MQTT-3.3.1-9].
+        protocol::delivery d{m, std::min(m->qos, granted), false};
+        const unsigned home = (*s)->home.load(std::memory_order_acquire);
+        if (home == w.index) {
+            deliver_local(w, *s, std::move(d));
+        } else {
+            w.outbox[home].push_back({*s, std::move(d)});
+        }
+    }
+}
+
+void broker::impl::deliver_local(worker& w, const session_ptr& s, protocol::delivery d) {
+    connection* c = s->conn;
+    if (s->state.deliver(std::move(d), c != nullptr ? &c->out() : nullptr)) {
+        if (c != nullptr) {
+            w.messages_sent.add();
+            c->notify_writer();
+        }
+    } else {
+        w.messages_dropped.add();
+    }
+}
+
+void broker::impl::flush(worker& w) {
+    for (std::size_t i = 0; i < w.outbox.size(); ++i) {
+        auto& batch = w.outbox[i];
+        if (batch.empty()) {
+            continue;
+        }
+        asio::post(workers[i]->ctx, [this, &dst = *workers[i], batch = std::move(batch)]() mutable {
+            for (auto& r : batch) {
+                const unsigned home = r.target->home.load(std::memory_order_acquire);
+                if (home == dst.index) {
+                    deliver_local(dst, r.target, std::move(r.d));
+                } else {
+                    dst.outbox[home].push_back(std::move(r)); // the session moved; follow it
+                }
+            }
+            flush(dst);
+        });
+        batch = {};
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// $SYS and statistics
+
+asio::awaitable<void> broker::impl::sys_loop() {
+    while (true) {
+        publish_sys();
+        sys_timer_->expires_after(cfg.broker.sys_interval);
+        auto [ec] = co_await sys_timer_->async_wait(use_nothrow);
+        if (ec) {
+            co_return;
+        }
+    }
+}
+
+void broker::impl::publish_sys() {
+    const auto s = stats();
+    auto& w = *workers.front();
+    const auto put = [this, &w](const char* topic, std::string value) {
+        route(w, make_message(topic, std::move(value), 0, true));
+    };
+    put("$SYS/broker/uptime", std::to_string(s.uptime_seconds) + " seconds");
+    put("$SYS/broker/clients/connected", std::to_string(s.clients_connected));
+    put("$SYS/broker/clients/active", std::to_string(s.clients_connected));
+    put("$SYS/broker/clients/total", std::to_string(s.clients_total));
+    put("$SYS/broker/clients/disconnected",
+        std::to_string(s.clients_total - std::min(s.clients_total, s.clients_connected)));
+    put("$SYS/broker/clients/maximum", std::to_string(s.clients_maximum));
+    put("$SYS/broker/messages/received", std::to_string(s.messages_received));
+    put("$SYS/broker/messages/sent", std::to_string(s.messages_sent));
+    put("$SYS/broker/publish/messages/dropped", std::to_string(s.messages_dropped));
+    put("$SYS/broker/bytes/received", std::to_string(s.bytes_received));
+    put("$SYS/broker/bytes/sent", std::to_string(s.bytes_sent));
+    put("$SYS/broker/subscriptions/count", std::to_string(s.subscriptions));
+    put("$SYS/broker/retained messages/count", std::to_string(s.retained_messages));
+    flush(w);
+}
+
+broker_stats broker::impl::stats() const {
+    broker_stats s;
+    for (const auto& w : workers) {
+        s.messages_received += w->messages_received.get();
+        s.messages_sent += w->messages_sent.get();
+        s.bytes_received += w->bytes_received.get();
+        s.bytes_sent += w->bytes_sent.get();
+        s.messages_dropped += w->messages_dropped.get();
+    }
+    s.clients_connected = connections_.load(std::memory_order_relaxed);
+    s.clients_maximum = connections_max_.load(std::memory_order_relaxed);
+    {
+        const std::lock_guard lock{registry_mutex_};
+        s.clients_total = sessions_.size();
+    }
+    s.subscriptions = static_cast<std::uint64_t>(
+        std::max<std::int64_t>(0, subscriptions_.load(std::memory_order_relaxed)));
+    s.retained_messages = retained_.size();
+    s.uptime_seconds = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                         started_)
+            .count());
+    return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The public face
+
+broker::broker(config::gateway cfg, std::shared_ptr<spdlog::logger> log)
+    : impl_(std::make_unique<impl>(std::move(cfg), std::move(log))) {}
+
+broker::~broker() { stop(); }
+
+void broker::start() { impl_->start(); }
+void broker::stop() { impl_->stop(); }
+
+std::vector<bound_listener> broker::listeners() const { return impl_->bound; }
+
+void broker::publish(message_ptr m) {
+    auto& w = *impl_->workers.front();
+    asio::post(w.ctx, [this, &w, m = std::move(m)] {
+        impl_->route(w, m);
+        impl_->flush(w);
+    });
+}
+
+broker_stats broker::stats() const { return impl_->stats(); }
+
+} // namespace edgemq::broker

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Private to broker_core: the broker's threads, sessions and routing.
+
+#include "edgemq/broker/broker.hpp"
+#include "edgemq/broker/protocol/session_state.hpp"
+#include "edgemq/broker/routing/retained_store.hpp"
+#include "edgemq/broker/routing/subscription_tree.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace edgemq::broker {
+
+namespace asio = boost::asio;
+
+class connection;
+class session;
+using session_ptr = std::shared_ptr<session>;
+
+/// A counter written by one thread and read by others: a relaxed load and store, no lock prefix.
+class counter {
+public:
+    void add(std::uint64_t n = 1) noexcept {
+        value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    std::uint64_t get() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::uint64_t> value_{0};
+};
+
+/// An MQTT session: identity, subscriptions and QoS state. It outlives connections when
+/// clean_session is 0. All mutable state belongs to the worker named by `home`, which changes
+/// only when a client reconnects on another thread and the session moves with it.
+class session {
+public:
+    session(std::string client_id, bool clean, unsigned home, protocol::session_limits limits)
+        : client_id(std::move(client_id)), clean(clean), home(home), state(limits) {}
+
+    const std::string client_id;
+    const bool clean;
+    std::atomic<unsigned> home;
+
+    // Owned by the home worker:
+    protocol::session_state state;
+    std::map<std::string, std::uint8_t, std::less<>> subscriptions;
+    connection* conn = nullptr;
+    std::uint64_t claim = 0; ///< which CONNECT may attach (guarded by the registry mutex)
+};
+
+/// A delivery on its way to a session on another thread.
+struct remote_delivery {
+    session_ptr target;
+    protocol::delivery d;
+};
+
+/// One I/O thread: its io_context, its replica of the subscription index, and the batches of
+/// deliveries it will post to the other workers at the end of the current turn.
+struct worker {
+    explicit worker(unsigned index) : index(index), ctx(1) {}
+
+    const unsigned index;
+    asio::io_context ctx;
+    routing::subscription_tree<session_ptr> subscriptions;
+    std::vector<std::vector<remote_delivery>> outbox; ///< indexed by destination worker
+    std::vector<std::pair<const session_ptr*, std::uint8_t>> targets; ///< scratch for route()
+    std::unordered_set<std::shared_ptr<connection>> connections;
+    std::thread thread;
+
+    counter messages_received;
+    counter messages_sent;
+    counter bytes_received;
+    counter bytes_sent;
+    counter messages_dropped;
+};
+
+class broker::impl {
+public:
+    impl(config::gateway cfg, std::shared_ptr<spdlog::logger> log);
+
+    void start();
+    void stop();
+
+    // Used by connections, on their own worker.
+    struct attach_result {
+        session_ptr session;
+        bool session_present = false;
+    };
+    asio::awaitable<attach_result> async_attach(worker& w, std::shared_ptr<connection> c,
+                                                std::string client_id, bool clean);
+    void on_connection_closed(worker& w, connection& c, session_ptr s);
+    /// Unbinds `s` from `c`; a clean session ends here [MQTT-3.1.2-6].
+    void detach(worker& w, connection& c, session_ptr s);
+    void route(worker& w, const message_ptr& m);
+    void flush(worker& w);
+    void subscribe(worker& w, const session_ptr& s, const std::string& filter, std::uint8_t qos);
+    void unsubscribe(worker& w, const session_ptr& s, const std::string& filter);
+    std::vector<message_ptr> retained_for(std::string_view filter) const {
+        return retained_.match(filter);
+    }
+    bool accepting_connection();
+    void connection_gone() { connections_.fetch_sub(1, std::memory_order_relaxed); }
+
+    const config::gateway cfg;
+    spdlog::logger& log;
+    std::vector<bound_listener> bound;
+    std::vector<std::unique_ptr<worker>> workers;
+
+    broker_stats stats() const;
+
+private:
+    asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, config::listener l);
+    asio::awaitable<void> sys_loop();
+    void publish_sys();
+    void deliver_local(worker& w, const session_ptr& s, protocol::delivery d);
+    void end_session(worker& w, const session_ptr& s);
+    /// Runs `f(worker&)` on every worker's thread; directly on `self`.
+    template <typename F>
+    void on_every_worker(worker& self, F f);
+
+    std::shared_ptr<spdlog::logger> log_owner_;
+    std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
+    std::optional<asio::steady_timer> sys_timer_;
+    routing::retained_store retained_;
+
+    mutable std::mutex registry_mutex_;
+    std::unordered_map<std::string, session_ptr> sessions_;
+    std::uint64_t claims_ = 0;
+
+    std::atomic<std::uint64_t> connections_{0};
+    std::atomic<std::uint64_t> connections_max_{0};
+    std::atomic<std::int64_t> subscriptions_{0};
+    std::atomic<unsigned> next_worker_{0};
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    bool running_ = false;
+};
+
+} // namespace edgemq::broker

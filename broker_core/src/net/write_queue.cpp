@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "edgemq/broker/net/write_queue.hpp"
+
+namespace edgemq::broker::net {
+
+void write_queue::append_publish(const message_ptr& m, std::uint8_t qos, bool retain, bool dup,
+                                 std::uint16_t packet_id) {
+    codec::encode_publish_head(m->topic, m->payload.size(), qos, retain, dup, packet_id, bytes_);
+    if (m->payload.size() < share_threshold) {
+        bytes_.insert(bytes_.end(), m->payload.begin(), m->payload.end());
+    } else {
+        shared_.push_back({bytes_.size(), m});
+        shared_bytes_ += m->payload.size();
+    }
+}
+
+void write_queue::clear() noexcept {
+    bytes_.clear();
+    shared_.clear();
+    shared_bytes_ = 0;
+}
+
+void write_queue::swap(write_queue& other) noexcept {
+    bytes_.swap(other.bytes_);
+    shared_.swap(other.shared_);
+    std::swap(shared_bytes_, other.shared_bytes_);
+}
+
+} // namespace edgemq::broker::net

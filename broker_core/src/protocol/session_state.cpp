@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "edgemq/broker/protocol/session_state.hpp"
+
+#include <algorithm>
+
+namespace edgemq::broker::protocol {
+
+bool session_state::deliver(delivery d, net::write_queue* out) {
+    if (d.qos == 0) {
+        if (out != nullptr) {
+            if (out->size() > limits_.max_outbound_bytes) {
+                ++dropped_; // a subscriber that cannot keep up loses QoS 0 first
+                return false;
+            }
+            out->append_publish(d.msg, 0, d.retain, false, 0);
+            return true;
+        }
+        if (!limits_.queue_qos0) {
+            return false; // not queued for offline clients unless configured; not a drop
+        }
+    }
+    if (out != nullptr && d.qos > 0 && queue_.empty() && !window_full()) {
+        send(std::move(d), *out);
+        return true;
+    }
+    if (limits_.max_queued != 0 && queue_.size() >= limits_.max_queued) {
+        ++dropped_;
+        return false;
+    }
+    queue_.push_back(std::move(d));
+    return true;
+}
+
+void session_state::send(delivery d, net::write_queue& out) {
+    if (d.qos == 0) {
+        out.append_publish(d.msg, 0, d.retain, false, 0);
+        return;
+    }
+    const auto id = next_packet_id();
+    out.append_publish(d.msg, d.qos, d.retain, false, id);
+    const auto st = d.qos == 1 ? stage::awaiting_puback : stage::awaiting_pubrec;
+    inflight_.push_back({id, st, std::move(d)});
+}
+
+void session_state::pump(net::write_queue& out) {
+    while (!queue_.empty() && (queue_.front().qos == 0 || !window_full())) {
+        auto d = std::move(queue_.front());
+        queue_.pop_front();
+        send(std::move(d), out);
+    }
+}
+
+std::deque<session_state::inflight_entry>::iterator session_state::find(std::uint16_t id) {
+    if (!inflight_.empty() && inflight_.front().id == id) {
+        return inflight_.begin();
+    }
+    return std::find_if(inflight_.begin(), inflight_.end(),
+                        [id](const inflight_entry& e) { return e.id == id; });
+}
+
+std::uint16_t session_state::next_packet_id() {
+    // Ids are handed out in sequence; one still in flight after a wrap-around is skipped. The
+    // window is far smaller than 65535, so this loop ends.
+    do {
+        last_id_ = static_cast<std::uint16_t>(last_id_ == 65535 ? 1 : last_id_ + 1);
+    } while (find(last_id_) != inflight_.end());
+    return last_id_;
+}
+
+bool session_state::on_puback(std::uint16_t id, net::write_queue& out) {
+    auto it = find(id);
+    if (it == inflight_.end() || it->st != stage::awaiting_puback) {
+        return false;
+    }
+    inflight_.erase(it);
+    pump(out);
+    return true;
+}
+
+bool session_state::on_pubrec(std::uint16_t id, net::write_queue& out) {
+    auto it = find(id);
+    if (it == inflight_.end() || it->st == stage::awaiting_puback) {
+        return false;
+    }
+    it->st = stage::awaiting_pubcomp;
+    it->d.msg.reset(); // the message is delivered; only the id is needed now [MQTT-4.3.3-1]
+    codec::encode(codec::pubrel{id}, out.bytes());
+    return true;
+}
+
+bool session_state::on_pubcomp(std::uint16_t id, net::write_queue& out) {
+    auto it = find(id);
+    if (it == inflight_.end() || it->st != stage::awaiting_pubcomp) {
+        return false;
+    }
+    inflight_.erase(it);
+    pump(out);
+    return true;
+}
+
+bool session_state::on_publish_qos2(std::uint16_t id, net::write_queue& out) {
+    codec::encode(codec::pubrec{id}, out.bytes());
+    if (std::find(inbound_qos2_.begin(), inbound_qos2_.end(), id) != inbound_qos2_.end()) {
+        return false; // a resend before PUBREL: acknowledge, do not deliver again
+    }
+    inbound_qos2_.push_back(id);
+    return true;
+}
+
+void session_state::on_pubrel(std::uint16_t id, net::write_queue& out) {
+    auto it = std::find(inbound_qos2_.begin(), inbound_qos2_.end(), id);
+    if (it != inbound_qos2_.end()) {
+        *it = inbound_qos2_.back();
+        inbound_qos2_.pop_back();
+    }
+    codec::encode(codec::pubcomp{id}, out.bytes()); // even for an unknown id [MQTT-4.3.3-1]
+}
+
+void session_state::resume(net::write_queue& out) {
+    for (const auto& e : inflight_) {
+        if (e.st == stage::awaiting_pubcomp) {
+            codec::encode(codec::pubrel{e.id}, out.bytes());
+        } else {
+            out.append_publish(e.d.msg, e.d.qos, e.d.retain, true, e.id); // [MQTT-4.4.0-1]
+        }
+    }
+    pump(out);
+}
+
+} // namespace edgemq::broker::protocol

@@ -1,0 +1,569 @@
+// SPDX-License-Identifier: Apache-2.0
+// TOML -> edgemq::config::gateway.
+//
+// Every table is read against a list of fields: a key and a function that checks its value and
+// stores it. Reading never stops at a problem: each one becomes a diagnostic at the position
+// toml++ recorded for the offending key or value, and all of them leave together in one
+// load_error, sorted back into file order (toml++ tables iterate in key order). Messages read
+// "<dotted.path>: <what is wrong>; <what would be right>".
+
+#include <edgemq/config/load.hpp>
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <concepts>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <limits>
+#include <optional>
+#include <span>
+#include <utility>
+
+namespace edgemq::config {
+
+std::string diagnostic::to_string() const {
+    if (line == 0) {
+        return file + ": " + message;
+    }
+    return file + ':' + std::to_string(line) + ':' + std::to_string(column) + ": " + message;
+}
+
+namespace {
+
+std::string join_lines(const std::vector<diagnostic>& diagnostics) {
+    std::string text;
+    for (const auto& d : diagnostics) {
+        text += (text.empty() ? "" : "\n") + d.to_string();
+    }
+    return text;
+}
+
+} // namespace
+
+load_error::load_error(std::vector<diagnostic> diagnostics)
+    : std::runtime_error(join_lines(diagnostics)), diagnostics_(std::move(diagnostics)) {}
+
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+
+constexpr std::int64_t int64_max = std::numeric_limits<std::int64_t>::max();
+
+/// The diagnostics of one source.
+struct context {
+    std::string file;
+    std::vector<diagnostic> diagnostics;
+
+    void error(const toml::source_region& where, const std::string& path,
+               const std::string& message) {
+        diagnostics.push_back({file, where.begin.line, where.begin.column, path + ": " + message});
+    }
+    void error(const toml::node& at, const std::string& path, const std::string& message) {
+        error(at.source(), path, message);
+    }
+};
+
+/// Checks one value and stores it: (context, value, dotted path of its key).
+using reader = std::function<void(context&, const toml::node&, const std::string&)>;
+
+struct field {
+    std::string_view key;
+    reader read;
+};
+
+using fields = std::vector<field>;
+
+std::string double_quoted(std::string_view text) {
+    return '"' + std::string(text) + '"';
+}
+
+/// "an integer", "a string"...: what the user wrote, for "expected X, got Y".
+std::string_view described(toml::node_type type) {
+    switch (type) {
+    case toml::node_type::table:
+        return "a table";
+    case toml::node_type::array:
+        return "an array";
+    case toml::node_type::string:
+        return "a string";
+    case toml::node_type::integer:
+        return "an integer";
+    case toml::node_type::floating_point:
+        return "a floating-point number";
+    case toml::node_type::boolean:
+        return "a boolean";
+    case toml::node_type::date:
+        return "a date";
+    case toml::node_type::time:
+        return "a time";
+    case toml::node_type::date_time:
+        return "a date-time";
+    case toml::node_type::none:
+        break;
+    }
+    return "nothing";
+}
+
+std::string got(const toml::node& node) {
+    return ", got " + std::string(described(node.type()));
+}
+
+/// The value as the user wrote it, for "must be between A and B, got X".
+std::string shown(const toml::node& node) {
+    if (const auto* s = node.as_string()) {
+        return double_quoted(s->get());
+    }
+    if (const auto* i = node.as_integer()) {
+        return std::to_string(i->get());
+    }
+    return std::string(described(node.type()));
+}
+
+/// Optimal string alignment distance (Levenshtein plus transpositions), ignoring case.
+std::size_t edit_distance(std::string_view from, std::string_view to) {
+    const auto same = [](char x, char y) {
+        return std::tolower(static_cast<unsigned char>(x)) ==
+               std::tolower(static_cast<unsigned char>(y));
+    };
+    // Three rows of the dynamic-programming matrix: two back, one back, current.
+    std::vector<std::size_t> before(to.size() + 1);
+    std::vector<std::size_t> previous(to.size() + 1);
+    std::vector<std::size_t> row(to.size() + 1);
+    for (std::size_t j = 0; j <= to.size(); ++j) {
+        previous[j] = j;
+    }
+    for (std::size_t i = 1; i <= from.size(); ++i) {
+        row[0] = i;
+        for (std::size_t j = 1; j <= to.size(); ++j) {
+            const std::size_t cost = same(from[i - 1], to[j - 1]) ? 0 : 1;
+            row[j] = std::min({previous[j] + 1, row[j - 1] + 1, previous[j - 1] + cost});
+            if (i > 1 && j > 1 && same(from[i - 1], to[j - 2]) && same(from[i - 2], to[j - 1])) {
+                row[j] = std::min(row[j], before[j - 2] + 1);
+            }
+        }
+        std::swap(before, previous);
+        std::swap(previous, row);
+    }
+    return previous[to.size()];
+}
+
+using names = std::span<const std::string_view>;
+
+/// The candidate a typo most likely meant, if one is close enough to suggest.
+std::optional<std::string_view> closest(std::string_view word, names candidates) {
+    std::optional<std::string_view> best;
+    std::size_t best_distance = 0;
+    for (std::string_view candidate : candidates) {
+        const auto distance = edit_distance(word, candidate);
+        if (distance <= std::max<std::size_t>(2, candidate.size() / 3) &&
+            (!best || distance < best_distance)) {
+            best = candidate;
+            best_distance = distance;
+        }
+    }
+    return best;
+}
+
+std::string single_quoted(std::string_view text) {
+    return '\'' + std::string(text) + '\'';
+}
+
+/// "A, B, C", each shown by `show`.
+std::string listed(names candidates, std::string (*show)(std::string_view)) {
+    std::string list;
+    for (std::string_view candidate : candidates) {
+        list += (list.empty() ? "" : ", ") + show(candidate);
+    }
+    return list;
+}
+
+/// "; did you mean X?" when a candidate is close to `word`, else "".
+std::string did_you_mean(std::string_view word, names candidates,
+                         std::string (*show)(std::string_view)) {
+    const auto best = closest(word, candidates);
+    return best ? "; did you mean " + show(*best) + "?" : "";
+}
+
+void read_table(context& cx, const toml::node& node, const std::string& path, const fields& known) {
+    const auto* entries = node.as_table();
+    if (entries == nullptr) {
+        cx.error(node, path, "expected a table" + got(node));
+        return;
+    }
+    for (const auto& [key, value] : *entries) {
+        const auto child =
+            path.empty() ? std::string(key.str()) : path + '.' + std::string(key.str());
+        const auto it = std::ranges::find(known, key.str(), &field::key);
+        if (it != known.end()) {
+            it->read(cx, value, child);
+            continue;
+        }
+        std::vector<std::string_view> keys;
+        std::ranges::transform(known, std::back_inserter(keys), &field::key);
+        auto hint = did_you_mean(key.str(), keys, single_quoted);
+        if (hint.empty()) {
+            hint = "; valid keys are " + listed(keys, single_quoted);
+        }
+        cx.error(key.source(), child, (value.is_table() ? "unknown table" : "unknown key") + hint);
+    }
+}
+
+field table(std::string_view key, fields known) {
+    return {key, [known = std::move(known)](context& cx, const toml::node& node,
+                                            const std::string& path) {
+                read_table(cx, node, path, known);
+            }};
+}
+
+template <std::integral T>
+constexpr std::int64_t max_of =
+    static_cast<std::int64_t>(std::min<std::uint64_t>(std::numeric_limits<T>::max(), int64_max));
+
+template <std::integral T>
+field integer(std::string_view key, T& out, std::int64_t min = 0, std::int64_t max = max_of<T>) {
+    return {key, [&out, min, max](context& cx, const toml::node& node, const std::string& path) {
+                const auto* value = node.as_integer();
+                if (value == nullptr) {
+                    cx.error(node, path, "expected an integer" + got(node));
+                } else if (value->get() < min || value->get() > max) {
+                    cx.error(node, path,
+                             (max == int64_max ? "must be at least " + std::to_string(min)
+                                               : "must be between " + std::to_string(min) +
+                                                     " and " + std::to_string(max)) +
+                                 ", got " + shown(node));
+                } else {
+                    out = static_cast<T>(value->get());
+                }
+            }};
+}
+
+field boolean(std::string_view key, bool& out) {
+    return {key, [&out](context& cx, const toml::node& node, const std::string& path) {
+                if (const auto* value = node.as_boolean()) {
+                    out = value->get();
+                } else {
+                    cx.error(node, path, "expected a boolean (true or false)" + got(node));
+                }
+            }};
+}
+
+/// A string value, or nullopt after reporting that it is not one.
+std::optional<std::string_view> read_string(context& cx, const toml::node& node,
+                                            const std::string& path) {
+    if (const auto* value = node.as_string()) {
+        return std::string_view(value->get());
+    }
+    cx.error(node, path, "expected a string" + got(node));
+    return std::nullopt;
+}
+
+/// One of a fixed set of words: `choices[i]` stands for the enumerator of value i.
+template <class Enum> field one_of(std::string_view key, Enum& out, names choices) {
+    return {key, [&out, choices](context& cx, const toml::node& node, const std::string& path) {
+                const auto text = read_string(cx, node, path);
+                if (!text) {
+                    return;
+                }
+                const auto it = std::ranges::find(choices, *text);
+                if (it != choices.end()) {
+                    out = static_cast<Enum>(it - choices.begin());
+                    return;
+                }
+                cx.error(node, path,
+                         "expected one of " + listed(choices, double_quoted) + ", got " +
+                             double_quoted(*text) + did_you_mean(*text, choices, double_quoted));
+            }};
+}
+
+// Durations ----------------------------------------------------------------------------------
+
+/// count * unit, saturated so that an overflow still fails the range check.
+milliseconds scaled(std::int64_t count, std::int64_t unit_ms) {
+    if (count > int64_max / unit_ms) {
+        return milliseconds::max();
+    }
+    if (count < -(int64_max / unit_ms)) {
+        return milliseconds::min();
+    }
+    return milliseconds(count * unit_ms);
+}
+
+constexpr std::array<std::pair<std::string_view, std::int64_t>, 4> duration_units{{
+    {"h", 3'600'000},
+    {"m", 60'000},
+    {"s", 1'000},
+    {"ms", 1},
+}};
+
+/// "<integer><unit>", e.g. "500ms"; nullopt if `text` is not of that form.
+std::optional<milliseconds> parse_duration(std::string_view text) {
+    std::int64_t count = 0;
+    const auto* const end = text.data() + text.size();
+    const auto [unit_begin, ec] = std::from_chars(text.data(), end, count);
+    if (ec == std::errc::invalid_argument) {
+        return std::nullopt;
+    }
+    for (const auto& [unit, unit_ms] : duration_units) {
+        if (unit == std::string_view(unit_begin, end)) {
+            if (ec == std::errc::result_out_of_range) {
+                return text.starts_with('-') ? milliseconds::min() : milliseconds::max();
+            }
+            return scaled(count, unit_ms);
+        }
+    }
+    return std::nullopt;
+}
+
+/// The largest unit that shows `d` exactly: "10s", "24h", "1500ms".
+std::string format_duration(milliseconds d) {
+    if (d == milliseconds::zero()) {
+        return "0";
+    }
+    for (const auto& [unit, unit_ms] : duration_units) {
+        if (d.count() % unit_ms == 0) {
+            return std::to_string(d.count() / unit_ms) + std::string(unit);
+        }
+    }
+    return std::to_string(d.count()) + "ms"; // not reached: the last unit divides everything
+}
+
+/// An integer number of seconds or a string such as "500ms"; a multiple of Duration's unit.
+template <class Duration>
+field duration(std::string_view key, Duration& out, Duration min, Duration max) {
+    return {key, [&out, min, max](context& cx, const toml::node& node, const std::string& path) {
+                std::optional<milliseconds> value;
+                if (const auto* seconds = node.as_integer()) {
+                    value = scaled(seconds->get(), 1'000);
+                } else if (const auto* text = node.as_string()) {
+                    value = parse_duration(text->get());
+                    if (!value) {
+                        cx.error(node, path,
+                                 "expected a number followed by ms, s, m or h, such as \"500ms\", "
+                                 "\"10s\", \"2m\" or \"1h\", got " +
+                                     shown(node));
+                        return;
+                    }
+                } else {
+                    cx.error(node, path,
+                             "expected a duration: an integer number of seconds or a string "
+                             "such as \"500ms\", \"10s\", \"2m\" or \"1h\"" +
+                                 got(node));
+                    return;
+                }
+                if (*value < min || *value > max) {
+                    cx.error(node, path,
+                             "must be between " + format_duration(min) + " and " +
+                                 format_duration(max) + ", got " + shown(node));
+                } else if (*value % Duration(1) != milliseconds(0)) {
+                    cx.error(node, path,
+                             "must be a multiple of " + format_duration(Duration(1)) + ", got " +
+                                 shown(node));
+                } else {
+                    out = std::chrono::duration_cast<Duration>(*value);
+                }
+            }};
+}
+
+// Listeners ----------------------------------------------------------------------------------
+
+constexpr std::array<std::string_view, 1> listener_types{"tcp"};
+constexpr std::array<std::string_view, 3> planned_listener_types{"tls", "ws", "wss"};
+
+field listener_type(std::string_view key, std::string& out) {
+    return {key, [&out](context& cx, const toml::node& node, const std::string& path) {
+                const auto text = read_string(cx, node, path);
+                if (!text) {
+                    return;
+                }
+                if (std::ranges::find(listener_types, *text) != listener_types.end()) {
+                    out = *text;
+                    return;
+                }
+                const bool planned = std::ranges::find(planned_listener_types, *text) !=
+                                     planned_listener_types.end();
+                cx.error(node, path,
+                         (planned
+                              ? "listener type " + double_quoted(*text) + " is not supported yet"
+                              : "unknown listener type " + double_quoted(*text)) +
+                             "; valid types are " + listed(listener_types, double_quoted));
+            }};
+}
+
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+
+bool is_host_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == '_';
+}
+
+bool is_ipv6_char(char c) {
+    // Hex digits, separators, embedded IPv4, and a zone after '%' ("fe80::1%eth0").
+    return is_host_char(c) || c == ':' || c == '%';
+}
+
+/// "host:port" or "[ipv6]:port" into out.host and out.port; else what is wrong with it.
+std::optional<std::string> parse_bind(std::string_view text, listener& out) {
+    std::string_view host;
+    std::string_view port;
+    if (text.starts_with('[')) {
+        const auto close = text.find("]:");
+        if (close == std::string_view::npos) {
+            return R"(expected "[address]:port" for IPv6, e.g. "[::1]:1883")";
+        }
+        host = text.substr(1, close - 1);
+        port = text.substr(close + 2);
+        if (host.find(':') == std::string_view::npos || !std::ranges::all_of(host, is_ipv6_char)) {
+            return R"(expected an IPv6 address in the brackets, e.g. "[::1]:1883")";
+        }
+    } else {
+        const auto colon = text.rfind(':');
+        host = text.substr(0, colon);
+        port = colon == std::string_view::npos ? "" : text.substr(colon + 1);
+        if (colon == std::string_view::npos || host.empty() ||
+            !std::ranges::all_of(host, is_host_char)) {
+            return host.find(':') != std::string_view::npos
+                       ? R"(an IPv6 address needs brackets, e.g. "[::1]:1883")"
+                       : R"(expected "host:port", e.g. "0.0.0.0:1883")";
+        }
+    }
+    unsigned number = 0;
+    if (port.empty() || !std::ranges::all_of(port, is_digit)) {
+        return R"(expected a port number after the last ':', e.g. "0.0.0.0:1883")";
+    }
+    if (std::from_chars(port.data(), port.data() + port.size(), number).ec != std::errc() ||
+        number > 65535) {
+        return "the port must be between 0 and 65535";
+    }
+    out.host = host;
+    out.port = static_cast<std::uint16_t>(number);
+    return std::nullopt;
+}
+
+field bind_address(std::string_view key, listener& out) {
+    return {key, [&out](context& cx, const toml::node& node, const std::string& path) {
+                if (const auto text = read_string(cx, node, path)) {
+                    if (const auto problem = parse_bind(*text, out)) {
+                        cx.error(node, path, *problem + ", got " + double_quoted(*text));
+                    }
+                }
+            }};
+}
+
+/// [[listeners]]: each element must have a bind.
+field listener_array(std::string_view key, std::vector<listener>& out) {
+    return {key, [&out](context& cx, const toml::node& node, const std::string& path) {
+                const auto* array = node.as_array();
+                if (array == nullptr) {
+                    cx.error(node, path,
+                             "expected an array of tables, written [[listeners]]" + got(node));
+                    return;
+                }
+                for (std::size_t i = 0; i < array->size(); ++i) {
+                    const auto& element = *array->get(i);
+                    const auto element_path = path + '[' + std::to_string(i) + ']';
+                    listener& l = out.emplace_back();
+                    read_table(cx, element, element_path,
+                               {
+                                   listener_type("type", l.type),
+                                   bind_address("bind", l),
+                                   integer("max_connections", l.max_connections),
+                               });
+                    if (element.is_table() && !element.as_table()->contains("bind")) {
+                        cx.error(element, element_path,
+                                 R"(missing "bind", e.g. bind = "0.0.0.0:1883")");
+                    }
+                }
+            }};
+}
+
+// The file -----------------------------------------------------------------------------------
+
+// In the order of log_level's enumerators.
+constexpr std::array<std::string_view, 6> log_levels{"trace", "debug", "info",
+                                                     "warn",  "error", "off"};
+static_assert(static_cast<std::size_t>(log_level::off) == log_levels.size() - 1);
+
+gateway read_gateway(context& cx, const toml::table& root) {
+    gateway g;
+    auto& b = g.broker;
+    read_table(
+        cx, root, "",
+        {
+            table("broker",
+                  {
+                      integer("threads", b.threads, 0, 256),
+                      integer("max_packet_size", b.max_packet_size, 2, 268'435'455),
+                      integer("max_connections", b.max_connections),
+                      integer("max_inflight_messages", b.max_inflight_messages, 1),
+                      integer("max_queued_messages", b.max_queued_messages),
+                      boolean("queue_qos0_messages", b.queue_qos0_messages),
+                      duration("connect_timeout", b.connect_timeout, milliseconds(1),
+                               milliseconds(24h)),
+                      duration("sys_interval", b.sys_interval, 0s, std::chrono::seconds(24h)),
+                      integer("max_keepalive", b.max_keepalive),
+                      boolean("allow_anonymous", b.allow_anonymous),
+                      integer("max_outbound_bytes", b.max_outbound_bytes, 1),
+                  }),
+            listener_array("listeners", g.listeners),
+            table("log", {one_of("level", g.log.level, log_levels)}),
+        });
+    if (g.listeners.empty()) {
+        g.listeners = defaults().listeners;
+    }
+    return g;
+}
+
+} // namespace
+
+gateway defaults() {
+    gateway g;
+    g.listeners.emplace_back();
+    return g;
+}
+
+gateway load_string(std::string_view toml_text, std::string source_name) {
+    toml::table root;
+    try {
+        root = toml::parse(toml_text, std::string_view(source_name));
+    } catch (const toml::parse_error& e) {
+        const auto where = e.source().begin;
+        throw load_error(
+            {{std::move(source_name), where.line, where.column, std::string(e.description())}});
+    }
+    context cx{std::move(source_name), {}};
+    auto g = read_gateway(cx, root);
+    if (!cx.diagnostics.empty()) {
+        std::ranges::stable_sort(cx.diagnostics, {},
+                                 [](const diagnostic& d) { return std::pair(d.line, d.column); });
+        throw load_error(std::move(cx.diagnostics));
+    }
+    return g;
+}
+
+gateway load_file(const std::filesystem::path& path) {
+    const auto fail = [&](const std::string& why) {
+        return load_error({{path.string(), 0, 0, "cannot read the configuration: " + why}});
+    };
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+        throw fail("it is a directory");
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw fail(std::strerror(errno)); // errno from the open(2) under the failed ifstream
+    }
+    const std::string text(std::istreambuf_iterator<char>(in), {});
+    return load_string(text, path.string());
+}
+
+} // namespace edgemq::config

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "app.hpp"
+
+#include "edgemq/broker/broker.hpp"
+#include "edgemq/config/load.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+namespace edgemq::app {
+namespace {
+
+spdlog::level::level_enum to_spdlog(config::log_level l) {
+    switch (l) {
+    case config::log_level::trace: return spdlog::level::trace;
+    case config::log_level::debug: return spdlog::level::debug;
+    case config::log_level::info: return spdlog::level::info;
+    case config::log_level::warn: return spdlog::level::warn;
+    case config::log_level::error: return spdlog::level::err;
+    case config::log_level::off: return spdlog::level::off;
+    }
+    return spdlog::level::info;
+}
+
+/// One named logger per component, all to stderr (journald adds its own timestamps, but a
+/// terminal user wants them too).
+std::shared_ptr<spdlog::logger> make_logger(const std::string& name, config::log_level level) {
+    auto log = spdlog::stderr_logger_mt(name);
+    log->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %n: %v");
+    log->set_level(to_spdlog(level));
+    return log;
+}
+
+} // namespace
+
+int run(const std::optional<std::filesystem::path>& config_file) {
+    config::gateway cfg;
+    try {
+        cfg = config_file ? config::load_file(*config_file) : config::defaults();
+    } catch (const config::load_error& e) {
+        std::cerr << e.what() << "\nedgemq: refusing to start with an invalid configuration\n";
+        return 2;
+    }
+    auto main_log = make_logger("main", cfg.log.level);
+    auto broker_log = make_logger("broker", cfg.log.level);
+    main_log->info("edgemq starting config={}",
+                   config_file ? config_file->string() : std::string{"(embedded defaults)"});
+
+    broker::broker b{cfg, broker_log};
+    try {
+        b.start();
+    } catch (const std::exception& e) {
+        main_log->error("{}", e.what());
+        return 1;
+    }
+    for (const auto& l : b.listeners()) {
+        main_log->info("ready: mqtt {} on {}:{}", l.type, l.host, l.port);
+    }
+
+    boost::asio::io_context ctx;
+    boost::asio::signal_set signals{ctx, SIGINT, SIGTERM};
+    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+        if (!ec) {
+            main_log->info("signal {} received, shutting down", signo);
+        }
+    });
+    ctx.run();
+    b.stop();
+    main_log->info("edgemq stopped");
+    return 0;
+}
+
+int check_config(const std::filesystem::path& config_file) {
+    try {
+        config::load_file(config_file);
+    } catch (const config::load_error& e) {
+        std::cerr << e.what() << '\n';
+        return 1;
+    }
+    std::cout << config_file.string() << ": OK\n";
+    return 0;
+}
+
+} // namespace edgemq::app

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "app.hpp"
+
+#include <filesystem>
+#include <iostream>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+constexpr const char* default_config = "/etc/edgemq/edgemq.toml";
+
+constexpr const char* usage = R"(usage: edgemq [--config FILE]
+       edgemq check-config FILE
+       edgemq --help | --version
+
+edgemq is an MQTT broker and serial-to-MQTT gateway for the edge.
+
+  (no arguments)      run with /etc/edgemq/edgemq.toml if it exists, else with the embedded
+                      defaults: MQTT on 127.0.0.1:1883, anonymous access
+  --config FILE       run with FILE (TOML; see /etc/edgemq/edgemq.toml for every option)
+  check-config FILE   validate FILE, print every error as file:line:col, exit non-zero on error
+)";
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const std::vector<std::string_view> args(argv + 1, argv + argc);
+    if (args.empty()) {
+        if (std::filesystem::exists(default_config)) {
+            return edgemq::app::run(std::filesystem::path{default_config});
+        }
+        return edgemq::app::run(std::nullopt);
+    }
+    if (args[0] == "--help" || args[0] == "-h") {
+        std::cout << usage;
+        return 0;
+    }
+    if (args[0] == "--version") {
+        std::cout << "edgemq 0.1.0\n";
+        return 0;
+    }
+    if ((args[0] == "--config" || args[0] == "-c") && args.size() == 2) {
+        return edgemq::app::run(std::filesystem::path{args[1]});
+    }
+    if (args[0] == "check-config" && args.size() == 2) {
+        return edgemq::app::check_config(std::filesystem::path{args[1]});
+    }
+    std::cerr << usage;
+    return 2;
+}
