@@ -2,8 +2,9 @@
 #pragma once
 
 /// The gateway's configuration as plain aggregates. Each field is named after its TOML key
-/// and carries its default, so a value-initialised struct is what an empty file means.
-/// load.hpp fills these from TOML; nothing here knows about TOML.
+/// and carries its default; the one exception is gateway::listeners, which starts empty and
+/// which config::defaults() and the loaders fill with one tcp listener on 127.0.0.1:1883 when
+/// the file has none. load.hpp reads these from TOML; nothing here knows about TOML.
 ///
 /// Thread safety: plain values; share them as you would any struct.
 
