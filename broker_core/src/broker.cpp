@@ -235,6 +235,7 @@ broker::impl::async_attach(worker& w, std::shared_ptr<connection> c, std::string
         }
     }
     result.session->conn = c.get();
+    clients_connected_.fetch_add(1, std::memory_order_relaxed);
     co_return result;
 }
 
@@ -254,6 +255,7 @@ void broker::impl::detach(worker& w, connection& c, session_ptr s) {
         return;
     }
     s->conn = nullptr;
+    clients_connected_.fetch_sub(1, std::memory_order_relaxed);
     if (s->clean) {
         end_session(w, s); // [MQTT-3.1.2-6]
     }
@@ -414,7 +416,7 @@ broker_stats broker::impl::stats() const {
         s.bytes_sent += w->bytes_sent.get();
         s.messages_dropped += w->messages_dropped.get();
     }
-    s.clients_connected = connections_.load(std::memory_order_relaxed);
+    s.clients_connected = clients_connected_.load(std::memory_order_relaxed);
     s.clients_maximum = connections_max_.load(std::memory_order_relaxed);
     {
         const std::lock_guard lock{registry_mutex_};

@@ -141,7 +141,8 @@ private:
     std::unordered_map<std::string, session_ptr> sessions_;
     std::uint64_t claims_ = 0;
 
-    std::atomic<std::uint64_t> connections_{0};
+    std::atomic<std::uint64_t> connections_{0};       ///< open sockets, for max_connections
+    std::atomic<std::uint64_t> clients_connected_{0}; ///< sockets with an attached session
     std::atomic<std::uint64_t> connections_max_{0};
     std::atomic<std::int64_t> subscriptions_{0};
     std::atomic<unsigned> next_worker_{0};

@@ -169,7 +169,8 @@ result<packet> decode_publish(std::uint8_t flags, reader& r) {
 template <typename Packet>
 result<packet> decode_id_only(reader& r) {
     EDGEMQ_TRY(id, r.u16());
-    if (!r.empty()) {
+    if (id == 0 || !r.empty()) {
+        // An acknowledgement carries the id of a packet that could not have id 0 [MQTT-2.3.1-1].
         return errc::malformed_packet;
     }
     return packet{Packet{id}};
@@ -202,6 +203,10 @@ result<packet> decode_subscribe(reader& r) {
 result<packet> decode_suback(reader& r) {
     suback p;
     EDGEMQ_TRY(id, r.u16());
+    if (id == 0) {
+        // It acknowledges a SUBSCRIBE, whose id is non-zero [MQTT-2.3.1-1].
+        return errc::malformed_packet;
+    }
     p.packet_id = id;
     while (!r.empty()) {
         EDGEMQ_TRY(code, r.u8());

@@ -71,7 +71,7 @@ asio::awaitable<void> connection::read_loop() {
     auto self = shared_from_this();
     std::size_t filled = 0;
     in_.resize(read_chunk);
-    while (open_) {
+    while (open_ && !close_after_flush_) {
         auto [ec, n] = co_await socket_.async_read_some(
             asio::buffer(in_.data() + filled, in_.size() - filled), use_nothrow);
         if (ec) {
@@ -95,7 +95,7 @@ asio::awaitable<void> connection::read_loop() {
 
 asio::awaitable<std::size_t> connection::handle_buffer(std::size_t filled) {
     std::size_t pos = 0;
-    while (open_) {
+    while (open_ && !close_after_flush_) {
         const std::span<const std::uint8_t> rest{in_.data() + pos, filled - pos};
         auto header = codec::decode_fixed_header(rest);
         if (!header) {

@@ -56,7 +56,9 @@ std::string quote_optional(const std::optional<std::string>& s) {
     return s ? quote(*s) : "none";
 }
 
-std::string num(unsigned v) { return std::to_string(v); }
+std::string num(unsigned v) {
+    return std::to_string(v);
+}
 
 std::string describe_one(const codec::connect& p) {
     std::string will = "none";
@@ -66,8 +68,9 @@ std::string describe_one(const codec::connect& p) {
     }
     return "CONNECT{name=" + quote(p.protocol_name) + " level=" + num(p.protocol_level) +
            " clean=" + num(p.clean_session) + " keep_alive=" + num(p.keep_alive) +
-           " client_id=" + quote(p.client_id) + " will=" + will + " username=" +
-           quote_optional(p.username) + " password=" + quote_optional(p.password) + "}";
+           " client_id=" + quote(p.client_id) + " will=" + will +
+           " username=" + quote_optional(p.username) + " password=" + quote_optional(p.password) +
+           "}";
 }
 std::string describe_one(const codec::connack& p) {
     return "CONNACK{session_present=" + num(p.session_present) +
@@ -78,10 +81,18 @@ std::string describe_one(const codec::publish& p) {
            " id=" + num(p.packet_id) + " qos=" + num(p.qos) + " retain=" + num(p.retain) +
            " dup=" + num(p.dup) + "}";
 }
-std::string describe_one(const codec::puback& p) { return "PUBACK{" + num(p.packet_id) + "}"; }
-std::string describe_one(const codec::pubrec& p) { return "PUBREC{" + num(p.packet_id) + "}"; }
-std::string describe_one(const codec::pubrel& p) { return "PUBREL{" + num(p.packet_id) + "}"; }
-std::string describe_one(const codec::pubcomp& p) { return "PUBCOMP{" + num(p.packet_id) + "}"; }
+std::string describe_one(const codec::puback& p) {
+    return "PUBACK{" + num(p.packet_id) + "}";
+}
+std::string describe_one(const codec::pubrec& p) {
+    return "PUBREC{" + num(p.packet_id) + "}";
+}
+std::string describe_one(const codec::pubrel& p) {
+    return "PUBREL{" + num(p.packet_id) + "}";
+}
+std::string describe_one(const codec::pubcomp& p) {
+    return "PUBCOMP{" + num(p.packet_id) + "}";
+}
 std::string describe_one(const codec::subscribe& p) {
     std::string s = "SUBSCRIBE{id=" + num(p.packet_id);
     for (const auto& sub : p.subscriptions) {
@@ -103,10 +114,18 @@ std::string describe_one(const codec::unsubscribe& p) {
     }
     return s + "}";
 }
-std::string describe_one(const codec::unsuback& p) { return "UNSUBACK{" + num(p.packet_id) + "}"; }
-std::string describe_one(const codec::pingreq&) { return "PINGREQ{}"; }
-std::string describe_one(const codec::pingresp&) { return "PINGRESP{}"; }
-std::string describe_one(const codec::disconnect&) { return "DISCONNECT{}"; }
+std::string describe_one(const codec::unsuback& p) {
+    return "UNSUBACK{" + num(p.packet_id) + "}";
+}
+std::string describe_one(const codec::pingreq&) {
+    return "PINGREQ{}";
+}
+std::string describe_one(const codec::pingresp&) {
+    return "PINGRESP{}";
+}
+std::string describe_one(const codec::disconnect&) {
+    return "DISCONNECT{}";
+}
 
 std::string describe(const codec::packet& p) {
     return std::visit([](const auto& v) { return describe_one(v); }, p);
@@ -210,13 +229,11 @@ const std::vector<golden_case>& goldens() {
              "00 0a"                   // keep alive 10 s
              "00 01 63"                // client id "c"
              "00 02 70 77")},          // password "pw"
-        {"CONNACK accepted",
-         codec::connack{},
+        {"CONNACK accepted", codec::connack{},
          hex("20 02" // CONNACK; remaining length 2
              "00"    // acknowledge flags: no session present
              "00")}, // return code 0: accepted
-        {"CONNACK session present",
-         codec::connack{.session_present = true},
+        {"CONNACK session present", codec::connack{.session_present = true},
          hex("20 02" // CONNACK; remaining length 2
              "01"    // acknowledge flags: session present
              "00")}, // accepted
@@ -225,13 +242,11 @@ const std::vector<golden_case>& goldens() {
          hex("20 02" // CONNACK; remaining length 2
              "00"    // no session present
              "05")}, // return code 5: not authorized
-        {"PUBLISH QoS 0",
-         codec::publish{.topic = "a/b", .payload = "hi"},
+        {"PUBLISH QoS 0", codec::publish{.topic = "a/b", .payload = "hi"},
          hex("30 07"          // PUBLISH, dup 0, QoS 0, retain 0; remaining length 7
              "00 03 61 2f 62" // topic "a/b"; no packet id at QoS 0
              "68 69")},       // payload "hi"
-        {"PUBLISH QoS 0 retained, empty payload",
-         codec::publish{.topic = "a/b", .retain = true},
+        {"PUBLISH QoS 0 retained, empty payload", codec::publish{.topic = "a/b", .retain = true},
          hex("31 05"             // PUBLISH, retain 1; remaining length 5
              "00 03 61 2f 62")}, // topic "a/b"; empty payload
         {"PUBLISH QoS 1",
@@ -266,24 +281,19 @@ const std::vector<golden_case>& goldens() {
              "00 04 74 2f c3 bc" // topic "t/ü" (U+00FC as c3 bc)
              "01 02"             // packet id 258
              "00 ff 0a")},       // payload: three binary bytes
-        {"PUBACK",
-         codec::puback{1},
+        {"PUBACK", codec::puback{1},
          hex("40 02"    // PUBACK; remaining length 2
              "00 01")}, // packet id 1
-        {"PUBREC",
-         codec::pubrec{0x1234},
+        {"PUBREC", codec::pubrec{0x1234},
          hex("50 02"    // PUBREC; remaining length 2
              "12 34")}, // packet id 0x1234
-        {"PUBREL",
-         codec::pubrel{0xffff},
+        {"PUBREL", codec::pubrel{0xffff},
          hex("62 02"    // PUBREL, flags 0010 as required [MQTT-3.6.1-1]; remaining length 2
              "ff ff")}, // packet id 65535
-        {"PUBCOMP",
-         codec::pubcomp{7},
+        {"PUBCOMP", codec::pubcomp{7},
          hex("70 02"    // PUBCOMP; remaining length 2
              "00 07")}, // packet id 7
-        {"SUBSCRIBE with three filters",
-         codec::subscribe{1, {{"a/+", 0}, {"#", 1}, {"s/#", 2}}},
+        {"SUBSCRIBE with three filters", codec::subscribe{1, {{"a/+", 0}, {"#", 1}, {"s/#", 2}}},
          hex("82 12"          // SUBSCRIBE, flags 0010 as required [MQTT-3.8.1-1]; remaining 18
              "00 01"          // packet id 1
              "00 03 61 2f 2b" // filter "a/+"
@@ -292,29 +302,34 @@ const std::vector<golden_case>& goldens() {
              "01"             // requested QoS 1
              "00 03 73 2f 23" // filter "s/#"
              "02")},          // requested QoS 2
-        {"SUBACK with every return code",
-         codec::suback{1, {0, 1, 2, codec::suback_failure}},
+        {"SUBACK with every return code", codec::suback{1, {0, 1, 2, codec::suback_failure}},
          hex("90 06"          // SUBACK; remaining length 6
              "00 01"          // packet id 1
              "00 01 02 80")}, // granted QoS 0, 1, 2, then failure 0x80
-        {"UNSUBSCRIBE with two filters",
-         codec::unsubscribe{2, {"a/+", "/#"}},
+        {"UNSUBSCRIBE with two filters", codec::unsubscribe{2, {"a/+", "/#"}},
          hex("a2 0b"          // UNSUBSCRIBE, flags 0010 as required [MQTT-3.10.1-1]; remaining 11
              "00 02"          // packet id 2
              "00 03 61 2f 2b" // filter "a/+"
              "00 02 2f 23")}, // filter "/#"
-        {"UNSUBACK",
-         codec::unsuback{2},
+        {"UNSUBACK", codec::unsuback{2},
          hex("b0 02"    // UNSUBACK; remaining length 2
              "00 02")}, // packet id 2
-        {"PINGREQ", codec::pingreq{}, hex("c0 00")},       // PINGREQ; remaining length 0
-        {"PINGRESP", codec::pingresp{}, hex("d0 00")},     // PINGRESP; remaining length 0
-        {"DISCONNECT", codec::disconnect{}, hex("e0 00")}, // DISCONNECT; remaining length 0
+        {"PINGREQ", codec::pingreq{},
+         hex("c0"    // PINGREQ, flags 0000
+             "00")}, // remaining length 0
+        {"PINGRESP", codec::pingresp{},
+         hex("d0"    // PINGRESP, flags 0000
+             "00")}, // remaining length 0
+        {"DISCONNECT", codec::disconnect{},
+         hex("e0"    // DISCONNECT, flags 0000
+             "00")}, // remaining length 0
     };
     return cases;
 }
 
-bool is_publish(const golden_case& c) { return std::holds_alternative<codec::publish>(c.packet); }
+bool is_publish(const golden_case& c) {
+    return std::holds_alternative<codec::publish>(c.packet);
+}
 
 /// Packets whose body has a fixed layout, so every shorter body is malformed.
 bool has_fixed_body(const golden_case& c) {
@@ -344,7 +359,9 @@ TEST_CASE("golden bytes: encode produces them and decode gives the packet back",
     const auto& c = GENERATE(from_range(goldens()));
     INFO(c.name);
 
-    SECTION("encode") { CHECK(to_hex(encoded(c.packet)) == to_hex(c.wire)); }
+    SECTION("encode") {
+        CHECK(to_hex(encoded(c.packet)) == to_hex(c.wire));
+    }
 
     SECTION("encode appends to what is already in the buffer") {
         bytes out = hex("ab cd");
@@ -385,7 +402,7 @@ TEST_CASE("golden bytes: encode produces them and decode gives the packet back",
 
 TEST_CASE("a fixed header is read from the front and ignores the next packet", "[codec]") {
     bytes stream = hex("32 09 00 03 61 2f 62 00 0a 68 69"); // PUBLISH QoS 1, 11 bytes
-    const auto next = hex("c0 00");                       // PINGREQ right behind it
+    const auto next = hex("c0 00");                         // PINGREQ right behind it
     stream.insert(stream.end(), next.begin(), next.end());
     const auto h = codec::decode_fixed_header(stream);
     REQUIRE(h.has_value());
@@ -534,8 +551,7 @@ const malformed_case malformed_cases[] = {
     {"SUBSCRIBE flags 0000", "80 06 00 01 00 01 61 00", errc::reserved_flags},
     {"UNSUBSCRIBE flags 0000", "a0 05 00 01 00 01 61", errc::reserved_flags},
     {"PINGREQ flags 0001", "c1 00", errc::reserved_flags},
-    {"CONNECT flags 0001", "11 0e 00 04 4d 51 54 54 04 02 00 3c 00 02 63 31",
-     errc::reserved_flags},
+    {"CONNECT flags 0001", "11 0e 00 04 4d 51 54 54 04 02 00 3c 00 02 63 31", errc::reserved_flags},
 
     // PUBLISH [MQTT-3.3].
     {"PUBLISH QoS 0 with dup", "38 05 00 03 61 2f 62", errc::malformed_packet},
@@ -571,8 +587,8 @@ const malformed_case malformed_cases[] = {
      errc::malformed_packet},
     {"CONNECT will retain without will flag", "10 0e 00 04 4d 51 54 54 04 22 00 3c 00 02 63 31",
      errc::malformed_packet},
-    {"CONNECT will QoS 3",
-     "10 13 00 04 4d 51 54 54 04 1e 00 3c 00 02 63 31 00 01 74 00 00", errc::invalid_qos},
+    {"CONNECT will QoS 3", "10 13 00 04 4d 51 54 54 04 1e 00 3c 00 02 63 31 00 01 74 00 00",
+     errc::invalid_qos},
     {"CONNECT password without username",
      "10 12 00 04 4d 51 54 54 04 42 00 3c 00 02 63 31 00 02 70 77", errc::malformed_packet},
     {"CONNECT unknown protocol name MQTX", "10 0e 00 04 4d 51 54 58 04 02 00 3c 00 02 63 31",
@@ -591,8 +607,8 @@ const malformed_case malformed_cases[] = {
      errc::unsupported_protocol_version},
     {"CONNECT client id overlong (c0 af)", "10 0e 00 04 4d 51 54 54 04 02 00 3c 00 02 c0 af",
      errc::invalid_utf8},
-    {"CONNECT client id surrogate U+D800",
-     "10 0f 00 04 4d 51 54 54 04 02 00 3c 00 03 ed a0 80", errc::invalid_utf8},
+    {"CONNECT client id surrogate U+D800", "10 0f 00 04 4d 51 54 54 04 02 00 3c 00 03 ed a0 80",
+     errc::invalid_utf8},
     {"CONNECT client id with U+0000", "10 0e 00 04 4d 51 54 54 04 02 00 3c 00 02 63 00",
      errc::invalid_utf8},
     {"CONNECT client id truncated sequence", "10 0e 00 04 4d 51 54 54 04 02 00 3c 00 02 63 c3",
@@ -813,8 +829,7 @@ TEST_CASE("broker errors have their own category and distinct messages", "[codec
         CHECK(ec.message().find("unknown") == std::string::npos);
         messages.insert(ec.message());
     }
-    CHECK(messages.size() ==
-          static_cast<std::size_t>(errc::kicked) - static_cast<std::size_t>(errc::malformed_packet) +
-              1);
+    CHECK(messages.size() == static_cast<std::size_t>(errc::kicked) -
+                                 static_cast<std::size_t>(errc::malformed_packet) + 1);
     CHECK(make_error_code(errc::invalid_qos) != make_error_code(errc::malformed_packet));
 }
