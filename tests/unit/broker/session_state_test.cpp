@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "edgemq/broker/codec/decode.hpp"
+#include "edgemq/broker/protocol/session_state.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <vector>
+
+namespace codec = edgemq::broker::codec;
+using edgemq::broker::make_message;
+using edgemq::broker::net::write_queue;
+using edgemq::broker::protocol::delivery;
+using edgemq::broker::protocol::session_limits;
+using edgemq::broker::protocol::session_state;
+
+namespace {
+
+/// Decodes every packet in the queue and empties it.
+std::vector<codec::packet> drain(write_queue& q) {
+    std::vector<std::uint8_t> bytes;
+    q.for_each_buffer([&bytes](const void* data, std::size_t size) {
+        const auto* p = static_cast<const std::uint8_t*>(data);
+        bytes.insert(bytes.end(), p, p + size);
+    });
+    q.clear();
+    std::vector<codec::packet> out;
+    std::span<const std::uint8_t> rest{bytes};
+    while (!rest.empty()) {
+        auto h = codec::decode_fixed_header(rest);
+        REQUIRE(h.has_value());
+        REQUIRE(h->has_value());
+        auto p = codec::decode(**h, rest.subspan((*h)->size, (*h)->remaining_length));
+        REQUIRE(p.has_value());
+        out.push_back(std::move(*p));
+        rest = rest.subspan((*h)->packet_size());
+    }
+    return out;
+}
+
+const codec::publish& as_publish(const codec::packet& p) {
+    REQUIRE(std::holds_alternative<codec::publish>(p));
+    return std::get<codec::publish>(p);
+}
+
+delivery d(const char* payload, std::uint8_t qos) {
+    return {make_message("t", payload, qos), qos, false};
+}
+
+} // namespace
+
+TEST_CASE("QoS 1 deliveries wait in order behind the in-flight window", "[protocol]") {
+    session_state s{session_limits{2, 10, false, 1 << 20}};
+    write_queue out;
+    CHECK(s.deliver(d("a", 1), &out));
+    CHECK(s.deliver(d("b", 1), &out));
+    CHECK(s.deliver(d("c", 1), &out));
+    auto sent = drain(out);
+    REQUIRE(sent.size() == 2);
+    CHECK(as_publish(sent[0]).payload == "a");
+    CHECK(as_publish(sent[1]).payload == "b");
+    CHECK(s.inflight() == 2);
+    CHECK(s.queued() == 1);
+
+    const auto id_a = as_publish(sent[0]).packet_id;
+    const auto id_b = as_publish(sent[1]).packet_id;
+    CHECK(id_a != id_b);
+    CHECK_FALSE(s.on_puback(999, out)); // unknown ids are ignored
+    CHECK(s.on_puback(id_a, out));
+    sent = drain(out);
+    REQUIRE(sent.size() == 1);
+    CHECK(as_publish(sent[0]).payload == "c");
+    CHECK(as_publish(sent[0]).packet_id != id_b); // b is still in flight
+}
+
+TEST_CASE("QoS 2 outbound goes PUBLISH, PUBREC, PUBREL, PUBCOMP", "[protocol]") {
+    session_state s{session_limits{}};
+    write_queue out;
+    s.deliver(d("x", 2), &out);
+    const auto id = as_publish(drain(out).at(0)).packet_id;
+    CHECK_FALSE(s.on_pubcomp(id, out)); // PUBCOMP before PUBREC is out of order
+    CHECK(s.on_pubrec(id, out));
+    auto sent = drain(out);
+    REQUIRE(sent.size() == 1);
+    CHECK(std::get<codec::pubrel>(sent[0]).packet_id == id);
+    CHECK(s.on_pubcomp(id, out));
+    CHECK(s.inflight() == 0);
+}
+
+TEST_CASE("resume resends unacknowledged PUBLISH with DUP and PUBREL again", "[protocol]") {
+    session_state s{session_limits{}};
+    write_queue out;
+    s.deliver(d("one", 1), &out);
+    s.deliver(d("two", 2), &out);
+    auto first = drain(out);
+    const auto id_two = as_publish(first[1]).packet_id;
+    s.on_pubrec(id_two, out);
+    drain(out);
+    // Offline: a new message queues.
+    CHECK(s.deliver(d("three", 1), nullptr));
+    s.resume(out);
+    auto again = drain(out);
+    REQUIRE(again.size() == 3);
+    CHECK(as_publish(again[0]).payload == "one");
+    CHECK(as_publish(again[0]).dup); // [MQTT-4.4.0-1]
+    CHECK(as_publish(again[0]).packet_id == as_publish(first[0]).packet_id);
+    CHECK(std::get<codec::pubrel>(again[1]).packet_id == id_two);
+    CHECK(as_publish(again[2]).payload == "three");
+    CHECK_FALSE(as_publish(again[2]).dup);
+}
+
+TEST_CASE("inbound QoS 2 is delivered once until PUBREL", "[protocol]") {
+    session_state s{session_limits{}};
+    write_queue out;
+    CHECK(s.on_publish_qos2(7, out));
+    CHECK_FALSE(s.on_publish_qos2(7, out)); // resend with DUP: acknowledged, not delivered
+    s.on_pubrel(7, out);
+    CHECK(s.on_publish_qos2(7, out)); // the id is free again after PUBCOMP
+    auto sent = drain(out);
+    REQUIRE(sent.size() == 4);
+    CHECK(std::get<codec::pubrec>(sent[0]).packet_id == 7);
+    CHECK(std::get<codec::pubrec>(sent[1]).packet_id == 7);
+    CHECK(std::get<codec::pubcomp>(sent[2]).packet_id == 7);
+}
+
+TEST_CASE("offline queue is bounded and counts what it drops", "[protocol]") {
+    session_state s{session_limits{20, 2, false, 1 << 20}};
+    CHECK(s.deliver(d("a", 1), nullptr));
+    CHECK(s.deliver(d("b", 1), nullptr));
+    CHECK_FALSE(s.deliver(d("c", 1), nullptr));
+    CHECK_FALSE(s.deliver(d("q0", 0), nullptr)); // QoS 0 is not queued offline by default
+    CHECK(s.queued() == 2);
+    CHECK(s.dropped() == 1);
+
+    session_state q0{session_limits{20, 10, true, 1 << 20}};
+    CHECK(q0.deliver(d("q0", 0), nullptr));
+    write_queue out;
+    q0.resume(out);
+    CHECK(as_publish(drain(out).at(0)).payload == "q0");
+}
+
+TEST_CASE("large payloads are referenced, not copied, and keep their order", "[protocol]") {
+    write_queue q;
+    const auto big = make_message("big", std::string(5000, 'x'), 0);
+    codec::encode(codec::pingresp{}, q.bytes());
+    q.append_publish(big, 0, false, false, 0);
+    codec::encode(codec::pingresp{}, q.bytes());
+    std::vector<std::size_t> sizes;
+    q.for_each_buffer([&](const void* data, std::size_t size) {
+        sizes.push_back(size);
+        if (size == 5000) {
+            CHECK(data == big->payload.data());
+        }
+    });
+    CHECK(sizes == std::vector<std::size_t>{2 + 3 + 2 + 3, 5000, 2}); // PINGRESP+head | payload | PINGRESP
+    auto packets = drain(q);
+    REQUIRE(packets.size() == 3);
+    CHECK(as_publish(packets[1]).payload.size() == 5000);
+}
