@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -813,6 +814,17 @@ TEST_CASE("is_valid_utf8", "[codec]") {
     }));
     INFO(c.name << ": " << c.bytes);
     CHECK(codec::is_valid_utf8(hex_string(c.bytes)) == c.valid);
+}
+
+TEST_CASE("is_valid_utf8 stops at the end of the view", "[codec]") {
+    // The bytes after the view would complete the sequence; reading them would accept a
+    // truncated string (and read past the end of a packet).
+    const std::string backing = hex_string("61 f0 9d 84 9e");
+    for (std::size_t n = 2; n < backing.size(); ++n) {
+        INFO("view of " << n << " bytes");
+        CHECK_FALSE(codec::is_valid_utf8(std::string_view{backing}.substr(0, n)));
+    }
+    CHECK(codec::is_valid_utf8(backing));
 }
 
 // --- error category --------------------------------------------------------------------------
