@@ -7,8 +7,9 @@
 // thread, and the unit of work is a buffer, not a message:
 //  * a publisher appends as many PUBLISH packets as its window allows to its connection's write
 //    buffer; the connection's writer coroutine sends whatever has accumulated in one write;
-//  * every reader reads 64 KiB at a time and decodes all complete packets in it; the acks it owes
-//    (PUBACK, PUBREC, PUBREL, PUBCOMP) go to the same write buffer and leave in one write.
+//  * every reader reads 64 KiB at a time and handles all complete packets in it (PUBLISH read in
+//    place, the rest through codec::decode); the acks it owes (PUBACK, PUBREC, PUBREL, PUBCOMP)
+//    go to its write buffer and leave in one write.
 //
 // Pacing. A QoS 1/2 publisher keeps at most --inflight publishes unacknowledged by the broker.
 // Every publisher, at every QoS, also keeps at most --inflight messages between "sent" and
@@ -21,8 +22,9 @@
 // CLOCK_MONOTONIC time of the batch it was sent in. Subscribers keep one bitmap per publisher
 // (loss and duplicates) and feed a log-linear latency histogram. Throughput is messages received
 // by all subscribers together, from the start of publishing to the last message received.
-// The run ends when every subscriber has everything, after 3 s without progress, on --timeout,
-// or when a connection fails.
+// The run ends when every subscriber has everything; 1 s after the last progress once everything
+// is sent and acknowledged (the rest is lost); after 3 s without progress before that ("stalled");
+// on --timeout; or when a connection fails.
 
 #include "edgemq/broker/codec/decode.hpp"
 #include "edgemq/broker/codec/encode.hpp"
@@ -43,6 +45,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -63,6 +66,7 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t read_chunk = 64 * 1024;
 constexpr std::size_t idle_read_chunk = 64;
 constexpr std::size_t max_packet = 16 * 1024 * 1024;
+constexpr std::uint64_t grace_ns = 1'000'000'000;
 constexpr std::uint64_t stall_ns = 3'000'000'000;
 constexpr std::uint32_t stamp_magic = 0x716d6265; // "ebmq"
 constexpr std::size_t idle_connect_width = 64;
@@ -102,8 +106,7 @@ constexpr const char* usage_text =
     "  --messages is per publisher; --inflight is the per-publisher window (default 100);\n"
     "  --payload is at least 24 bytes (default 64); --timeout bounds setup and the run (60).\n";
 
-template <typename T>
-T parse_number(std::string_view flag, std::string_view text, T min, T max) {
+template <typename T> T parse_number(std::string_view flag, std::string_view text, T min, T max) {
     T value{};
     const auto* end = text.data() + text.size();
     const auto [ptr, ec] = std::from_chars(text.data(), end, value);
@@ -166,9 +169,12 @@ options parse_options(int argc, char** argv) {
 
 const char* scenario_name(scenario s) {
     switch (s) {
-    case scenario::fanin: return "fanin";
-    case scenario::fanout: return "fanout";
-    case scenario::idle: return "idle";
+    case scenario::fanin:
+        return "fanin";
+    case scenario::fanout:
+        return "fanout";
+    case scenario::idle:
+        return "idle";
     }
     return "?";
 }
@@ -242,6 +248,49 @@ private:
 
 // ---------------------------------------------------------------------------------------------
 // Connection
+
+/// A complete packet in the read buffer, not decoded yet.
+struct raw_packet {
+    codec::fixed_header header;
+    std::span<const std::uint8_t> body;
+};
+
+/// What a subscriber needs from a PUBLISH, read in place. codec::decode copies the topic and
+/// payload into strings and validates the topic: about 120 ns a message, more than all the rest
+/// the tool spends on it, and the tool must stay much cheaper than any broker it measures. Every
+/// other packet goes through codec::decode.
+struct publish_view {
+    std::uint8_t qos = 0;
+    std::uint16_t packet_id = 0;
+    std::span<const std::uint8_t> payload;
+};
+
+result<publish_view> parse_publish(const raw_packet& p) {
+    publish_view v;
+    v.qos = (p.header.flags() >> 1) & 0x03;
+    if (v.qos == 3) {
+        return broker::errc::invalid_qos; // [MQTT-3.3.1-4]
+    }
+    if (p.body.size() < 2) {
+        return broker::errc::malformed_packet;
+    }
+    std::size_t at = 2 + std::size_t((p.body[0] << 8) | p.body[1]); // after the topic
+    if (v.qos > 0) {
+        if (p.body.size() < at + 2) {
+            return broker::errc::malformed_packet;
+        }
+        v.packet_id = static_cast<std::uint16_t>((p.body[at] << 8) | p.body[at + 1]);
+        at += 2;
+        if (v.packet_id == 0) {
+            return broker::errc::malformed_packet; // [MQTT-2.3.1-1]
+        }
+    }
+    if (p.body.size() < at) {
+        return broker::errc::malformed_packet;
+    }
+    v.payload = p.body.subspan(at);
+    return v;
+}
 
 /// One MQTT connection: a socket, a read buffer holding the unparsed tail of the last read, and a
 /// write buffer that collects packets until the writer coroutine sends them all in one write.
@@ -332,15 +381,16 @@ public:
         co_return ec;
     }
 
-    /// Decodes the packet at the front of the read buffer; an empty optional means "read more".
-    result<std::optional<codec::packet>> next_packet() {
+    /// Takes the complete packet at the front of the read buffer, undecoded; an empty optional
+    /// means "read more". The body stays valid until the next async_read_more().
+    result<std::optional<raw_packet>> next_raw() {
         const std::span<const std::uint8_t> held{rx_.data() + begin_, end_ - begin_};
         auto header = codec::decode_fixed_header(held);
         if (!header) {
             return header.error();
         }
         if (!*header) {
-            return std::optional<codec::packet>{};
+            return std::optional<raw_packet>{};
         }
         const auto& h = **header;
         if (h.packet_size() > max_packet) {
@@ -348,29 +398,26 @@ public:
         }
         if (h.packet_size() > held.size()) {
             need_ = h.packet_size();
-            return std::optional<codec::packet>{};
-        }
-        auto p = codec::decode(h, held.subspan(h.size, h.remaining_length));
-        if (!p) {
-            return p.error();
+            return std::optional<raw_packet>{};
         }
         begin_ += h.packet_size();
         need_ = 0;
-        return std::optional<codec::packet>{std::move(*p)};
+        return std::optional<raw_packet>{raw_packet{h, held.subspan(h.size, h.remaining_length)}};
     }
 
-    /// Decodes every complete packet held, in order; stops at the first malformed one.
-    template <typename OnPacket>
-    error_code for_each_packet(OnPacket&& on_packet) {
+    /// Hands every complete packet held to `on_packet`, in order, until one returns an error.
+    template <typename OnPacket> error_code for_each_packet(OnPacket&& on_packet) {
         for (;;) {
-            auto next = next_packet();
+            auto next = next_raw();
             if (!next) {
                 return next.error();
             }
             if (!*next) {
                 return {};
             }
-            on_packet(**next);
+            if (auto ec = on_packet(**next); ec) {
+                return ec;
+            }
         }
     }
 
@@ -408,12 +455,12 @@ private:
 
     asio::awaitable<result<codec::packet>> async_next_packet() {
         for (;;) {
-            auto p = next_packet();
+            auto p = next_raw();
             if (!p) {
                 co_return p.error();
             }
             if (*p) {
-                co_return std::move(**p);
+                co_return codec::decode((*p)->header, (*p)->body);
             }
             if (auto ec = co_await async_read_more(); ec) {
                 co_return ec;
@@ -469,11 +516,13 @@ struct publisher {
 };
 
 struct subscriber {
-    subscriber(asio::any_io_executor ex, std::uint32_t publishers, std::uint64_t messages)
-        : conn(ex, read_chunk), next_seq(publishers, 0), words((messages + 63) / 64),
+    subscriber(asio::any_io_executor ex, std::uint32_t id_, std::uint32_t publishers,
+               std::uint64_t messages)
+        : conn(ex, read_chunk), id(id_), next_seq(publishers, 0), words((messages + 63) / 64),
           seen(publishers * words, 0) {}
 
     client conn;
+    std::uint32_t id;
     std::vector<std::uint64_t> next_seq; ///< per publisher: highest sequence seen + 1
     std::size_t words;                   ///< bitmap words per publisher
     std::vector<std::uint64_t> seen;     ///< per publisher, one bit per sequence number
@@ -496,7 +545,7 @@ public:
     asio::awaitable<int> async_run() {
         const bool fanin = opt_.scenario == scenario::fanin;
         for (std::uint32_t i = 0; i < opt_.subscribers; ++i) {
-            subs_.push_back(std::make_unique<subscriber>(ex_, opt_.publishers, opt_.messages));
+            subs_.push_back(std::make_unique<subscriber>(ex_, i, opt_.publishers, opt_.messages));
         }
         for (std::uint32_t i = 0; i < opt_.publishers; ++i) {
             pubs_.push_back(std::make_unique<publisher>(ex_, i, opt_.inflight));
@@ -544,8 +593,9 @@ public:
             if (complete_subs_ == subs_.size() || failures_ > 0) {
                 break;
             }
-            if (now - last_progress_ns_ > stall_ns) {
-                stalled_ = true;
+            // Once everything is sent (and acknowledged), missing messages are lost, not late.
+            if (now - last_progress_ns_ > (publishers_done() ? grace_ns : stall_ns)) {
+                stalled_ = !publishers_done();
                 break;
             }
             if (double(now - start_ns_) > opt_.timeout * 1e9) {
@@ -619,6 +669,12 @@ private:
         }
     }
 
+    bool publishers_done() const {
+        return std::all_of(pubs_.begin(), pubs_.end(), [this](const auto& p) {
+            return p->sent == opt_.messages && (opt_.qos == 0 || p->acked == opt_.messages);
+        });
+    }
+
     /// How many more publishes `p` may send now (both windows, see the top of the file).
     std::uint64_t window_room(const publisher& p) const {
         std::uint64_t received_by_all = p.sent;
@@ -687,8 +743,14 @@ private:
             ec = co_await p->conn.async_read_more();
             const auto acked = p->acked;
             if (!ec) {
-                ec = p->conn.for_each_packet(
-                    [&](const codec::packet& m) { on_publisher_packet(*p, m); });
+                ec = p->conn.for_each_packet([&](const raw_packet& raw) -> error_code {
+                    auto m = codec::decode(raw.header, raw.body);
+                    if (!m) {
+                        return m.error();
+                    }
+                    on_publisher_packet(*p, *m);
+                    return {};
+                });
             }
             if (!p->conn.out().empty()) {
                 p->conn.flush();
@@ -700,7 +762,7 @@ private:
                 }
             }
         }
-        connection_ended(*p, 'p', p->id, ec);
+        connection_ended(*p, 'p', ec);
     }
 
     void on_publisher_packet(publisher& p, const codec::packet& packet) {
@@ -730,7 +792,7 @@ private:
             const auto received = s->received;
             if (!ec) {
                 ec = s->conn.for_each_packet(
-                    [&](const codec::packet& m) { on_subscriber_packet(*s, m, now); });
+                    [&](const raw_packet& raw) { return on_subscriber_packet(*s, raw, now); });
             }
             if (!s->conn.out().empty()) {
                 s->conn.flush();
@@ -740,17 +802,23 @@ private:
                 wake_publishers();
             }
         }
-        connection_ended(*s, 's', 0, ec);
+        connection_ended(*s, 's', ec);
     }
 
-    void on_subscriber_packet(subscriber& s, const codec::packet& packet, std::uint64_t now) {
-        if (const auto* rel = std::get_if<codec::pubrel>(&packet)) {
-            codec::encode(codec::pubcomp{rel->packet_id}, s.conn.out());
-            return;
+    error_code on_subscriber_packet(subscriber& s, const raw_packet& raw, std::uint64_t now) {
+        if (raw.header.type() != codec::packet_type::publish) {
+            auto p = codec::decode(raw.header, raw.body);
+            if (!p) {
+                return p.error();
+            }
+            if (const auto* rel = std::get_if<codec::pubrel>(&*p)) {
+                codec::encode(codec::pubcomp{rel->packet_id}, s.conn.out());
+            }
+            return {};
         }
-        const auto* m = std::get_if<codec::publish>(&packet);
+        auto m = parse_publish(raw);
         if (!m) {
-            return;
+            return m.error();
         }
         if (m->qos == 1) {
             codec::encode(codec::puback{m->packet_id}, s.conn.out());
@@ -764,13 +832,13 @@ private:
         }
         if (st.magic != stamp_magic || st.publisher >= pubs_.size() || st.seq >= opt_.messages) {
             ++s.invalid;
-            return;
+            return {};
         }
         auto& word = s.seen[st.publisher * s.words + st.seq / 64];
         const auto bit = std::uint64_t{1} << (st.seq % 64);
         if (word & bit) {
             ++s.dup;
-            return;
+            return {};
         }
         word |= bit;
         s.next_seq[st.publisher] = std::max(s.next_seq[st.publisher], st.seq + 1);
@@ -778,17 +846,20 @@ private:
         if (++s.unique == opt_.messages * pubs_.size()) {
             ++complete_subs_;
         }
+        return {};
     }
 
-    template <typename Party>
-    void connection_ended(Party& party, char role, std::size_t index, error_code ec) {
+    template <typename Party> void connection_ended(Party& party, char role, error_code ec) {
         if (stopping_ || party.conn.closing()) {
             return;
         }
-        const auto what = ec == asio::error::eof ? std::string("closed by the broker") : ec.message();
-        std::fprintf(stderr, "edgemq_bench: %s %zu: %s\n",
-                     role == 'p' ? "publisher" : "subscriber", index, what.c_str());
-        ++failures_;
+        if (++failures_ <= 3) {
+            const auto what =
+                ec == asio::error::eof ? std::string("closed by the broker") : ec.message();
+            std::fprintf(stderr, "edgemq_bench: %s %u: %s\n",
+                         role == 'p' ? "publisher" : "subscriber", unsigned(party.id),
+                         what.c_str());
+        }
         party.conn.close();
     }
 
@@ -803,16 +874,22 @@ private:
             dup += s->dup;
             invalid += s->invalid;
         }
+        // Lost counts what was published and never arrived; if the run ended early (timeout,
+        // stall, failure) that includes what was still in flight.
+        std::uint64_t sent = 0;
+        for (const auto& p : pubs_) {
+            sent += p->sent;
+        }
         const auto expected = opt_.messages * pubs_.size() * subs_.size();
-        const auto lost = expected - unique;
+        const auto lost = sent * subs_.size() - std::min(unique, sent * subs_.size());
         const double secs = last_rx_ns_ > start_ns_ ? double(last_rx_ns_ - start_ns_) / 1e9 : 0;
         const double rate = secs > 0 ? double(received) / secs : 0;
         const double p50 = double(latency_.quantile(0.50)) / 1e3;
         const double p99 = double(latency_.quantile(0.99)) / 1e3;
         const double max = double(latency_.max()) / 1e3;
         const char* name = scenario_name(opt_.scenario);
-        const char* end = timed_out_ ? " (timed out)"
-                          : stalled_ ? " (stalled)"
+        const char* end = timed_out_  ? " (timed out)"
+                          : stalled_  ? " (stalled)"
                           : failures_ ? " (connection failed)"
                                       : "";
         std::printf("%s qos %u: %zu pub -> %zu sub, %u B: %llu/%llu msgs in %.3f s = %.0f msg/s, "
@@ -820,16 +897,17 @@ private:
                     name, unsigned(opt_.qos), pubs_.size(), subs_.size(), opt_.payload,
                     (unsigned long long)received, (unsigned long long)expected, secs, rate, p50,
                     p99, max, (unsigned long long)lost, (unsigned long long)dup, end);
-        std::printf("{\"scenario\":\"%s\",\"qos\":%u,\"publishers\":%zu,\"subscribers\":%zu,"
-                    "\"payload\":%u,\"expected\":%llu,\"received\":%llu,\"seconds\":%.3f,"
-                    "\"msgs_per_sec\":%.0f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f,"
-                    "\"lost\":%llu,\"dup\":%llu,\"invalid\":%llu,\"timed_out\":%s,"
-                    "\"stalled\":%s,\"failed\":%s}\n",
-                    name, unsigned(opt_.qos), pubs_.size(), subs_.size(), opt_.payload,
-                    (unsigned long long)expected, (unsigned long long)received, secs, rate, p50,
-                    p99, max, (unsigned long long)lost, (unsigned long long)dup,
-                    (unsigned long long)invalid, timed_out_ ? "true" : "false",
-                    stalled_ ? "true" : "false", failures_ ? "true" : "false");
+        std::printf(
+            "{\"scenario\":\"%s\",\"qos\":%u,\"publishers\":%zu,\"subscribers\":%zu,"
+            "\"payload\":%u,\"expected\":%llu,\"sent\":%llu,\"received\":%llu,\"seconds\":%.3f,"
+            "\"msgs_per_sec\":%.0f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f,"
+            "\"lost\":%llu,\"dup\":%llu,\"invalid\":%llu,\"timed_out\":%s,"
+            "\"stalled\":%s,\"failed\":%s}\n",
+            name, unsigned(opt_.qos), pubs_.size(), subs_.size(), opt_.payload,
+            (unsigned long long)expected, (unsigned long long)sent, (unsigned long long)received,
+            secs, rate, p50, p99, max, (unsigned long long)lost, (unsigned long long)dup,
+            (unsigned long long)invalid, timed_out_ ? "true" : "false", stalled_ ? "true" : "false",
+            failures_ ? "true" : "false");
         std::fflush(stdout);
     }
 
@@ -893,8 +971,8 @@ public:
         t.expires_after(std::chrono::nanoseconds(std::int64_t(opt_.hold * 1e9)));
         co_await t.async_wait(use_nothrow);
         const auto open_at_end = connected_ - dropped_;
-        std::printf("idle: %zu of %zu connections still open after %g s\n", open_at_end,
-                    connected_, opt_.hold);
+        std::printf("idle: %zu of %zu connections still open after %g s\n", open_at_end, connected_,
+                    opt_.hold);
         std::printf("{\"scenario\":\"idle\",\"connections\":%u,\"connected\":%zu,\"failed\":%zu,"
                     "\"open_at_end\":%zu,\"connect_seconds\":%.3f,\"hold_seconds\":%g}\n",
                     opt_.connections, connected_, failed_, open_at_end, connect_secs, opt_.hold);
@@ -953,7 +1031,7 @@ private:
         while (!ec) {
             ec = co_await c->async_read_more();
             if (!ec) {
-                ec = c->for_each_packet([](const codec::packet&) {});
+                ec = c->for_each_packet([](const raw_packet&) { return error_code{}; });
             }
         }
         if (!stopping_) {

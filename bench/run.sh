@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# edgemq vs Mosquitto, side by side on loopback, with bench/edgemq_bench; writes docs/PERFORMANCE.md.
+# Builds nothing: build first (cmake --build build -j1), then run `bench/run.sh [BUILD_DIR]`.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+usage: bench/run.sh [--brokers "edgemq mosquitto"] [--seconds S] [--output FILE] [BUILD_DIR]
+  BUILD_DIR   CMake build directory holding gateway/edgemq and bench/edgemq_bench (default: build)
+  --brokers   which brokers to measure (default: both)
+  --seconds   target length of each measured run; message counts are sized from a short probe
+              run of the same scenario on the same broker (default: 4)
+  --output    report file (default: docs/PERFORMANCE.md in the repository)
+environment: EDGEMQ, EDGEMQ_BENCH and MOSQUITTO override the three binaries.
+EOF
+}
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+brokers="edgemq mosquitto"
+seconds=4
+output=$repo/docs/PERFORMANCE.md
+build=$repo/build
+while (($#)); do
+    case $1 in
+    --brokers) brokers=$2; shift 2 ;;
+    --seconds) seconds=$2; shift 2 ;;
+    --output) output=$2; shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    -*) usage >&2; exit 2 ;;
+    *) build=$(cd "$1" && pwd); shift ;;
+    esac
+done
+
+edgemq=${EDGEMQ:-$build/gateway/edgemq}
+tool=${EDGEMQ_BENCH:-$build/bench/edgemq_bench}
+mosquitto=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
+python=/usr/bin/python3 # Debian's, whatever python3 is first on PATH
+idle_connections=10000
+idle_hold=4
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+[[ -x $tool ]] || die "no load tool at $tool (build target edgemq_bench first)"
+for b in $brokers; do
+    case $b in
+    edgemq) [[ -x $edgemq ]] || die "no broker at $edgemq (build target edgemq first)" ;;
+    mosquitto) [[ -x $mosquitto ]] || die "no mosquitto at $mosquitto (apt install mosquitto)" ;;
+    *) die "unknown broker '$b'" ;;
+    esac
+done
+
+# 10,000 idle connections need as many descriptors in the tool and in the broker.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+(($(ulimit -n) > idle_connections + 100)) || die "ulimit -n $(ulimit -n) is below $idle_connections"
+
+work=$(mktemp -d /tmp/edgemq-bench.XXXXXX)
+broker_pid=
+stop_broker() {
+    if [[ -n $broker_pid ]]; then
+        kill "$broker_pid" 2>/dev/null || true
+        wait "$broker_pid" 2>/dev/null || true
+        broker_pid=
+    fi
+}
+cleanup() {
+    stop_broker
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_broker NAME: sets broker_pid and broker_port, returns once the port accepts connections.
+start_broker() {
+    local name=$1 conf log
+    broker_port=$(free_port)
+    log=$work/$name.log
+    case $name in
+    edgemq)
+        conf=$work/edgemq.toml
+        cat >"$conf" <<EOF
+[broker]
+max_inflight_messages = 100
+max_queued_messages = 0
+
+[log]
+level = "warn"
+
+[[listeners]]
+type = "tcp"
+bind = "127.0.0.1:$broker_port"
+EOF
+        "$edgemq" --config "$conf" >"$log" 2>&1 &
+        ;;
+    mosquitto)
+        conf=$work/mosquitto.conf
+        cat >"$conf" <<EOF
+listener $broker_port 127.0.0.1
+allow_anonymous true
+max_inflight_messages 100
+max_queued_messages 0
+persistence false
+connection_messages false
+log_dest stderr
+log_type error
+log_type warning
+EOF
+        "$mosquitto" -c "$conf" >"$log" 2>&1 &
+        ;;
+    esac
+    broker_pid=$!
+    for _ in $(seq 100); do
+        if ! kill -0 "$broker_pid" 2>/dev/null; then
+            cat "$log" >&2
+            die "$name exited at startup"
+        fi
+        if (exec 3<>"/dev/tcp/127.0.0.1/$broker_port") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "$name is not listening on 127.0.0.1:$broker_port after 10 s"
+}
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$broker_pid/status" 2>/dev/null || echo 0; }
+
+# bench ARGS...: runs the tool, shows its human line, and leaves its JSON line in $work/last.json.
+# Exit status 2 is a usage error (a bug in this script); 1 (a connection failed) is recorded in the
+# JSON and the script goes on.
+bench() {
+    local rc=0
+    "$tool" --port "$broker_port" "$@" >"$work/last.out" || rc=$?
+    ((rc != 2)) || die "edgemq_bench rejected: $*"
+    grep -v '^{' "$work/last.out" | sed 's/^/    /' >&2
+    grep '^{' "$work/last.out" | tail -n 1 >"$work/last.json" || echo '{"failed":true}' >"$work/last.json"
+}
+
+# measure BROKER ROW SCENARIO QOS PUBLISHERS SUBSCRIBERS PROBE CAP: a probe run of PROBE messages
+# per publisher gives the rate; the measured run gets enough messages (at most CAP per publisher)
+# to last about --seconds.
+measure() {
+    local broker=$1 row=$2 scenario=$3 qos=$4 pubs=$5 subs=$6 probe=$7 cap=$8 rate messages
+    local args=(--scenario "$scenario" --qos "$qos" --publishers "$pubs" --subscribers "$subs"
+        --payload 64 --inflight 100 --timeout 60)
+    echo "  $row: probe" >&2
+    bench "${args[@]}" --messages "$probe"
+    rate=$(sed -n 's/.*"msgs_per_sec":\([0-9.]*\).*/\1/p' "$work/last.json")
+    messages=$(awk -v r="${rate:-0}" -v t="$seconds" -v n=$((pubs * subs)) -v lo="$probe" \
+        -v hi="$cap" 'BEGIN { m = int(r * t / n); print (m < lo ? lo : (m > hi ? hi : m)) }')
+    echo "  $row: $messages messages per publisher" >&2
+    bench "${args[@]}" --messages "$messages"
+    printf '%s\t%s\t%s\n' "$broker" "$row" "$(cat "$work/last.json")" >>"$work/results.tsv"
+}
+
+# idle BROKER: RSS of the fresh broker, then with $idle_connections connections open.
+idle() {
+    local broker=$1 before after out=$work/idle.out pid js rc=0
+    sleep 0.5
+    before=$(rss_kb)
+    echo "  idle: $idle_connections connections" >&2
+    "$tool" --port "$broker_port" --scenario idle --connections "$idle_connections" \
+        --hold "$idle_hold" --timeout 60 >"$out" &
+    pid=$!
+    for _ in $(seq 600); do
+        grep -q '^idle connected=' "$out" && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    sleep 1 # let the broker settle after the last CONNACK
+    after=$(rss_kb)
+    wait "$pid" || rc=$?
+    ((rc != 2)) || die "edgemq_bench rejected the idle arguments"
+    grep -v '^{' "$out" | sed 's/^/    /' >&2
+    js=$(grep '^{' "$out" | tail -n 1) || js='{"failed":true}'
+    printf '%s\tidle\t%s\n' "$broker" \
+        "${js%\}},\"rss_before_kb\":$before,\"rss_after_kb\":$after}" >>"$work/results.tsv"
+}
+
+: >"$work/results.tsv"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+started=$(date +%s)
+for broker in $brokers; do
+    echo "== $broker" >&2
+    start_broker "$broker"
+    idle "$broker"
+    measure "$broker" "fanin 16→1 QoS 0" fanin 0 16 1 2000 1000000
+    measure "$broker" "fanin 16→1 QoS 1" fanin 1 16 1 1000 500000
+    measure "$broker" "fanin 16→1 QoS 2" fanin 2 16 1 500 250000
+    measure "$broker" "fanout 1→100 QoS 0" fanout 0 1 100 200 100000
+    measure "$broker" "fanout 1→100 QoS 1" fanout 1 1 100 100 50000
+    stop_broker
+done
+elapsed=$(($(date +%s) - started))
+
+edgemq_version=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
+mosquitto_version=$("$mosquitto" -h 2>&1 | sed -n "s/^mosquitto version //p" | head -n 1) || true
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+
+mkdir -p "$(dirname "$output")"
+export BENCH_DATE=$(date -u '+%Y-%m-%d %H:%M UTC') BENCH_MACHINE="$(nproc) cores, $cpu, Linux $(uname -r)"
+export BENCH_LOAD=$load_before BENCH_EDGEMQ=$edgemq_version BENCH_MOSQUITTO=$mosquitto_version
+export BENCH_ELAPSED=$elapsed BENCH_IDLE=$idle_connections BENCH_HOLD=$idle_hold
+"$python" - "$work/results.tsv" "$output" <<'EOF'
+import json, os, sys
+
+env = os.environ
+
+rows, data = [], {}
+for line in open(sys.argv[1], encoding="utf-8"):
+    broker, row, js = line.rstrip("\n").split("\t", 2)
+    if row not in rows:
+        rows.append(row)
+    data[broker, row] = json.loads(js)
+
+def get(broker, row):
+    return data.get((broker, row))
+
+def rate(r):
+    return f"{r['msgs_per_sec']:,.0f}" if r and "msgs_per_sec" in r else "—"
+
+def latency(r):
+    return f"{r['p50_us']:,.0f} / {r['p99_us']:,.0f}" if r and "p50_us" in r else "—"
+
+def loss(r):
+    return f"{r['lost']} / {r['dup']}" if r and "lost" in r else "—"
+
+def notes(r):
+    if not r:
+        return "not run"
+    flags = [k.replace("_", " ") for k in ("timed_out", "stalled", "failed") if r.get(k)]
+    return ", ".join(flags)
+
+def ratio(a, b, key):
+    if a and b and a.get(key) and b.get(key):
+        return f"{a[key] / b[key]:.1f}×"
+    return "—"
+
+def kb(v):
+    return f"{v / 1024:.1f} MiB"
+
+out = []
+w = out.append
+w("# Performance: edgemq vs Mosquitto")
+w("")
+w("Written by `bench/run.sh`; do not edit by hand. Rerun it after a build to refresh.")
+w("")
+w("| | |")
+w("|---|---|")
+w(f"| Date | {env['BENCH_DATE']} |")
+w(f"| Machine | {env['BENCH_MACHINE']} |")
+w(f"| Load average before the run | {env['BENCH_LOAD']} (the cores are shared with other work) |")
+w(f"| edgemq | `{env['BENCH_EDGEMQ']}` |")
+w(f"| Mosquitto | {env['BENCH_MOSQUITTO']} (Debian), `max_inflight_messages 100`, `max_queued_messages 0`, no persistence |")
+w(f"| Script time | {env['BENCH_ELAPSED']} s |")
+w("")
+w("## Throughput and latency")
+w("")
+w("64-byte payloads over loopback TCP. msg/s counts messages received by all subscribers together")
+w("(for fan-out, every delivery), from the first publish to the last receipt. Every publisher keeps")
+w("at most 100 messages in flight (unacknowledged at QoS 1/2, and not yet received by every")
+w("subscriber at any QoS), so latency is measured under full load: it is mostly the time a message")
+w("waits behind the window, not an idle round trip. lost = expected minus unique messages received,")
+w("dup = repeats. Message counts are sized per broker so that each run lasts a few seconds.")
+w("")
+w("| Scenario | edgemq msg/s | Mosquitto msg/s | edgemq / Mosquitto | edgemq p50 / p99 µs | Mosquitto p50 / p99 µs | edgemq lost / dup | Mosquitto lost / dup | Notes |")
+w("|---|--:|--:|--:|--:|--:|--:|--:|---|")
+for row in rows:
+    if row == "idle":
+        continue
+    e, m = get("edgemq", row), get("mosquitto", row)
+    n = "; ".join(f"{name}: {notes(r)}" for name, r in (("edgemq", e), ("mosquitto", m)) if notes(r))
+    w(f"| {row} | {rate(e)} | {rate(m)} | {ratio(e, m, 'msgs_per_sec')} | {latency(e)} | {latency(m)} | {loss(e)} | {loss(m)} | {n} |")
+w("")
+w(f"## Memory with {int(env['BENCH_IDLE']):,} idle connections")
+w("")
+w(f"Connections opened 64 at a time (CONNECT, keep-alive 0), held {env['BENCH_HOLD']} s; VmRSS of the broker")
+w("process, fresh before and one second after the last CONNACK.")
+w("")
+w("| Broker | Connected | Open at end | Connect time | RSS before | RSS with connections | Per connection |")
+w("|---|--:|--:|--:|--:|--:|--:|")
+for name in ("edgemq", "mosquitto"):
+    r = get(name, "idle")
+    if not r or "connected" not in r:
+        w(f"| {name} | not run | | | | | |")
+        continue
+    per = (r["rss_after_kb"] - r["rss_before_kb"]) * 1024 / max(r["connected"], 1)
+    w(f"| {name} | {r['connected']:,} | {r['open_at_end']:,} | {r['connect_seconds']:.2f} s | {kb(r['rss_before_kb'])} | {kb(r['rss_after_kb'])} | {per:,.0f} B |")
+w("")
+w("## Raw results")
+w("")
+w("```")
+for (broker, row), r in data.items():
+    w(f"{broker:9} {row:20} {json.dumps(r, separators=(',', ':'))}")
+w("```")
+open(sys.argv[2], "w", encoding="utf-8").write("\n".join(out) + "\n")
+EOF
+echo "run.sh: wrote $output in ${elapsed} s" >&2
