@@ -71,7 +71,7 @@ struct remote_delivery {
 /// One I/O thread: its io_context, its replica of the subscription index, and the batches of
 /// deliveries it will post to the other workers at the end of the current turn.
 struct worker {
-    explicit worker(unsigned index) : index(index), ctx(1) {}
+    explicit worker(unsigned index) : index(index), ctx(1), read_buffer(64 * 1024) {}
 
     const unsigned index;
     asio::io_context ctx;
@@ -79,6 +79,7 @@ struct worker {
     std::vector<std::vector<remote_delivery>> outbox; ///< indexed by destination worker
     std::vector<std::pair<const session_ptr*, std::uint8_t>> targets; ///< scratch for route()
     std::unordered_set<std::shared_ptr<connection>> connections;
+    std::vector<std::uint8_t> read_buffer; ///< every read of this thread's connections lands here
     std::thread thread;
 
     counter messages_received;

@@ -8,6 +8,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -69,34 +70,78 @@ void connection::start() {
 
 asio::awaitable<void> connection::read_loop() {
     auto self = shared_from_this();
-    std::size_t filled = 0;
-    in_.resize(read_chunk);
+    boost::system::error_code ec;
+    socket_.non_blocking(true, ec);
+    auto& shared = worker_.read_buffer;
     while (open_ && !close_after_flush_) {
-        auto [ec, n] = co_await socket_.async_read_some(
-            asio::buffer(in_.data() + filled, in_.size() - filled), use_nothrow);
+        // The tail of an incomplete packet goes in front of the new bytes. A packet larger than
+        // the shared buffer is assembled in partial_ itself.
+        const std::size_t carry = partial_.size();
+        const bool in_place = needed_ > shared.size();
+        if (in_place) {
+            partial_.resize(needed_);
+        } else {
+            std::copy(partial_.begin(), partial_.end(), shared.begin());
+        }
+        std::uint8_t* base = in_place ? partial_.data() : shared.data();
+        const std::size_t capacity = in_place ? partial_.size() : shared.size();
+        const std::size_t n = socket_.read_some(asio::buffer(base + carry, capacity - carry), ec);
+        if (in_place) {
+            partial_.resize(carry + n);
+        }
+        if (ec == asio::error::would_block) {
+            auto [wait_ec] = co_await socket_.async_wait(asio::socket_base::wait_read, use_nothrow);
+            if (wait_ec) {
+                close(wait_ec);
+                co_return;
+            }
+            continue;
+        }
         if (ec) {
             close(ec);
             co_return;
         }
         last_read_ = std::chrono::steady_clock::now();
         worker_.bytes_received.add(n);
-        filled += n;
-        const std::size_t used = co_await handle_buffer(filled);
-        broker_.flush(worker_); // what this buffer routed to other threads, as one batch each
-        if (!open_) {
-            co_return;
+        const std::span<const std::uint8_t> bytes{base, carry + n};
+        const std::size_t used = handle_packets(bytes);
+        if (in_place) {
+            partial_.erase(partial_.begin(), partial_.begin() + static_cast<std::ptrdiff_t>(used));
+        } else {
+            partial_.assign(bytes.begin() + static_cast<std::ptrdiff_t>(used), bytes.end());
         }
-        if (used > 0) {
-            std::memmove(in_.data(), in_.data() + used, filled - used);
-            filled -= used;
+        broker_.flush(worker_); // what this read routed to other threads, as one batch each
+        while (pending_connect_ && open_ && !close_after_flush_) {
+            auto connect = std::move(*pending_connect_);
+            pending_connect_.reset();
+            co_await on_connect(std::move(connect));
+            const std::size_t more = handle_packets(partial_); // pipelined behind the CONNECT
+            partial_.erase(partial_.begin(), partial_.begin() + static_cast<std::ptrdiff_t>(more));
+            broker_.flush(worker_);
+        }
+        if (partial_.empty() && partial_.capacity() > read_chunk) {
+            partial_ = {}; // give a large packet's memory back
+        }
+        if (carry + n < capacity) {
+            // A short read drained the socket. Waiting now cannot miss an edge: this thread is
+            // the only one polling the reactor, and it polls after this handler returns.
+            auto [wait_ec] = co_await socket_.async_wait(asio::socket_base::wait_read, use_nothrow);
+            if (wait_ec) {
+                close(wait_ec);
+                co_return;
+            }
+        } else {
+            // More may be waiting; let the other connections of this thread have a turn first.
+            co_await asio::post(worker_.ctx, asio::use_awaitable);
         }
     }
 }
 
-asio::awaitable<std::size_t> connection::handle_buffer(std::size_t filled) {
+std::size_t connection::handle_packets(std::span<const std::uint8_t> bytes) {
     std::size_t pos = 0;
-    while (open_ && !close_after_flush_) {
-        const std::span<const std::uint8_t> rest{in_.data() + pos, filled - pos};
+    needed_ = 0;
+    while (open_ && !close_after_flush_ && !pending_connect_) {
+        const auto rest = bytes.subspan(pos);
         auto header = codec::decode_fixed_header(rest);
         if (!header) {
             protocol_violation(header.error());
@@ -106,19 +151,12 @@ asio::awaitable<std::size_t> connection::handle_buffer(std::size_t filled) {
             break; // need more bytes
         }
         const auto& h = **header;
-        if (h.remaining_length > broker_.cfg.broker.max_packet_size) {
+        if (h.packet_size() > broker_.cfg.broker.max_packet_size) {
             protocol_violation(errc::packet_too_large);
             break;
         }
         if (rest.size() < h.packet_size()) {
-            // Make room for the whole packet; the buffer shrinks back after a large one.
-            const std::size_t need = std::max(read_chunk, h.packet_size());
-            if (pos > 0) {
-                break; // the caller moves the partial packet to the front first
-            }
-            if (in_.size() < need) {
-                in_.resize(need);
-            }
+            needed_ = h.packet_size();
             break;
         }
         auto p = codec::decode(h, rest.subspan(h.size, h.remaining_length));
@@ -128,16 +166,12 @@ asio::awaitable<std::size_t> connection::handle_buffer(std::size_t filled) {
             break;
         }
         if (auto* c = std::get_if<codec::connect>(&*p)) {
-            co_await on_connect(std::move(*c));
+            pending_connect_ = std::move(*c);
         } else {
             on_packet(*p);
         }
     }
-    if (pos == filled && in_.size() > read_chunk) {
-        in_.resize(read_chunk);
-        in_.shrink_to_fit();
-    }
-    co_return pos;
+    return pos;
 }
 
 asio::awaitable<void> connection::on_connect(codec::connect p) {

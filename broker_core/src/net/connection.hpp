@@ -12,6 +12,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <optional>
+#include <span>
+#include <vector>
+
 namespace edgemq::broker {
 
 /// One network connection: a reader, a writer and a watchdog coroutine on the connection's
@@ -38,8 +42,10 @@ private:
     asio::awaitable<void> write_loop();
     asio::awaitable<void> watchdog();
 
-    /// Handles every complete packet in in_[0, filled); returns the bytes consumed.
-    asio::awaitable<std::size_t> handle_buffer(std::size_t filled);
+    /// Handles the complete packets at the front of `bytes`, stopping after a CONNECT (which
+    /// waits in pending_connect_, since attaching a session may take a trip to another thread).
+    /// Returns the bytes consumed; sets needed_ to the size of an incomplete packet at the end.
+    std::size_t handle_packets(std::span<const std::uint8_t> bytes);
     asio::awaitable<void> on_connect(codec::connect p);
     void on_packet(codec::packet& p);
     void on_publish(codec::publish& p);
@@ -55,7 +61,11 @@ private:
     asio::steady_timer watchdog_timer_;
     asio::steady_timer writer_wake_;
 
-    std::vector<std::uint8_t> in_;
+    /// The bytes of an incomplete packet between reads. Reads go to the worker's shared buffer,
+    /// so an idle connection holds no read buffer of its own.
+    std::vector<std::uint8_t> partial_;
+    std::size_t needed_ = 0;
+    std::optional<codec::connect> pending_connect_;
     net::write_queue out_;
     net::write_queue sending_;
     bool writing_ = false;

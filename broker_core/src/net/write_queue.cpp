@@ -15,6 +15,9 @@ void write_queue::append_publish(const message_ptr& m, std::uint8_t qos, bool re
 }
 
 void write_queue::clear() noexcept {
+    if (bytes_.capacity() > retained_capacity) {
+        bytes_ = {}; // a burst's buffer goes back; idle connections stay small
+    }
     bytes_.clear();
     shared_.clear();
     shared_bytes_ = 0;

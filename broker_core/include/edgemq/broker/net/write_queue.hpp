@@ -19,6 +19,8 @@ class write_queue {
 public:
     /// Payloads of at least this many bytes are referenced instead of copied.
     static constexpr std::size_t share_threshold = 1024;
+    /// clear() keeps at most this much capacity.
+    static constexpr std::size_t retained_capacity = 256 * 1024;
 
     /// Where small packets are encoded directly (`codec::encode(p, q.bytes())`).
     codec::byte_buffer& bytes() noexcept { return bytes_; }
