@@ -40,6 +40,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -79,6 +80,7 @@ struct usage_error : std::runtime_error {
 };
 
 enum class scenario { fanin, fanout, idle };
+constexpr std::array<std::string_view, 3> scenario_names{"fanin", "fanout", "idle"};
 
 struct options {
     std::string host = "127.0.0.1";
@@ -133,15 +135,11 @@ options parse_options(int argc, char** argv) {
         } else if (flag == "--port") {
             o.port = parse_number<std::uint16_t>(flag, v, 1, 65535);
         } else if (flag == "--scenario") {
-            if (v == "fanin") {
-                o.scenario = scenario::fanin;
-            } else if (v == "fanout") {
-                o.scenario = scenario::fanout;
-            } else if (v == "idle") {
-                o.scenario = scenario::idle;
-            } else {
+            const auto it = std::find(scenario_names.begin(), scenario_names.end(), v);
+            if (it == scenario_names.end()) {
                 throw usage_error("unknown scenario '" + std::string(v) + "'");
             }
+            o.scenario = static_cast<scenario>(it - scenario_names.begin());
         } else if (flag == "--publishers") {
             o.publishers = parse_number<std::uint32_t>(flag, v, 1, 10000);
         } else if (flag == "--subscribers") {
@@ -165,18 +163,6 @@ options parse_options(int argc, char** argv) {
         }
     }
     return o;
-}
-
-const char* scenario_name(scenario s) {
-    switch (s) {
-    case scenario::fanin:
-        return "fanin";
-    case scenario::fanout:
-        return "fanout";
-    case scenario::idle:
-        return "idle";
-    }
-    return "?";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -207,7 +193,6 @@ public:
         ++count_;
         max_ = std::max(max_, v);
     }
-    std::uint64_t count() const noexcept { return count_; }
     std::uint64_t max() const noexcept { return max_; }
 
     /// Upper bound of the bucket holding the q-quantile (0 < q <= 1), capped at the maximum.
@@ -300,7 +285,6 @@ public:
     client(asio::any_io_executor ex, std::size_t read_size)
         : socket_(ex), wake_(ex, asio::steady_timer::time_point::max()), read_size_(read_size) {}
 
-    tcp::socket& socket() noexcept { return socket_; }
     codec::byte_buffer& out() noexcept { return out_; }
     bool closing() const noexcept { return closing_; }
 
@@ -323,6 +307,9 @@ public:
         wake_.cancel();
     }
 
+    bool ready() const noexcept { return ready_; }
+    void set_ready() noexcept { ready_ = true; }
+
     /// TCP connect, CONNECT (clean session, keep-alive 0: no PINGREQ needed), CONNACK.
     asio::awaitable<error_code> async_open(tcp::endpoint ep, std::string client_id) {
         if (auto [ec] = co_await socket_.async_connect(ep, use_nothrow); ec) {
@@ -333,10 +320,7 @@ public:
         codec::connect c;
         c.client_id = std::move(client_id);
         codec::encode(c, out_);
-        if (auto ec = co_await async_write_now(); ec) {
-            co_return ec;
-        }
-        auto ack = co_await async_next_packet();
+        auto ack = co_await async_exchange();
         if (!ack) {
             co_return ack.error();
         }
@@ -350,16 +334,12 @@ public:
     /// SUBSCRIBE to one filter and wait for a SUBACK that grants it.
     asio::awaitable<error_code> async_subscribe(std::string filter, std::uint8_t qos) {
         codec::encode(codec::subscribe{1, {{std::move(filter), qos}}}, out_);
-        if (auto ec = co_await async_write_now(); ec) {
-            co_return ec;
-        }
-        auto ack = co_await async_next_packet();
+        auto ack = co_await async_exchange();
         if (!ack) {
             co_return ack.error();
         }
         const auto* suback = std::get_if<codec::suback>(&*ack);
-        if (!suback || suback->return_codes.size() != 1 ||
-            suback->return_codes[0] == codec::suback_failure) {
+        if (!suback || suback->return_codes != std::vector<std::uint8_t>{qos}) {
             co_return asio::error::access_denied;
         }
         co_return error_code{};
@@ -446,15 +426,11 @@ public:
     }
 
 private:
-    /// Handshake only: writes out() before the writer coroutine exists.
-    asio::awaitable<error_code> async_write_now() {
+    /// Handshake only, before the writer coroutine exists: sends out(), returns the next packet.
+    asio::awaitable<result<codec::packet>> async_exchange() {
         auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out_), use_nothrow);
         out_.clear();
-        co_return ec;
-    }
-
-    asio::awaitable<result<codec::packet>> async_next_packet() {
-        for (;;) {
+        while (!ec) {
             auto p = next_raw();
             if (!p) {
                 co_return p.error();
@@ -462,10 +438,9 @@ private:
             if (*p) {
                 co_return codec::decode((*p)->header, (*p)->body);
             }
-            if (auto ec = co_await async_read_more(); ec) {
-                co_return ec;
-            }
+            ec = co_await async_read_more();
         }
+        co_return ec;
     }
 
     tcp::socket socket_;
@@ -477,6 +452,7 @@ private:
     std::size_t end_ = 0;
     std::size_t need_ = 0;
     bool closing_ = false;
+    bool ready_ = false; ///< set up (connected, subscribed); the setup deadline spares it
 };
 
 std::string client_id(char role, std::size_t i) {
@@ -493,7 +469,7 @@ void raise_fd_limit() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Publish/subscribe scenarios (fanin, fanout)
+// The scenarios
 
 struct publisher {
     publisher(asio::any_io_executor ex, std::uint32_t id_, std::uint32_t inflight)
@@ -543,6 +519,15 @@ public:
     }
 
     asio::awaitable<int> async_run() {
+        // Not `co_return c ? co_await a : co_await b;`: GCC 12 miscompiles co_await in ?:.
+        if (opt_.scenario == scenario::idle) {
+            co_return co_await async_idle();
+        }
+        co_return co_await async_pubsub();
+    }
+
+private:
+    asio::awaitable<int> async_pubsub() {
         const bool fanin = opt_.scenario == scenario::fanin;
         for (std::uint32_t i = 0; i < opt_.subscribers; ++i) {
             subs_.push_back(std::make_unique<subscriber>(ex_, i, opt_.publishers, opt_.messages));
@@ -554,25 +539,32 @@ public:
 
         // Setup: subscribers first, so that nothing is published before everyone listens.
         asio::steady_timer setup_deadline(ex_, seconds(opt_.timeout));
-        spawn(async_close_on_expiry(&setup_deadline));
-        for (std::size_t i = 0; i < subs_.size(); ++i) {
+        spawn(async_guard_setup(&setup_deadline));
+        error_code ec;
+        for (std::size_t i = 0; i < subs_.size() && !ec; ++i) {
             auto& c = subs_[i]->conn;
-            auto ec = co_await c.async_open(endpoint_, client_id('s', i));
+            ec = co_await c.async_open(endpoint_, client_id('s', i));
             if (!ec) {
                 ec = co_await c.async_subscribe(fanin ? "bench/#" : "bench/fanout", opt_.qos);
             }
+            c.set_ready();
             if (ec) {
                 std::fprintf(stderr, "edgemq_bench: subscriber %zu: %s\n", i, ec.message().c_str());
-                co_return co_await async_abort(setup_deadline);
             }
         }
-        for (std::size_t i = 0; i < pubs_.size(); ++i) {
-            if (auto ec = co_await pubs_[i]->conn.async_open(endpoint_, client_id('p', i)); ec) {
+        for (std::size_t i = 0; i < pubs_.size() && !ec; ++i) {
+            ec = co_await pubs_[i]->conn.async_open(endpoint_, client_id('p', i));
+            pubs_[i]->conn.set_ready();
+            if (ec) {
                 std::fprintf(stderr, "edgemq_bench: publisher %zu: %s\n", i, ec.message().c_str());
-                co_return co_await async_abort(setup_deadline);
             }
         }
         setup_deadline.cancel();
+        if (ec) {
+            stopping_ = true;
+            co_await async_shutdown();
+            co_return 1;
+        }
 
         // Run.
         start_ns_ = last_progress_ns_ = now_ns();
@@ -609,7 +601,80 @@ public:
         co_return failures_ > 0 ? 1 : 0;
     }
 
-private:
+    /// Opens --connections connections, `idle_connect_width` at a time (a burst beyond the
+    /// broker's listen backlog would only measure SYN retries), holds them for --hold seconds and
+    /// reports how many are still open. run.sh reads the broker's RSS after "idle connected=".
+    asio::awaitable<int> async_idle() {
+        for (std::uint32_t i = 0; i < opt_.connections; ++i) {
+            idle_.push_back(std::make_unique<client>(ex_, idle_read_chunk));
+        }
+        const auto start = now_ns();
+        asio::steady_timer setup_deadline(ex_, seconds(opt_.timeout));
+        spawn(async_guard_setup(&setup_deadline));
+        std::size_t workers = std::min<std::size_t>(idle_connect_width, idle_.size());
+        for (std::size_t w = 0; w < workers; ++w) {
+            spawn(async_connect_idle(&workers));
+        }
+        asio::steady_timer t(ex_);
+        while (workers > 0) {
+            t.expires_after(std::chrono::milliseconds(10));
+            co_await t.async_wait(use_nothrow);
+        }
+        setup_deadline.cancel();
+        const double connect_secs = double(now_ns() - start) / 1e9;
+        std::printf("idle connected=%zu/%u in %.2f s (%zu failed), holding %g s\n", connected_,
+                    opt_.connections, connect_secs, failures_, opt_.hold);
+        std::fflush(stdout);
+
+        t.expires_after(seconds(connected_ > 0 ? opt_.hold : 0));
+        co_await t.async_wait(use_nothrow);
+        const auto open_at_end = connected_ - dropped_;
+        std::printf("idle: %zu of %zu connections still open after %g s\n", open_at_end, connected_,
+                    opt_.hold);
+        std::printf("{\"scenario\":\"idle\",\"connections\":%u,\"connected\":%zu,\"failed\":%zu,"
+                    "\"open_at_end\":%zu,\"connect_seconds\":%.3f,\"hold_seconds\":%g}\n",
+                    opt_.connections, connected_, failures_, open_at_end, connect_secs, opt_.hold);
+        std::fflush(stdout);
+        stopping_ = true;
+        co_await async_shutdown();
+        co_return failures_ > 0 || open_at_end < connected_ ? 1 : 0;
+    }
+
+    asio::awaitable<void> async_connect_idle(std::size_t* workers) {
+        while (next_idle_ < idle_.size()) {
+            const auto i = next_idle_++;
+            auto& c = *idle_[i];
+            const auto ec = co_await c.async_open(endpoint_, client_id('c', i));
+            c.set_ready();
+            if (ec) {
+                if (++failures_ <= 3) {
+                    std::fprintf(stderr, "edgemq_bench: connection %zu: %s\n", i,
+                                 ec.message().c_str());
+                }
+                c.close();
+                continue;
+            }
+            ++connected_;
+            spawn(c.async_writer()); // only for the DISCONNECT at the end
+            spawn(async_watch_idle(&c));
+        }
+        --*workers;
+    }
+
+    /// Nothing should arrive on an idle connection; a read that ends means the broker dropped it.
+    asio::awaitable<void> async_watch_idle(client* c) {
+        error_code ec;
+        while (!ec) {
+            ec = co_await c->async_read_more();
+            if (!ec) {
+                ec = c->for_each_packet([](const raw_packet&) { return error_code{}; });
+            }
+        }
+        if (!stopping_) {
+            ++dropped_;
+        }
+    }
+
     static std::chrono::nanoseconds seconds(double s) {
         return std::chrono::nanoseconds(std::int64_t(s * 1e9));
     }
@@ -637,20 +702,22 @@ private:
         for (auto& p : pubs_) {
             f(p->conn);
         }
-    }
-
-    asio::awaitable<void> async_close_on_expiry(asio::steady_timer* deadline) {
-        if (auto [ec] = co_await deadline->async_wait(use_nothrow); !ec) {
-            std::fprintf(stderr, "edgemq_bench: setup timed out after %g s\n", opt_.timeout);
-            for_each_client([](client& c) { c.close(); });
+        for (auto& c : idle_) {
+            f(*c);
         }
     }
 
-    asio::awaitable<int> async_abort(asio::steady_timer& setup_deadline) {
-        setup_deadline.cancel();
-        stopping_ = true;
-        co_await async_shutdown();
-        co_return 1;
+    /// Closes every connection still being set up when the deadline passes; the setup fails.
+    asio::awaitable<void> async_guard_setup(asio::steady_timer* deadline) {
+        if (auto [ec] = co_await deadline->async_wait(use_nothrow); !ec) {
+            std::fprintf(stderr, "edgemq_bench: setup timed out after %g s\n", opt_.timeout);
+            next_idle_ = idle_.size();
+            for_each_client([](client& c) {
+                if (!c.ready()) {
+                    c.close();
+                }
+            });
+        }
     }
 
     /// DISCONNECT everyone, give the brokers a second to close, then close what is left.
@@ -864,50 +931,43 @@ private:
     }
 
     void report() const {
-        std::uint64_t received = 0;
-        std::uint64_t unique = 0;
-        std::uint64_t dup = 0;
-        std::uint64_t invalid = 0;
+        unsigned long long received = 0, unique = 0, dup = 0, invalid = 0, sent = 0;
         for (const auto& s : subs_) {
             received += s->received;
             unique += s->unique;
             dup += s->dup;
             invalid += s->invalid;
         }
-        // Lost counts what was published and never arrived; if the run ended early (timeout,
-        // stall, failure) that includes what was still in flight.
-        std::uint64_t sent = 0;
         for (const auto& p : pubs_) {
             sent += p->sent;
         }
-        const auto expected = opt_.messages * pubs_.size() * subs_.size();
-        const auto lost = sent * subs_.size() - std::min(unique, sent * subs_.size());
+        // Lost: published and never arrived. A run that ended early (timeout, stall, failure)
+        // counts what was still in flight.
+        const unsigned long long expected = opt_.messages * pubs_.size() * subs_.size();
+        const unsigned long long lost = sent * subs_.size() - std::min(unique, sent * subs_.size());
         const double secs = last_rx_ns_ > start_ns_ ? double(last_rx_ns_ - start_ns_) / 1e9 : 0;
         const double rate = secs > 0 ? double(received) / secs : 0;
         const double p50 = double(latency_.quantile(0.50)) / 1e3;
         const double p99 = double(latency_.quantile(0.99)) / 1e3;
         const double max = double(latency_.max()) / 1e3;
-        const char* name = scenario_name(opt_.scenario);
+        const char* name = scenario_names[std::size_t(opt_.scenario)].data();
         const char* end = timed_out_  ? " (timed out)"
                           : stalled_  ? " (stalled)"
                           : failures_ ? " (connection failed)"
                                       : "";
         std::printf("%s qos %u: %zu pub -> %zu sub, %u B: %llu/%llu msgs in %.3f s = %.0f msg/s, "
                     "latency p50 %.0f us p99 %.0f us max %.0f us, lost %llu, dup %llu%s\n",
-                    name, unsigned(opt_.qos), pubs_.size(), subs_.size(), opt_.payload,
-                    (unsigned long long)received, (unsigned long long)expected, secs, rate, p50,
-                    p99, max, (unsigned long long)lost, (unsigned long long)dup, end);
+                    name, unsigned(opt_.qos), pubs_.size(), subs_.size(), opt_.payload, received,
+                    expected, secs, rate, p50, p99, max, lost, dup, end);
         std::printf(
             "{\"scenario\":\"%s\",\"qos\":%u,\"publishers\":%zu,\"subscribers\":%zu,"
             "\"payload\":%u,\"expected\":%llu,\"sent\":%llu,\"received\":%llu,\"seconds\":%.3f,"
             "\"msgs_per_sec\":%.0f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f,"
             "\"lost\":%llu,\"dup\":%llu,\"invalid\":%llu,\"timed_out\":%s,"
             "\"stalled\":%s,\"failed\":%s}\n",
-            name, unsigned(opt_.qos), pubs_.size(), subs_.size(), opt_.payload,
-            (unsigned long long)expected, (unsigned long long)sent, (unsigned long long)received,
-            secs, rate, p50, p99, max, (unsigned long long)lost, (unsigned long long)dup,
-            (unsigned long long)invalid, timed_out_ ? "true" : "false", stalled_ ? "true" : "false",
-            failures_ ? "true" : "false");
+            name, unsigned(opt_.qos), pubs_.size(), subs_.size(), opt_.payload, expected, sent,
+            received, secs, rate, p50, p99, max, lost, dup, invalid, timed_out_ ? "true" : "false",
+            stalled_ ? "true" : "false", failures_ ? "true" : "false");
         std::fflush(stdout);
     }
 
@@ -922,135 +982,15 @@ private:
     std::uint64_t last_rx_ns_ = 0;
     std::uint64_t last_progress_ns_ = 0;
     std::size_t complete_subs_ = 0;
+    std::vector<std::unique_ptr<client>> idle_;
+    std::size_t next_idle_ = 0;
+    std::size_t connected_ = 0;
+    std::size_t dropped_ = 0;
     std::size_t live_ = 0;
     std::size_t failures_ = 0;
     bool stopping_ = false;
     bool timed_out_ = false;
     bool stalled_ = false;
-};
-
-// ---------------------------------------------------------------------------------------------
-// Idle scenario
-
-/// Opens --connections connections, `idle_connect_width` at a time (a burst beyond the broker's
-/// listen backlog would only measure SYN retries), holds them for --hold seconds and reports how
-/// many are still open. "idle connected=" is the line run.sh waits for before reading RSS.
-class idle_test {
-public:
-    idle_test(asio::io_context& ioc, options opt)
-        : ex_(ioc.get_executor()), opt_(std::move(opt)),
-          endpoint_(asio::ip::make_address(opt_.host), opt_.port) {}
-
-    asio::awaitable<int> async_run() {
-        for (std::uint32_t i = 0; i < opt_.connections; ++i) {
-            conns_.push_back(std::make_unique<client>(ex_, idle_read_chunk));
-        }
-        const auto start = now_ns();
-        std::size_t workers = std::min<std::size_t>(idle_connect_width, conns_.size());
-        for (std::size_t w = 0; w < workers; ++w) {
-            spawn(async_connect_worker(&workers));
-        }
-        asio::steady_timer t(ex_);
-        while (workers > 0) {
-            t.expires_after(std::chrono::milliseconds(10));
-            co_await t.async_wait(use_nothrow);
-            if (!timed_out_ && double(now_ns() - start) > opt_.timeout * 1e9) {
-                std::fprintf(stderr, "edgemq_bench: connecting timed out after %g s\n",
-                             opt_.timeout);
-                timed_out_ = true;
-                for (auto* c : connecting_) {
-                    c->close();
-                }
-            }
-        }
-        const double connect_secs = double(now_ns() - start) / 1e9;
-        std::printf("idle connected=%zu/%u in %.2f s (%zu failed), holding %g s\n", connected_,
-                    opt_.connections, connect_secs, failed_, opt_.hold);
-        std::fflush(stdout);
-
-        t.expires_after(std::chrono::nanoseconds(std::int64_t(opt_.hold * 1e9)));
-        co_await t.async_wait(use_nothrow);
-        const auto open_at_end = connected_ - dropped_;
-        std::printf("idle: %zu of %zu connections still open after %g s\n", open_at_end, connected_,
-                    opt_.hold);
-        std::printf("{\"scenario\":\"idle\",\"connections\":%u,\"connected\":%zu,\"failed\":%zu,"
-                    "\"open_at_end\":%zu,\"connect_seconds\":%.3f,\"hold_seconds\":%g}\n",
-                    opt_.connections, connected_, failed_, open_at_end, connect_secs, opt_.hold);
-        std::fflush(stdout);
-
-        stopping_ = true;
-        for (auto& c : conns_) {
-            c->close();
-        }
-        while (live_ > 0) {
-            t.expires_after(std::chrono::milliseconds(10));
-            co_await t.async_wait(use_nothrow);
-        }
-        co_return failed_ > 0 || open_at_end < connected_ ? 1 : 0;
-    }
-
-private:
-    void spawn(asio::awaitable<void> task) {
-        ++live_;
-        asio::co_spawn(ex_, std::move(task), [this](std::exception_ptr e) {
-            --live_;
-            if (e) {
-                try {
-                    std::rethrow_exception(e);
-                } catch (const std::exception& x) {
-                    std::fprintf(stderr, "edgemq_bench: task failed: %s\n", x.what());
-                }
-            }
-        });
-    }
-
-    asio::awaitable<void> async_connect_worker(std::size_t* workers) {
-        while (next_ < conns_.size() && !timed_out_) {
-            const auto i = next_++;
-            auto& c = *conns_[i];
-            connecting_.push_back(&c);
-            const auto ec = co_await c.async_open(endpoint_, client_id('c', i));
-            std::erase(connecting_, &c);
-            if (ec) {
-                if (++failed_ <= 5) {
-                    std::fprintf(stderr, "edgemq_bench: connection %zu: %s\n", i,
-                                 ec.message().c_str());
-                }
-                c.close();
-                continue;
-            }
-            ++connected_;
-            spawn(async_watch(&c));
-        }
-        --*workers;
-    }
-
-    /// Nothing should arrive on an idle connection; a read that ends means the broker dropped it.
-    asio::awaitable<void> async_watch(client* c) {
-        error_code ec;
-        while (!ec) {
-            ec = co_await c->async_read_more();
-            if (!ec) {
-                ec = c->for_each_packet([](const raw_packet&) { return error_code{}; });
-            }
-        }
-        if (!stopping_) {
-            ++dropped_;
-        }
-    }
-
-    asio::any_io_executor ex_;
-    options opt_;
-    tcp::endpoint endpoint_;
-    std::vector<std::unique_ptr<client>> conns_;
-    std::vector<client*> connecting_; ///< handshakes in progress, closed on --timeout
-    std::size_t next_ = 0;
-    std::size_t connected_ = 0;
-    std::size_t failed_ = 0;
-    std::size_t dropped_ = 0;
-    std::size_t live_ = 0;
-    bool stopping_ = false;
-    bool timed_out_ = false;
 };
 
 } // namespace
@@ -1085,14 +1025,8 @@ int main(int argc, char** argv) {
         rc = e ? 1 : code;
         ioc.stop();
     };
-    if (opt.scenario == scenario::idle) {
-        idle_test test(ioc, opt);
-        asio::co_spawn(ioc, test.async_run(), done);
-        ioc.run();
-    } else {
-        load_test test(ioc, opt);
-        asio::co_spawn(ioc, test.async_run(), done);
-        ioc.run();
-    }
+    load_test test(ioc, opt);
+    asio::co_spawn(ioc, test.async_run(), done);
+    ioc.run();
     return rc;
 }
