@@ -9,8 +9,8 @@ usage() {
 usage: bench/run.sh [--brokers "edgemq mosquitto"] [--seconds S] [--output FILE] [BUILD_DIR]
   BUILD_DIR   CMake build directory holding gateway/edgemq and bench/edgemq_bench (default: build)
   --brokers   which brokers to measure (default: both)
-  --seconds   target length of each measured run; message counts are sized from a short probe
-              run of the same scenario on the same broker (default: 4)
+  --seconds   target length of each measured run; message counts are sized from short
+              calibration runs of the same row on the same broker (default: 4)
   --output    report file (default: docs/PERFORMANCE.md in the repository)
 environment: EDGEMQ, EDGEMQ_BENCH and MOSQUITTO override the three binaries.
 EOF
@@ -54,16 +54,13 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 (($(ulimit -n) > idle_connections + 100)) || die "ulimit -n $(ulimit -n) is below $idle_connections"
 
 work=$(mktemp -d /tmp/edgemq-bench.XXXXXX)
-broker_pid=
-stop_broker() {
-    if [[ -n $broker_pid ]]; then
-        kill "$broker_pid" 2>/dev/null || true
-        wait "$broker_pid" 2>/dev/null || true
-        broker_pid=
-    fi
-}
+declare -A broker_pid broker_port
 cleanup() {
-    stop_broker
+    local pid
+    for pid in "${broker_pid[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -73,10 +70,10 @@ free_port() {
     "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_broker NAME: sets broker_pid and broker_port, returns once the port accepts connections.
+# start_broker NAME: sets broker_pid[NAME] and broker_port[NAME], returns once the port accepts.
 start_broker() {
-    local name=$1 conf log
-    broker_port=$(free_port)
+    local name=$1 conf log port
+    port=$(free_port)
     log=$work/$name.log
     case $name in
     edgemq)
@@ -91,14 +88,14 @@ level = "warn"
 
 [[listeners]]
 type = "tcp"
-bind = "127.0.0.1:$broker_port"
+bind = "127.0.0.1:$port"
 EOF
         "$edgemq" --config "$conf" >"$log" 2>&1 &
         ;;
     mosquitto)
         conf=$work/mosquitto.conf
         cat >"$conf" <<EOF
-listener $broker_port 127.0.0.1
+listener $port 127.0.0.1
 allow_anonymous true
 max_inflight_messages 100
 max_queued_messages 0
@@ -111,89 +108,107 @@ EOF
         "$mosquitto" -c "$conf" >"$log" 2>&1 &
         ;;
     esac
-    broker_pid=$!
+    broker_pid[$name]=$!
+    broker_port[$name]=$port
     for _ in $(seq 100); do
-        if ! kill -0 "$broker_pid" 2>/dev/null; then
+        if ! kill -0 "${broker_pid[$name]}" 2>/dev/null; then
             cat "$log" >&2
             die "$name exited at startup"
         fi
-        if (exec 3<>"/dev/tcp/127.0.0.1/$broker_port") 2>/dev/null; then
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             return 0
         fi
         sleep 0.1
     done
-    die "$name is not listening on 127.0.0.1:$broker_port after 10 s"
+    die "$name is not listening on 127.0.0.1:$port after 10 s"
 }
 
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$broker_pid/status" 2>/dev/null || echo 0; }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/${broker_pid[$1]}/status" 2>/dev/null || echo 0; }
 
-# bench ARGS...: runs the tool, shows its human line, and leaves its JSON line in $work/last.json.
-# Exit status 2 is a usage error (a bug in this script); 1 (a connection failed) is recorded in the
-# JSON and the script goes on.
+# bench BROKER ARGS...: runs the tool, shows its human line, and leaves its JSON line in
+# $work/last.json. Exit status 2 is a usage error (a bug in this script); 1 (a connection failed)
+# is recorded in the JSON and the script goes on.
 bench() {
-    local rc=0
-    "$tool" --port "$broker_port" "$@" >"$work/last.out" || rc=$?
+    local broker=$1 rc=0
+    shift
+    "$tool" --port "${broker_port[$broker]}" "$@" >"$work/last.out" || rc=$?
     ((rc != 2)) || die "edgemq_bench rejected: $*"
-    grep -v '^{' "$work/last.out" | sed 's/^/    /' >&2
+    grep -v '^{' "$work/last.out" | sed "s/^/    $broker: /" >&2
     grep '^{' "$work/last.out" | tail -n 1 >"$work/last.json" || echo '{"failed":true}' >"$work/last.json"
 }
 
-# measure BROKER ROW SCENARIO QOS PUBLISHERS SUBSCRIBERS PROBE CAP: a probe run of PROBE messages
-# per publisher gives the rate; the measured run gets enough messages (at most CAP per publisher)
-# to last about --seconds.
+field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$work/last.json"; }
+
+# measure ROW SCENARIO QOS PUBLISHERS SUBSCRIBERS PROBE CAP, for each broker in turn (so that both
+# see the same background load). Calibration: from PROBE messages per publisher, more (aiming at
+# one second, at most ten times more) until a run lasts half a second or reaches CAP; then the
+# measured run gets enough messages to last about --seconds at the calibrated rate.
 measure() {
-    local broker=$1 row=$2 scenario=$3 qos=$4 pubs=$5 subs=$6 probe=$7 cap=$8 rate messages
+    local row=$1 scenario=$2 qos=$3 pubs=$4 subs=$5 probe=$6 cap=$7 broker messages rate
     local args=(--scenario "$scenario" --qos "$qos" --publishers "$pubs" --subscribers "$subs"
         --payload 64 --inflight 100 --timeout 60)
-    echo "  $row: probe" >&2
-    bench "${args[@]}" --messages "$probe"
-    rate=$(sed -n 's/.*"msgs_per_sec":\([0-9.]*\).*/\1/p' "$work/last.json")
-    messages=$(awk -v r="${rate:-0}" -v t="$seconds" -v n=$((pubs * subs)) -v lo="$probe" \
-        -v hi="$cap" 'BEGIN { m = int(r * t / n); print (m < lo ? lo : (m > hi ? hi : m)) }')
-    echo "  $row: $messages messages per publisher" >&2
-    bench "${args[@]}" --messages "$messages"
-    printf '%s\t%s\t%s\n' "$broker" "$row" "$(cat "$work/last.json")" >>"$work/results.tsv"
+    echo "== $row" >&2
+    for broker in $brokers; do
+        messages=$probe
+        while :; do
+            bench "$broker" "${args[@]}" --messages "$messages"
+            rate=$(field msgs_per_sec)
+            rate=${rate:-0}
+            awk -v s="$(field seconds)" 'BEGIN { exit !(s < 0.5) }' || break
+            ((messages < cap && ${rate%.*} > 0)) || break
+            messages=$(awk -v m="$messages" -v s="$(field seconds)" -v hi="$cap" 'BEGIN {
+                f = s > 0 ? 1 / s : 10; f = f < 2 ? 2 : (f > 10 ? 10 : f); m = int(m * f)
+                print (m > hi ? hi : m) }')
+        done
+        messages=$(awk -v r="${rate:-0}" -v t="$seconds" -v n=$((pubs * subs)) -v lo="$probe" \
+            -v hi="$cap" 'BEGIN { m = int(r * t / n); print (m < lo ? lo : (m > hi ? hi : m)) }')
+        echo "    $broker: measuring with $messages messages per publisher" >&2
+        bench "$broker" "${args[@]}" --messages "$messages"
+        printf '%s\t%s\t%s\n' "$broker" "$row" "$(cat "$work/last.json")" >>"$work/results.tsv"
+    done
 }
 
-# idle BROKER: RSS of the fresh broker, then with $idle_connections connections open.
+# idle: for each broker, RSS when fresh, then with $idle_connections connections open.
 idle() {
-    local broker=$1 before after out=$work/idle.out pid js rc=0
-    sleep 0.5
-    before=$(rss_kb)
-    echo "  idle: $idle_connections connections" >&2
-    "$tool" --port "$broker_port" --scenario idle --connections "$idle_connections" \
-        --hold "$idle_hold" --timeout 60 >"$out" &
-    pid=$!
-    for _ in $(seq 600); do
-        grep -q '^idle connected=' "$out" && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
+    local broker before after out=$work/idle.out pid js rc
+    echo "== idle: $idle_connections connections" >&2
+    for broker in $brokers; do
+        rc=0
+        before=$(rss_kb "$broker")
+        "$tool" --port "${broker_port[$broker]}" --scenario idle --connections "$idle_connections" \
+            --hold "$idle_hold" --timeout 60 >"$out" &
+        pid=$!
+        for _ in $(seq 600); do
+            grep -q '^idle connected=' "$out" && break
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        sleep 1 # let the broker settle after the last CONNACK
+        after=$(rss_kb "$broker")
+        wait "$pid" || rc=$?
+        ((rc != 2)) || die "edgemq_bench rejected the idle arguments"
+        grep -v '^{' "$out" | sed "s/^/    $broker: /" >&2
+        js=$(grep '^{' "$out" | tail -n 1) || js='{"failed":true}'
+        printf '%s\tidle\t%s\n' "$broker" \
+            "${js%\}},\"rss_before_kb\":$before,\"rss_after_kb\":$after}" >>"$work/results.tsv"
     done
-    sleep 1 # let the broker settle after the last CONNACK
-    after=$(rss_kb)
-    wait "$pid" || rc=$?
-    ((rc != 2)) || die "edgemq_bench rejected the idle arguments"
-    grep -v '^{' "$out" | sed 's/^/    /' >&2
-    js=$(grep '^{' "$out" | tail -n 1) || js='{"failed":true}'
-    printf '%s\tidle\t%s\n' "$broker" \
-        "${js%\}},\"rss_before_kb\":$before,\"rss_after_kb\":$after}" >>"$work/results.tsv"
 }
 
 : >"$work/results.tsv"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date +%s)
 for broker in $brokers; do
-    echo "== $broker" >&2
     start_broker "$broker"
-    idle "$broker"
-    measure "$broker" "fanin 16→1 QoS 0" fanin 0 16 1 2000 1000000
-    measure "$broker" "fanin 16→1 QoS 1" fanin 1 16 1 1000 500000
-    measure "$broker" "fanin 16→1 QoS 2" fanin 2 16 1 500 250000
-    measure "$broker" "fanout 1→100 QoS 0" fanout 0 1 100 200 100000
-    measure "$broker" "fanout 1→100 QoS 1" fanout 1 1 100 100 50000
-    stop_broker
 done
+sleep 0.5
+idle # first, while the brokers are fresh
+measure "fanin 16→1 QoS 0" fanin 0 16 1 1000 1000000
+measure "fanin 16→1 QoS 1" fanin 1 16 1 1000 500000
+measure "fanin 16→1 QoS 2" fanin 2 16 1 500 250000
+measure "fanout 1→100 QoS 0" fanout 0 1 100 100 100000
+measure "fanout 1→100 QoS 1" fanout 1 1 100 100 50000
 elapsed=$(($(date +%s) - started))
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 edgemq_version=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
 mosquitto_version=$("$mosquitto" -h 2>&1 | sed -n "s/^mosquitto version //p" | head -n 1) || true
@@ -201,7 +216,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 
 mkdir -p "$(dirname "$output")"
 export BENCH_DATE=$(date -u '+%Y-%m-%d %H:%M UTC') BENCH_MACHINE="$(nproc) cores, $cpu, Linux $(uname -r)"
-export BENCH_LOAD=$load_before BENCH_EDGEMQ=$edgemq_version BENCH_MOSQUITTO=$mosquitto_version
+export BENCH_LOAD="$load_before before, $load_after after" BENCH_EDGEMQ=$edgemq_version BENCH_MOSQUITTO=$mosquitto_version
 export BENCH_ELAPSED=$elapsed BENCH_IDLE=$idle_connections BENCH_HOLD=$idle_hold
 "$python" - "$work/results.tsv" "$output" <<'EOF'
 import json, os, sys
@@ -251,7 +266,7 @@ w("| | |")
 w("|---|---|")
 w(f"| Date | {env['BENCH_DATE']} |")
 w(f"| Machine | {env['BENCH_MACHINE']} |")
-w(f"| Load average before the run | {env['BENCH_LOAD']} (the cores are shared with other work) |")
+w(f"| Load average (1/5/15 min) | {env['BENCH_LOAD']} the run; the cores are shared with other work |")
 w(f"| edgemq | `{env['BENCH_EDGEMQ']}` |")
 w(f"| Mosquitto | {env['BENCH_MOSQUITTO']} (Debian), `max_inflight_messages 100`, `max_queued_messages 0`, no persistence |")
 w(f"| Script time | {env['BENCH_ELAPSED']} s |")
@@ -262,8 +277,9 @@ w("64-byte payloads over loopback TCP. msg/s counts messages received by all sub
 w("(for fan-out, every delivery), from the first publish to the last receipt. Every publisher keeps")
 w("at most 100 messages in flight (unacknowledged at QoS 1/2, and not yet received by every")
 w("subscriber at any QoS), so latency is measured under full load: it is mostly the time a message")
-w("waits behind the window, not an idle round trip. lost = expected minus unique messages received,")
-w("dup = repeats. Message counts are sized per broker so that each run lasts a few seconds.")
+w("waits behind the window, not an idle round trip. lost = messages sent and never received,")
+w("dup = repeats. Message counts are sized per broker so that each run lasts a few seconds, and")
+w("each row runs on both brokers back to back, so both see the same background load.")
 w("")
 w("| Scenario | edgemq msg/s | Mosquitto msg/s | edgemq / Mosquitto | edgemq p50 / p99 µs | Mosquitto p50 / p99 µs | edgemq lost / dup | Mosquitto lost / dup | Notes |")
 w("|---|--:|--:|--:|--:|--:|--:|--:|---|")
