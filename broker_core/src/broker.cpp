@@ -42,7 +42,8 @@ auto log_exception(spdlog::logger& log, const char* what) {
 // Lifecycle
 
 broker::impl::impl(config::gateway c, std::shared_ptr<spdlog::logger> l)
-    : cfg(std::move(c)), log(*l), log_owner_(std::move(l)) {
+    : cfg(std::move(c)), log(*l), log_owner_(std::move(l)),
+      limits_(session_limits_from(cfg.broker)) {
     unsigned n = cfg.broker.threads;
     if (n == 0) {
         n = std::max(1u, std::thread::hardware_concurrency());
@@ -80,6 +81,9 @@ void broker::impl::start() {
         sys_timer_.emplace(ctx0);
         asio::co_spawn(ctx0, sys_loop(), log_exception(log, "$SYS publisher"));
     }
+    for (auto& w : workers) {
+        asio::co_spawn(w->ctx, sweep_loop(*w), log_exception(log, "deadline sweep"));
+    }
     running_ = true;
     for (auto& w : workers) {
         w->thread = std::thread([&ctx = w->ctx] {
@@ -99,6 +103,7 @@ void broker::impl::stop() {
         std::promise<void> done;
         closed.push_back(done.get_future());
         asio::post(w->ctx, [this, &w = *w, done = std::move(done)]() mutable {
+            w.sweep_timer.cancel();
             if (w.index == 0) {
                 for (auto& a : acceptors_) {
                     boost::system::error_code ignored;
@@ -108,9 +113,8 @@ void broker::impl::stop() {
                     sys_timer_->cancel();
                 }
             }
-            auto connections = w.connections; // close() erases from the set
-            for (const auto& c : connections) {
-                c->close(errc::server_shutting_down);
+            while (w.connections != nullptr) {
+                w.connections->close(errc::server_shutting_down); // unlinks it
             }
             done.set_value();
         });
@@ -160,7 +164,7 @@ asio::awaitable<void> broker::impl::accept_loop(asio::ip::tcp::acceptor& accepto
         }
         asio::post(w.ctx, [this, &w, s = std::move(socket)]() mutable {
             auto c = std::make_shared<connection>(*this, w, std::move(s));
-            w.connections.insert(c);
+            w.link(*c);
             c->start();
         });
     }
@@ -193,9 +197,11 @@ broker::impl::async_attach(worker& w, std::shared_ptr<connection> c, std::string
             result.session = previous; // [MQTT-3.1.2-4]: resume
             result.session_present = true;
         } else {
-            result.session = std::make_shared<session>(client_id, clean, w.index,
-                                                       session_limits_from(cfg.broker));
-            sessions_[client_id] = result.session;
+            result.session = std::make_shared<session>(client_id, clean, w.index, limits_);
+            if (previous) {
+                sessions_.erase(previous->client_id);
+            }
+            sessions_.emplace(result.session->client_id, result.session);
         }
         my_claim = result.session->claim = ++claims_;
     }
@@ -240,12 +246,7 @@ broker::impl::async_attach(worker& w, std::shared_ptr<connection> c, std::string
 }
 
 void broker::impl::on_connection_closed(worker& w, connection& c, session_ptr s) {
-    for (auto it = w.connections.begin(); it != w.connections.end(); ++it) {
-        if (it->get() == &c) {
-            w.connections.erase(it);
-            break;
-        }
-    }
+    w.unlink(c);
     connection_gone();
     detach(w, c, std::move(s));
 }
@@ -272,6 +273,26 @@ void broker::impl::end_session(worker& w, const session_ptr& s) {
     if (auto it = sessions_.find(s->client_id); it != sessions_.end() && it->second == s) {
         sessions_.erase(it);
     }
+}
+
+void worker::link(connection& c) {
+    c.next_in_worker = connections;
+    if (connections != nullptr) {
+        connections->prev_in_worker = &c;
+    }
+    connections = &c;
+}
+
+void worker::unlink(connection& c) {
+    if (c.prev_in_worker != nullptr) {
+        c.prev_in_worker->next_in_worker = c.next_in_worker;
+    } else if (connections == &c) {
+        connections = c.next_in_worker;
+    }
+    if (c.next_in_worker != nullptr) {
+        c.next_in_worker->prev_in_worker = c.prev_in_worker;
+    }
+    c.prev_in_worker = c.next_in_worker = nullptr;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -367,6 +388,25 @@ void broker::impl::flush(worker& w) {
             flush(dst);
         });
         batch = {};
+    }
+}
+
+asio::awaitable<void> broker::impl::sweep_loop(worker& w) {
+    // One timer per thread, not per connection: deadlines are checked four times a second, so a
+    // keep-alive of k seconds closes between 1.5 k and 1.5 k + 0.25 s of silence.
+    constexpr auto period = std::chrono::milliseconds(250);
+    while (true) {
+        w.sweep_timer.expires_after(period);
+        auto [ec] = co_await w.sweep_timer.async_wait(use_nothrow);
+        if (ec) {
+            co_return;
+        }
+        const auto now = std::chrono::steady_clock::now();
+        for (connection* c = w.connections; c != nullptr;) {
+            connection* next = c->next_in_worker; // closing unlinks c
+            c->check_deadline(now);
+            c = next;
+        }
     }
 }
 

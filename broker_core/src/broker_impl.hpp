@@ -21,7 +21,6 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace edgemq::broker {
 
@@ -48,7 +47,8 @@ private:
 /// only when a client reconnects on another thread and the session moves with it.
 class session {
 public:
-    session(std::string client_id, bool clean, unsigned home, protocol::session_limits limits)
+    session(std::string client_id, bool clean, unsigned home,
+            const protocol::session_limits& limits)
         : client_id(std::move(client_id)), clean(clean), home(home), state(limits) {}
 
     const std::string client_id;
@@ -71,15 +71,19 @@ struct remote_delivery {
 /// One I/O thread: its io_context, its replica of the subscription index, and the batches of
 /// deliveries it will post to the other workers at the end of the current turn.
 struct worker {
-    explicit worker(unsigned index) : index(index), ctx(1), read_buffer(64 * 1024) {}
+    explicit worker(unsigned index)
+        : index(index), ctx(1), read_buffer(64 * 1024), sweep_timer(ctx) {}
 
     const unsigned index;
     asio::io_context ctx;
     routing::subscription_tree<session_ptr> subscriptions;
     std::vector<std::vector<remote_delivery>> outbox; ///< indexed by destination worker
     std::vector<std::pair<const session_ptr*, std::uint8_t>> targets; ///< scratch for route()
-    std::unordered_set<std::shared_ptr<connection>> connections;
+    connection* connections = nullptr; ///< intrusive list through connection::next_in_worker
+    void link(connection& c);
+    void unlink(connection& c);
     std::vector<std::uint8_t> read_buffer; ///< every read of this thread's connections lands here
+    asio::steady_timer sweep_timer;        ///< checks CONNECT and keep-alive deadlines
     std::thread thread;
 
     counter messages_received;
@@ -126,6 +130,7 @@ public:
 private:
     asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, config::listener l);
     asio::awaitable<void> sys_loop();
+    asio::awaitable<void> sweep_loop(worker& w);
     void publish_sys();
     void deliver_local(worker& w, const session_ptr& s, protocol::delivery d);
     void end_session(worker& w, const session_ptr& s);
@@ -134,12 +139,13 @@ private:
     void on_every_worker(worker& self, F f);
 
     std::shared_ptr<spdlog::logger> log_owner_;
+    const protocol::session_limits limits_; ///< shared by every session
     std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
     std::optional<asio::steady_timer> sys_timer_;
     routing::retained_store retained_;
 
     mutable std::mutex registry_mutex_;
-    std::unordered_map<std::string, session_ptr> sessions_;
+    std::unordered_map<std::string_view, session_ptr> sessions_; ///< keys view session::client_id
     std::uint64_t claims_ = 0;
 
     std::atomic<std::uint64_t> connections_{0};       ///< open sockets, for max_connections

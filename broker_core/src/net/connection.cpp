@@ -6,7 +6,6 @@
 #include "edgemq/broker/error.hpp"
 #include "edgemq/broker/routing/topic.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -19,10 +18,7 @@
 namespace edgemq::broker {
 namespace {
 
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t read_chunk = 64 * 1024;
-/// iovecs per writev: what the kernel takes in one call (IOV_MAX is 1024 on Linux).
-constexpr std::size_t max_iovecs = 1024;
 
 bool is_benign(const boost::system::error_code& ec) {
     return ec == asio::error::eof || ec == asio::error::operation_aborted ||
@@ -51,90 +47,115 @@ void log_coroutine_exception(std::exception_ptr e) {
 
 } // namespace
 
-connection::connection(broker::impl& broker, worker& w, asio::ip::tcp::socket socket)
-    : broker_(broker), worker_(w), socket_(std::move(socket)), watchdog_timer_(w.ctx),
-      writer_wake_(w.ctx), accepted_at_(std::chrono::steady_clock::now()),
-      last_read_(accepted_at_) {
+connection::connection(broker::impl& broker, worker& w, socket_type socket)
+    : broker_(broker), worker_(w), socket_(std::move(socket)),
+      last_read_(std::chrono::steady_clock::now()) {
     boost::system::error_code ec;
-    const auto ep = socket_.remote_endpoint(ec);
-    peer_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
     socket_.set_option(asio::ip::tcp::no_delay(true), ec);
 }
 
 void connection::start() {
-    auto self = shared_from_this();
-    asio::co_spawn(worker_.ctx, [self] { return self->read_loop(); }, log_coroutine_exception);
-    asio::co_spawn(worker_.ctx, [self] { return self->write_loop(); }, log_coroutine_exception);
-    asio::co_spawn(worker_.ctx, [self] { return self->watchdog(); }, log_coroutine_exception);
-}
-
-asio::awaitable<void> connection::read_loop() {
-    auto self = shared_from_this();
     boost::system::error_code ec;
     socket_.non_blocking(true, ec);
-    auto& shared = worker_.read_buffer;
-    while (open_ && !close_after_flush_) {
-        // The tail of an incomplete packet goes in front of the new bytes. A packet larger than
-        // the shared buffer is assembled in partial_ itself.
-        const std::size_t carry = partial_.size();
-        const bool in_place = needed_ > shared.size();
-        if (in_place) {
-            partial_.resize(needed_);
-        } else {
-            std::copy(partial_.begin(), partial_.end(), shared.begin());
-        }
-        std::uint8_t* base = in_place ? partial_.data() : shared.data();
-        const std::size_t capacity = in_place ? partial_.size() : shared.size();
-        const std::size_t n = socket_.read_some(asio::buffer(base + carry, capacity - carry), ec);
-        if (in_place) {
-            partial_.resize(carry + n);
-        }
-        if (ec == asio::error::would_block) {
-            auto [wait_ec] = co_await socket_.async_wait(asio::socket_base::wait_read, use_nothrow);
-            if (wait_ec) {
-                close(wait_ec);
-                co_return;
-            }
-            continue;
-        }
-        if (ec) {
-            close(ec);
-            co_return;
-        }
-        last_read_ = std::chrono::steady_clock::now();
-        worker_.bytes_received.add(n);
-        const std::span<const std::uint8_t> bytes{base, carry + n};
-        const std::size_t used = handle_packets(bytes);
-        if (in_place) {
-            partial_.erase(partial_.begin(), partial_.begin() + static_cast<std::ptrdiff_t>(used));
-        } else {
-            partial_.assign(bytes.begin() + static_cast<std::ptrdiff_t>(used), bytes.end());
-        }
-        broker_.flush(worker_); // what this read routed to other threads, as one batch each
-        while (pending_connect_ && open_ && !close_after_flush_) {
-            auto connect = std::move(*pending_connect_);
-            pending_connect_.reset();
-            co_await on_connect(std::move(connect));
-            const std::size_t more = handle_packets(partial_); // pipelined behind the CONNECT
-            partial_.erase(partial_.begin(), partial_.begin() + static_cast<std::ptrdiff_t>(more));
-            broker_.flush(worker_);
-        }
-        if (partial_.empty() && partial_.capacity() > read_chunk) {
-            partial_ = {}; // give a large packet's memory back
-        }
-        if (carry + n < capacity) {
-            // A short read drained the socket. Waiting now cannot miss an edge: this thread is
-            // the only one polling the reactor, and it polls after this handler returns.
-            auto [wait_ec] = co_await socket_.async_wait(asio::socket_base::wait_read, use_nothrow);
-            if (wait_ec) {
-                close(wait_ec);
-                co_return;
-            }
-        } else {
-            // More may be waiting; let the other connections of this thread have a turn first.
-            co_await asio::post(worker_.ctx, asio::use_awaitable);
-        }
+    wait_readable();
+}
+
+void connection::wait_readable() {
+    socket_.async_wait(asio::socket_base::wait_read,
+                       [self = shared_from_this()](boost::system::error_code ec) {
+                           self->on_readable(ec);
+                       });
+}
+
+void connection::on_readable(boost::system::error_code ec) {
+    if (!open_) {
+        return;
     }
+    if (ec) {
+        close(ec);
+        return;
+    }
+    if (read_some()) {
+        wait_readable();
+    }
+}
+
+bool connection::read_some() {
+    auto& shared = worker_.read_buffer;
+    // The tail of an incomplete packet goes in front of the new bytes. A packet larger than the
+    // shared buffer is assembled in partial_ itself.
+    const std::size_t carry = partial_.size();
+    const bool in_place = needed_ > shared.size();
+    if (in_place) {
+        partial_.resize(needed_);
+    } else {
+        std::copy(partial_.begin(), partial_.end(), shared.begin());
+    }
+    std::uint8_t* base = in_place ? partial_.data() : shared.data();
+    const std::size_t capacity = in_place ? partial_.size() : shared.size();
+    boost::system::error_code ec;
+    const std::size_t n = socket_.read_some(asio::buffer(base + carry, capacity - carry), ec);
+    if (in_place) {
+        partial_.resize(carry + n);
+    }
+    if (ec == asio::error::would_block) {
+        return true;
+    }
+    if (ec) {
+        close(ec);
+        return false;
+    }
+    if (connected_) {
+        last_read_ = std::chrono::steady_clock::now(); // before CONNECT it is the accept time
+    }
+    worker_.bytes_received.add(n);
+    const std::span<const std::uint8_t> bytes{base, carry + n};
+    const std::size_t used = handle_packets(bytes);
+    if (in_place) {
+        partial_.erase(partial_.begin(), partial_.begin() + static_cast<std::ptrdiff_t>(used));
+    } else {
+        partial_.assign(bytes.begin() + static_cast<std::ptrdiff_t>(used), bytes.end());
+    }
+    broker_.flush(worker_); // what this read routed to other threads, as one batch each
+    if (partial_.empty() && partial_.capacity() > read_chunk) {
+        partial_ = {}; // give a large packet's memory back
+    }
+    if (!open_ || close_after_flush_) {
+        return false;
+    }
+    if (pending_connect_) {
+        auto p = std::move(*pending_connect_);
+        pending_connect_.reset();
+        asio::co_spawn(worker_.ctx, attach_then_resume(std::move(p)), log_coroutine_exception);
+        return false; // reading resumes once the session is attached
+    }
+    if (carry + n == capacity) {
+        // More may be waiting: read again after the other connections of this thread had a
+        // turn. (A short read drained the socket; waiting then cannot miss an edge, because
+        // this thread is the only one polling its reactor and polls after this handler.)
+        asio::post(worker_.ctx, [self = shared_from_this()] { self->on_readable({}); });
+        return false;
+    }
+    return true;
+}
+
+asio::awaitable<void> connection::attach_then_resume(codec::connect p) {
+    auto self = shared_from_this();
+    co_await on_connect(std::move(p));
+    if (!open_ || close_after_flush_) {
+        co_return;
+    }
+    const std::size_t used = handle_packets(partial_); // pipelined behind the CONNECT
+    partial_.erase(partial_.begin(), partial_.begin() + static_cast<std::ptrdiff_t>(used));
+    broker_.flush(worker_);
+    if (!open_ || close_after_flush_) {
+        co_return;
+    }
+    if (pending_connect_) {
+        protocol_violation(errc::protocol_error); // a second CONNECT [MQTT-3.1.0-2]
+        co_return;
+    }
+    on_readable({});
 }
 
 std::size_t connection::handle_packets(std::span<const std::uint8_t> bytes) {
@@ -166,7 +187,7 @@ std::size_t connection::handle_packets(std::span<const std::uint8_t> bytes) {
             break;
         }
         if (auto* c = std::get_if<codec::connect>(&*p)) {
-            pending_connect_ = std::move(*c);
+            pending_connect_ = std::make_unique<codec::connect>(std::move(*c));
         } else {
             on_packet(*p);
         }
@@ -183,18 +204,19 @@ asio::awaitable<void> connection::on_connect(codec::connect p) {
     if (p.client_id.empty()) {
         if (!p.clean_session) {
             refuse(codec::connect_return_code::identifier_rejected, // [MQTT-3.1.3-8]
-                   errc::protocol_error);
+                   errc::protocol_error, p.client_id);
             co_return;
         }
         p.client_id = assigned_client_id(); // [MQTT-3.1.3-6]
     }
-    client_id_ = p.client_id;
     if (!limits.allow_anonymous && !p.username) {
-        refuse(codec::connect_return_code::not_authorized, errc::protocol_error);
+        refuse(codec::connect_return_code::not_authorized, errc::protocol_error, p.client_id);
         co_return;
     }
     keep_alive_ = std::min(p.keep_alive, limits.max_keepalive);
-    will_ = std::move(p.will);
+    if (p.will) {
+        will_ = std::make_unique<codec::will_message>(std::move(*p.will));
+    }
     connected_ = true; // from here on, packets other than CONNECT are allowed
 
     auto attached = co_await broker_.async_attach(worker_, shared_from_this(), p.client_id,
@@ -210,15 +232,17 @@ asio::awaitable<void> connection::on_connect(codec::connect p) {
         co_return;
     }
     session_ = attached.session;
+    last_read_ = std::chrono::steady_clock::now(); // keep-alive counts from here
     codec::encode(codec::connack{attached.session_present, codec::connect_return_code::accepted},
                   out_.bytes());
     if (attached.session_present) {
         session_->state.resume(out_); // [MQTT-4.4.0-1]
     }
     notify_writer();
-    watchdog_timer_.cancel(); // re-arm for keep-alive
-    broker_.log.debug("client connected client_id={} peer={} clean_session={} keep_alive={}",
-                      client_id_, peer_, p.clean_session, keep_alive_);
+    if (broker_.log.should_log(spdlog::level::debug)) {
+        broker_.log.debug("client connected client_id={} peer={} clean_session={} keep_alive={}",
+                          client_id(), peer(), p.clean_session, keep_alive_);
+    }
 }
 
 void connection::on_packet(codec::packet& p) {
@@ -308,9 +332,10 @@ void connection::on_unsubscribe(const codec::unsubscribe& p) {
     codec::encode(codec::unsuback{p.packet_id}, out_.bytes()); // [MQTT-3.10.4-4]
 }
 
-void connection::refuse(codec::connect_return_code code, boost::system::error_code reason) {
+void connection::refuse(codec::connect_return_code code, boost::system::error_code reason,
+                        std::string_view id) {
     codec::encode(codec::connack{false, code}, out_.bytes()); // [MQTT-3.2.2-4]
-    broker_.log.info("client refused client_id={} peer={} code={} reason={}", client_id_, peer_,
+    broker_.log.info("client refused client_id={} peer={} code={} reason={}", id, peer(),
                      static_cast<int>(code), reason.message());
     close_after_flush_ = true;
     notify_writer();
@@ -318,76 +343,74 @@ void connection::refuse(codec::connect_return_code code, boost::system::error_co
 
 void connection::protocol_violation(boost::system::error_code ec) {
     if (ec == errc::unsupported_protocol_version && !connected_) {
-        refuse(codec::connect_return_code::unacceptable_protocol_version, ec); // [MQTT-3.1.2-2]
+        refuse(codec::connect_return_code::unacceptable_protocol_version, ec, {}); // [MQTT-3.1.2-2]
         return;
     }
     close(ec);
 }
 
+std::string connection::peer() const {
+    boost::system::error_code ec;
+    const auto ep = socket_.remote_endpoint(ec);
+    return ec ? std::string{"unknown"} : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+std::string_view connection::client_id() const noexcept {
+    return session_ ? std::string_view{session_->client_id} : std::string_view{};
+}
+
 void connection::notify_writer() {
-    if (!writing_ && !wake_pending_) {
-        wake_pending_ = true;
-        writer_wake_.cancel();
+    // Everything queued until the end of this turn leaves in one write.
+    if (!writing_ && !write_scheduled_ && open_) {
+        write_scheduled_ = true;
+        asio::post(worker_.ctx, [self = shared_from_this()] {
+            self->write_scheduled_ = false;
+            self->start_write();
+        });
     }
 }
 
-asio::awaitable<void> connection::write_loop() {
-    auto self = shared_from_this();
-    std::vector<asio::const_buffer> buffers;
-    while (open_) {
-        if (out_.empty()) {
-            if (close_after_flush_) {
-                close(errc::protocol_error);
-                co_return;
-            }
-            wake_pending_ = false;
-            writer_wake_.expires_at(std::chrono::steady_clock::time_point::max());
-            co_await writer_wake_.async_wait(use_nothrow);
-            continue;
-        }
-        writing_ = true;
-        sending_.swap(out_);
-        buffers.clear();
-        sending_.for_each_buffer(
-            [&buffers](const void* data, std::size_t size) { buffers.emplace_back(data, size); });
-        std::size_t total = 0;
-        boost::system::error_code ec;
-        for (std::size_t i = 0; i < buffers.size() && !ec; i += max_iovecs) {
-            const auto end = std::min(buffers.size(), i + max_iovecs);
-            std::span<const asio::const_buffer> part{buffers.data() + i, end - i};
-            auto [e, n] = co_await asio::async_write(socket_, part, use_nothrow);
-            ec = e;
-            total += n;
-        }
-        worker_.bytes_sent.add(total);
-        sending_.clear();
-        writing_ = false;
-        if (ec) {
-            close(ec);
-            co_return;
-        }
+void connection::start_write() {
+    if (writing_ || !open_) {
+        return;
     }
+    if (out_.empty()) {
+        if (close_after_flush_) {
+            close(errc::protocol_error);
+        }
+        return;
+    }
+    writing_ = true;
+    sending_.swap(out_);
+    gather_.clear();
+    sending_.for_each_buffer(
+        [this](const void* data, std::size_t size) { gather_.emplace_back(data, size); });
+    asio::async_write(socket_, gather_,
+                      [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                          self->on_written(ec, n);
+                      });
 }
 
-asio::awaitable<void> connection::watchdog() {
-    auto self = shared_from_this();
-    using clock = std::chrono::steady_clock;
-    while (open_) {
-        clock::time_point deadline = clock::time_point::max();
-        boost::system::error_code reason;
-        if (!connected_) {
-            deadline = accepted_at_ + broker_.cfg.broker.connect_timeout;
-            reason = errc::connect_timeout;
-        } else if (keep_alive_ > 0) {
-            deadline = last_read_ + std::chrono::milliseconds(keep_alive_ * 1500); // [MQTT-3.1.2-24]
-            reason = errc::keep_alive_timeout;
-        }
-        if (clock::now() >= deadline) {
-            close(reason);
-            co_return;
-        }
-        watchdog_timer_.expires_at(deadline);
-        co_await watchdog_timer_.async_wait(use_nothrow);
+void connection::on_written(boost::system::error_code ec, std::size_t n) {
+    writing_ = false;
+    worker_.bytes_sent.add(n);
+    sending_.clear();
+    if (ec) {
+        close(ec);
+        return;
+    }
+    start_write();
+}
+
+void connection::check_deadline(std::chrono::steady_clock::time_point now) {
+    if (!open_) {
+        return;
+    }
+    if (!connected_ && now >= last_read_ + broker_.cfg.broker.connect_timeout) {
+        close(errc::connect_timeout);
+    } else if (connected_ && keep_alive_ > 0 &&
+               now >= last_read_ + std::chrono::milliseconds(keep_alive_ * 1500)) {
+        close(errc::keep_alive_timeout); // [MQTT-3.1.2-24]
     }
 }
 
@@ -397,17 +420,17 @@ void connection::close(boost::system::error_code reason) {
     }
     open_ = false;
     if (!reason || is_benign(reason)) {
-        broker_.log.debug("client disconnected client_id={} peer={} reason={}", client_id_, peer_,
-                          reason ? reason.message() : "disconnect");
+        if (broker_.log.should_log(spdlog::level::debug)) {
+            broker_.log.debug("client disconnected client_id={} peer={} reason={}", client_id(), peer(),
+                              reason ? reason.message() : "disconnect");
+        }
     } else {
-        broker_.log.info("client disconnected client_id={} peer={} reason={}", client_id_, peer_,
+        broker_.log.info("client disconnected client_id={} peer={} reason={}", client_id(), peer(),
                          reason.message());
     }
     boost::system::error_code ignored;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
-    watchdog_timer_.cancel();
-    writer_wake_.cancel();
     if (will_ && session_) {
         // [MQTT-3.1.2-8]: every end but a clean DISCONNECT publishes the will.
         broker_.route(worker_, make_message(std::move(will_->topic), std::move(will_->payload),

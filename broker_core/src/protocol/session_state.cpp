@@ -8,14 +8,14 @@ namespace edgemq::broker::protocol {
 bool session_state::deliver(delivery d, net::write_queue* out) {
     if (d.qos == 0) {
         if (out != nullptr) {
-            if (out->size() > limits_.max_outbound_bytes) {
+            if (out->size() > limits_->max_outbound_bytes) {
                 ++dropped_; // a subscriber that cannot keep up loses QoS 0 first
                 return false;
             }
             out->append_publish(d.msg, 0, d.retain, false, 0);
             return true;
         }
-        if (!limits_.queue_qos0) {
+        if (!limits_->queue_qos0) {
             return false; // not queued for offline clients unless configured; not a drop
         }
     }
@@ -23,7 +23,7 @@ bool session_state::deliver(delivery d, net::write_queue* out) {
         send(std::move(d), *out);
         return true;
     }
-    if (limits_.max_queued != 0 && queue_.size() >= limits_.max_queued) {
+    if (limits_->max_queued != 0 && queue_.size() >= limits_->max_queued) {
         ++dropped_;
         return false;
     }
@@ -50,10 +50,7 @@ void session_state::pump(net::write_queue& out) {
     }
 }
 
-std::deque<session_state::inflight_entry>::iterator session_state::find(std::uint16_t id) {
-    if (!inflight_.empty() && inflight_.front().id == id) {
-        return inflight_.begin();
-    }
+fifo<session_state::inflight_entry>::iterator session_state::find(std::uint16_t id) {
     return std::find_if(inflight_.begin(), inflight_.end(),
                         [id](const inflight_entry& e) { return e.id == id; });
 }

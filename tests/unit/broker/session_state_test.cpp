@@ -49,7 +49,8 @@ delivery d(const char* payload, std::uint8_t qos) {
 } // namespace
 
 TEST_CASE("QoS 1 deliveries wait in order behind the in-flight window", "[protocol]") {
-    session_state s{session_limits{2, 10, false, 1 << 20}};
+    const session_limits limits{2, 10, false, 1 << 20};
+    session_state s{limits};
     write_queue out;
     CHECK(s.deliver(d("a", 1), &out));
     CHECK(s.deliver(d("b", 1), &out));
@@ -73,7 +74,8 @@ TEST_CASE("QoS 1 deliveries wait in order behind the in-flight window", "[protoc
 }
 
 TEST_CASE("QoS 2 outbound goes PUBLISH, PUBREC, PUBREL, PUBCOMP", "[protocol]") {
-    session_state s{session_limits{}};
+    const session_limits limits{};
+    session_state s{limits};
     write_queue out;
     s.deliver(d("x", 2), &out);
     const auto id = as_publish(drain(out).at(0)).packet_id;
@@ -87,7 +89,8 @@ TEST_CASE("QoS 2 outbound goes PUBLISH, PUBREC, PUBREL, PUBCOMP", "[protocol]") 
 }
 
 TEST_CASE("resume resends unacknowledged PUBLISH with DUP and PUBREL again", "[protocol]") {
-    session_state s{session_limits{}};
+    const session_limits limits{};
+    session_state s{limits};
     write_queue out;
     s.deliver(d("one", 1), &out);
     s.deliver(d("two", 2), &out);
@@ -109,7 +112,8 @@ TEST_CASE("resume resends unacknowledged PUBLISH with DUP and PUBREL again", "[p
 }
 
 TEST_CASE("inbound QoS 2 is delivered once until PUBREL", "[protocol]") {
-    session_state s{session_limits{}};
+    const session_limits limits{};
+    session_state s{limits};
     write_queue out;
     CHECK(s.on_publish_qos2(7, out));
     CHECK_FALSE(s.on_publish_qos2(7, out)); // resend with DUP: acknowledged, not delivered
@@ -123,7 +127,8 @@ TEST_CASE("inbound QoS 2 is delivered once until PUBREL", "[protocol]") {
 }
 
 TEST_CASE("offline queue is bounded and counts what it drops", "[protocol]") {
-    session_state s{session_limits{20, 2, false, 1 << 20}};
+    const session_limits limits{20, 2, false, 1 << 20};
+    session_state s{limits};
     CHECK(s.deliver(d("a", 1), nullptr));
     CHECK(s.deliver(d("b", 1), nullptr));
     CHECK_FALSE(s.deliver(d("c", 1), nullptr));
@@ -131,7 +136,8 @@ TEST_CASE("offline queue is bounded and counts what it drops", "[protocol]") {
     CHECK(s.queued() == 2);
     CHECK(s.dropped() == 1);
 
-    session_state q0{session_limits{20, 10, true, 1 << 20}};
+    const session_limits queue_qos0{20, 10, true, 1 << 20};
+    session_state q0{queue_qos0};
     CHECK(q0.deliver(d("q0", 0), nullptr));
     write_queue out;
     q0.resume(out);

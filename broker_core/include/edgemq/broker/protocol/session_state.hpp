@@ -2,11 +2,11 @@
 #pragma once
 
 #include "edgemq/broker/message.hpp"
+#include "edgemq/broker/protocol/fifo.hpp"
 #include "edgemq/broker/net/write_queue.hpp"
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <vector>
 
 /// The QoS state of one MQTT session (MQTT 3.1.1 sections 4.3 and 4.4), Sans-I/O: fed
@@ -35,7 +35,9 @@ struct session_limits {
 
 class session_state {
 public:
-    explicit session_state(session_limits limits) : limits_(limits) {}
+    /// `limits` is shared by many sessions and must outlive them.
+    explicit session_state(const session_limits& limits) : limits_(&limits) {}
+    explicit session_state(session_limits&&) = delete;
 
     /// Sends `d` into `out`, or queues it when the window is full or `out` is null (offline).
     /// Returns false when the message was dropped.
@@ -69,13 +71,13 @@ private:
 
     void send(delivery d, net::write_queue& out);
     void pump(net::write_queue& out);
-    std::deque<inflight_entry>::iterator find(std::uint16_t id);
+    fifo<inflight_entry>::iterator find(std::uint16_t id);
     std::uint16_t next_packet_id();
-    bool window_full() const noexcept { return inflight_.size() >= limits_.max_inflight; }
+    bool window_full() const noexcept { return inflight_.size() >= limits_->max_inflight; }
 
-    session_limits limits_;
-    std::deque<inflight_entry> inflight_; ///< in send order; acks usually arrive in this order
-    std::deque<delivery> queue_;
+    const session_limits* limits_;
+    fifo<inflight_entry> inflight_; ///< in send order; acks usually arrive in this order
+    fifo<delivery> queue_;
     std::vector<std::uint16_t> inbound_qos2_;
     std::uint16_t last_id_ = 0;
     std::uint64_t dropped_ = 0;
