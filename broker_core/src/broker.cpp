@@ -212,23 +212,11 @@ broker::impl::async_attach(worker& w, std::shared_ptr<connection> c, std::string
         while (true) {
             const unsigned home = previous->home.load(std::memory_order_acquire);
             auto& owner = *workers[home];
+            // A member coroutine, not a capturing lambda (CP.51): GCC 12 destroys a lambda
+            // coroutine handed to co_spawn inside co_await twice, releasing `previous` once too
+            // often and freeing a session that is still in use.
             const bool done = co_await asio::co_spawn(
-                owner.ctx,
-                [this, &owner, previous, resume, to = w.index]() -> asio::awaitable<bool> {
-                    if (previous->home.load(std::memory_order_acquire) != owner.index) {
-                        co_return false; // it moved meanwhile; follow it
-                    }
-                    if (previous->conn != nullptr) {
-                        previous->conn->close(errc::session_taken_over);
-                    }
-                    if (resume) {
-                        previous->home.store(to, std::memory_order_release);
-                    } else if (!previous->clean) {
-                        end_session(owner, previous);
-                    }
-                    co_return true;
-                },
-                asio::use_awaitable);
+                owner.ctx, take_over(owner, previous, resume, w.index), asio::use_awaitable);
             if (done) {
                 break;
             }
@@ -243,6 +231,22 @@ broker::impl::async_attach(worker& w, std::shared_ptr<connection> c, std::string
     result.session->conn = c.get();
     clients_connected_.fetch_add(1, std::memory_order_relaxed);
     co_return result;
+}
+
+asio::awaitable<bool> broker::impl::take_over(worker& owner, session_ptr previous, bool resume,
+                                              unsigned to) {
+    if (previous->home.load(std::memory_order_acquire) != owner.index) {
+        co_return false; // it moved meanwhile; follow it
+    }
+    if (previous->conn != nullptr) {
+        previous->conn->close(errc::session_taken_over);
+    }
+    if (resume) {
+        previous->home.store(to, std::memory_order_release);
+    } else if (!previous->clean) {
+        end_session(owner, previous);
+    }
+    co_return true;
 }
 
 void broker::impl::on_connection_closed(worker& w, connection& c, session_ptr s) {

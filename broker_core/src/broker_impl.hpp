@@ -134,6 +134,9 @@ private:
     void publish_sys();
     void deliver_local(worker& w, const session_ptr& s, protocol::delivery d);
     void end_session(worker& w, const session_ptr& s);
+    /// On `owner`, the session's home: closes the previous connection of `previous` and moves
+    /// the session to worker `to` (resume) or ends it. False when it had moved elsewhere.
+    asio::awaitable<bool> take_over(worker& owner, session_ptr previous, bool resume, unsigned to);
     /// Runs `f(worker&)` on every worker's thread; directly on `self`.
     template <typename F>
     void on_every_worker(worker& self, F f);

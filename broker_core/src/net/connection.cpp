@@ -361,7 +361,7 @@ std::string_view connection::client_id() const noexcept {
 
 void connection::notify_writer() {
     // Everything queued until the end of this turn leaves in one write.
-    if (!writing_ && !write_scheduled_ && open_) {
+    if (!sending_ && !write_scheduled_ && open_) {
         write_scheduled_ = true;
         asio::post(worker_.ctx, [self = shared_from_this()] {
             self->write_scheduled_ = false;
@@ -371,7 +371,7 @@ void connection::notify_writer() {
 }
 
 void connection::start_write() {
-    if (writing_ || !open_) {
+    if (sending_ || !open_) {
         return;
     }
     if (out_.empty()) {
@@ -380,21 +380,26 @@ void connection::start_write() {
         }
         return;
     }
-    writing_ = true;
-    sending_.swap(out_);
-    gather_.clear();
-    sending_.for_each_buffer(
-        [this](const void* data, std::size_t size) { gather_.emplace_back(data, size); });
-    asio::async_write(socket_, gather_,
+    sending_ = std::make_unique<write_in_flight>();
+    sending_->data.swap(out_);
+    sending_->data.for_each_buffer([this](const void* data, std::size_t size) {
+        sending_->buffers.emplace_back(data, size);
+    });
+    asio::async_write(socket_, sending_->buffers,
                       [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                           self->on_written(ec, n);
                       });
 }
 
 void connection::on_written(boost::system::error_code ec, std::size_t n) {
-    writing_ = false;
     worker_.bytes_sent.add(n);
-    sending_.clear();
+    // Hand the buffer back to out_ when it is empty, so a busy connection reuses its capacity;
+    // an idle one then holds no write state at all.
+    sending_->data.clear();
+    if (out_.empty()) {
+        out_.swap(sending_->data);
+    }
+    sending_.reset();
     if (ec) {
         close(ec);
         return;

@@ -91,9 +91,12 @@ private:
     std::size_t needed_ = 0;
     std::unique_ptr<codec::connect> pending_connect_;
     net::write_queue out_;
-    net::write_queue sending_;
-    std::vector<asio::const_buffer> gather_; ///< sending_ as buffers, alive during the write
-    bool writing_ = false;
+    /// The write on its way to the kernel; null when none is.
+    struct write_in_flight {
+        net::write_queue data;
+        std::vector<asio::const_buffer> buffers;
+    };
+    std::unique_ptr<write_in_flight> sending_;
     bool write_scheduled_ = false;
     bool close_after_flush_ = false;
 
