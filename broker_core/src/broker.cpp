@@ -57,23 +57,23 @@ broker::impl::impl(config::gateway c, std::shared_ptr<spdlog::logger> l)
 void broker::impl::start() {
     auto& ctx0 = workers.front()->ctx;
     for (const auto& l : cfg.listeners) {
-        const auto address = asio::ip::make_address(l.host);
-        const asio::ip::tcp::endpoint ep{address, l.port};
-        auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(ctx0);
+        const asio::ip::tcp::endpoint ep{asio::ip::make_address(l.host), l.port};
+        auto state = std::make_unique<listener_state>(l, ctx0);
+        auto& acceptor = state->acceptor;
         try {
-            acceptor->open(ep.protocol());
-            acceptor->set_option(asio::socket_base::reuse_address(true));
-            acceptor->bind(ep);
-            acceptor->listen(asio::socket_base::max_listen_connections);
+            acceptor.open(ep.protocol());
+            acceptor.set_option(asio::socket_base::reuse_address(true));
+            acceptor.bind(ep);
+            acceptor.listen(asio::socket_base::max_listen_connections);
         } catch (const boost::system::system_error& e) {
             throw std::system_error(e.code(), "cannot listen on " + l.host + ":" +
                                                   std::to_string(l.port) + " (" + l.type + ")");
         }
-        const auto port = acceptor->local_endpoint().port();
+        const auto port = acceptor.local_endpoint().port();
         bound.push_back({l.type, l.host, port});
         log.info("listener started type={} bind={}:{}", l.type, l.host, port);
-        asio::co_spawn(ctx0, accept_loop(*acceptor, l), log_exception(log, "accept loop"));
-        acceptors_.push_back(std::move(acceptor));
+        asio::co_spawn(ctx0, accept_loop(*state), log_exception(log, "accept loop"));
+        listeners_.push_back(std::move(state));
     }
     // The version is retained and never changes [Mosquitto: $SYS/broker/version].
     retained_.set(make_message("$SYS/broker/version", version_string, 0, true));
@@ -105,9 +105,9 @@ void broker::impl::stop() {
         asio::post(w->ctx, [this, &w = *w, done = std::move(done)]() mutable {
             w.sweep_timer.cancel();
             if (w.index == 0) {
-                for (auto& a : acceptors_) {
+                for (auto& l : listeners_) {
                     boost::system::error_code ignored;
-                    a->close(ignored);
+                    l->acceptor.close(ignored);
                 }
                 if (sys_timer_) {
                     sys_timer_->cancel();
@@ -142,8 +142,8 @@ void broker::impl::stop() {
 // ---------------------------------------------------------------------------------------------
 // Connections
 
-asio::awaitable<void> broker::impl::accept_loop(asio::ip::tcp::acceptor& acceptor,
-                                                config::listener l) {
+asio::awaitable<void> broker::impl::accept_loop(listener_state& l) {
+    auto& acceptor = l.acceptor;
     while (acceptor.is_open()) {
         auto& w = *workers[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers.size()];
         auto [ec, socket] = co_await acceptor.async_accept(w.ctx, use_nothrow);
@@ -152,28 +152,39 @@ asio::awaitable<void> broker::impl::accept_loop(asio::ip::tcp::acceptor& accepto
                 co_return;
             }
             // EMFILE and friends: back off briefly instead of spinning.
-            log.warn("accept failed listener={}:{} error={}", l.host, l.port, ec.message());
+            log.warn("accept failed listener={}:{} error={}", l.cfg.host, l.cfg.port,
+                     ec.message());
             asio::steady_timer pause{acceptor.get_executor(), std::chrono::milliseconds(100)};
             co_await pause.async_wait(use_nothrow);
             continue;
         }
-        if (!accepting_connection()) {
-            log.warn("connection refused: max_connections={} reached",
-                     cfg.broker.max_connections);
+        if (!admit(l)) {
             continue; // the socket closes as it goes out of scope
         }
-        asio::post(w.ctx, [this, &w, s = std::move(socket)]() mutable {
-            auto c = std::make_shared<connection>(*this, w, std::move(s));
+        asio::post(w.ctx, [this, &w, &l, s = std::move(socket)]() mutable {
+            auto c = std::make_shared<connection>(*this, w, l, std::move(s));
             w.link(*c);
             c->start();
         });
     }
 }
 
-bool broker::impl::accepting_connection() {
+bool broker::impl::admit(listener_state& l) {
+    if (l.cfg.max_connections != 0 &&
+        l.connections.fetch_add(1, std::memory_order_relaxed) >= l.cfg.max_connections) {
+        l.connections.fetch_sub(1, std::memory_order_relaxed);
+        log.warn("connection refused: listener {}:{} max_connections={} reached", l.cfg.host,
+                 l.cfg.port, l.cfg.max_connections);
+        return false;
+    }
+    if (l.cfg.max_connections == 0) {
+        l.connections.fetch_add(1, std::memory_order_relaxed);
+    }
     const auto n = connections_.fetch_add(1, std::memory_order_relaxed) + 1;
     if (cfg.broker.max_connections != 0 && n > cfg.broker.max_connections) {
         connections_.fetch_sub(1, std::memory_order_relaxed);
+        l.connections.fetch_sub(1, std::memory_order_relaxed);
+        log.warn("connection refused: max_connections={} reached", cfg.broker.max_connections);
         return false;
     }
     auto max = connections_max_.load(std::memory_order_relaxed);
@@ -249,9 +260,11 @@ asio::awaitable<bool> broker::impl::take_over(worker& owner, session_ptr previou
     co_return true;
 }
 
-void broker::impl::on_connection_closed(worker& w, connection& c, session_ptr s) {
+void broker::impl::on_connection_closed(worker& w, connection& c, listener_state& l,
+                                        session_ptr s) {
     w.unlink(c);
-    connection_gone();
+    l.connections.fetch_sub(1, std::memory_order_relaxed);
+    connections_.fetch_sub(1, std::memory_order_relaxed);
     detach(w, c, std::move(s));
 }
 

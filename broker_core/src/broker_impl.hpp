@@ -93,6 +93,15 @@ struct worker {
     counter messages_dropped;
 };
 
+/// A listening socket and the connections it admitted.
+struct listener_state {
+    listener_state(config::listener c, asio::io_context& ctx) : cfg(std::move(c)), acceptor(ctx) {}
+
+    const config::listener cfg;
+    asio::ip::tcp::acceptor acceptor;
+    std::atomic<std::size_t> connections{0};
+};
+
 class broker::impl {
 public:
     impl(config::gateway cfg, std::shared_ptr<spdlog::logger> log);
@@ -107,7 +116,7 @@ public:
     };
     asio::awaitable<attach_result> async_attach(worker& w, std::shared_ptr<connection> c,
                                                 std::string client_id, bool clean);
-    void on_connection_closed(worker& w, connection& c, session_ptr s);
+    void on_connection_closed(worker& w, connection& c, listener_state& l, session_ptr s);
     /// Unbinds `s` from `c`; a clean session ends here [MQTT-3.1.2-6].
     void detach(worker& w, connection& c, session_ptr s);
     void route(worker& w, const message_ptr& m);
@@ -117,8 +126,6 @@ public:
     std::vector<message_ptr> retained_for(std::string_view filter) const {
         return retained_.match(filter);
     }
-    bool accepting_connection();
-    void connection_gone() { connections_.fetch_sub(1, std::memory_order_relaxed); }
 
     const config::gateway cfg;
     spdlog::logger& log;
@@ -128,7 +135,9 @@ public:
     broker_stats stats() const;
 
 private:
-    asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, config::listener l);
+    asio::awaitable<void> accept_loop(listener_state& l);
+    /// Counts a new connection against the listener's and the broker's max_connections.
+    bool admit(listener_state& l);
     asio::awaitable<void> sys_loop();
     asio::awaitable<void> sweep_loop(worker& w);
     void publish_sys();
@@ -143,7 +152,7 @@ private:
 
     std::shared_ptr<spdlog::logger> log_owner_;
     const protocol::session_limits limits_; ///< shared by every session
-    std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
+    std::vector<std::unique_ptr<listener_state>> listeners_;
     std::optional<asio::steady_timer> sys_timer_;
     routing::retained_store retained_;
 

@@ -47,8 +47,8 @@ void log_coroutine_exception(std::exception_ptr e) {
 
 } // namespace
 
-connection::connection(broker::impl& broker, worker& w, socket_type socket)
-    : broker_(broker), worker_(w), socket_(std::move(socket)),
+connection::connection(broker::impl& broker, worker& w, listener_state& l, socket_type socket)
+    : broker_(broker), worker_(w), listener_(l), socket_(std::move(socket)),
       last_read_(std::chrono::steady_clock::now()) {
     boost::system::error_code ec;
     socket_.set_option(asio::ip::tcp::no_delay(true), ec);
@@ -201,6 +201,12 @@ asio::awaitable<void> connection::on_connect(codec::connect p) {
         co_return;
     }
     const auto& limits = broker_.cfg.broker;
+    if (p.protocol_level == codec::protocol_level_31 &&
+        (p.client_id.empty() || p.client_id.size() > 23)) {
+        // MQTT 3.1 (section 3.1): a client id of 1 to 23 characters.
+        refuse(codec::connect_return_code::identifier_rejected, errc::protocol_error, p.client_id);
+        co_return;
+    }
     if (p.client_id.empty()) {
         if (!p.clean_session) {
             refuse(codec::connect_return_code::identifier_rejected, // [MQTT-3.1.3-8]
@@ -443,7 +449,7 @@ void connection::close(boost::system::error_code reason) {
         will_.reset();
         broker_.flush(worker_);
     }
-    broker_.on_connection_closed(worker_, *this, std::move(session_));
+    broker_.on_connection_closed(worker_, *this, listener_, std::move(session_));
 }
 
 } // namespace edgemq::broker

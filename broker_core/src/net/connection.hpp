@@ -33,7 +33,7 @@ class connection : public std::enable_shared_from_this<connection> {
 public:
     using socket_type = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
 
-    connection(broker::impl& broker, worker& w, socket_type socket);
+    connection(broker::impl& broker, worker& w, listener_state& l, socket_type socket);
 
     void start();
 
@@ -83,6 +83,7 @@ private:
 
     broker::impl& broker_;
     worker& worker_;
+    listener_state& listener_;
     socket_type socket_;
 
     /// The bytes of an incomplete packet between reads. Reads go to the worker's shared buffer,
