@@ -50,6 +50,11 @@ int run(const std::optional<std::filesystem::path>& config_file) {
     main_log->info("edgemq starting config={}",
                    config_file ? config_file->string() : std::string{"(embedded defaults)"});
 
+    // Handle the signals before "ready" is logged: a supervisor may send SIGTERM as soon as it
+    // reads that line, and the default action would kill the process without a clean stop.
+    boost::asio::io_context ctx;
+    boost::asio::signal_set signals{ctx, SIGINT, SIGTERM};
+
     broker::broker b{cfg, broker_log};
     try {
         b.start();
@@ -61,8 +66,6 @@ int run(const std::optional<std::filesystem::path>& config_file) {
         main_log->info("ready: mqtt {} on {}:{}", l.type, l.host, l.port);
     }
 
-    boost::asio::io_context ctx;
-    boost::asio::signal_set signals{ctx, SIGINT, SIGTERM};
     signals.async_wait([&](const boost::system::error_code& ec, int signo) {
         if (!ec) {
             main_log->info("signal {} received, shutting down", signo);
