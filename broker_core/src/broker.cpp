@@ -41,7 +41,7 @@ auto log_exception(spdlog::logger& log, const char* what) {
 // ---------------------------------------------------------------------------------------------
 // Lifecycle
 
-broker::impl::impl(config::gateway c, std::shared_ptr<spdlog::logger> l)
+broker_impl::broker_impl(config::gateway c, std::shared_ptr<spdlog::logger> l)
     : cfg(std::move(c)), log(*l), log_owner_(std::move(l)),
       limits_(session_limits_from(cfg.broker)) {
     unsigned n = cfg.broker.threads;
@@ -54,11 +54,14 @@ broker::impl::impl(config::gateway c, std::shared_ptr<spdlog::logger> l)
     }
 }
 
-void broker::impl::start() {
+void broker_impl::start() {
     auto& ctx0 = workers.front()->ctx;
     for (const auto& l : cfg.listeners) {
         const asio::ip::tcp::endpoint ep{asio::ip::make_address(l.host), l.port};
         auto state = std::make_unique<listener_state>(l, ctx0);
+        if (l.type == "tls" || l.type == "wss") {
+            state->tls = make_tls_context(l); // a bad file stops the start, naming it
+        }
         auto& acceptor = state->acceptor;
         try {
             acceptor.open(ep.protocol());
@@ -93,7 +96,7 @@ void broker::impl::start() {
     }
 }
 
-void broker::impl::stop() {
+void broker_impl::stop() {
     if (!running_) {
         return;
     }
@@ -142,7 +145,7 @@ void broker::impl::stop() {
 // ---------------------------------------------------------------------------------------------
 // Connections
 
-asio::awaitable<void> broker::impl::accept_loop(listener_state& l) {
+asio::awaitable<void> broker_impl::accept_loop(listener_state& l) {
     auto& acceptor = l.acceptor;
     while (acceptor.is_open()) {
         auto& w = *workers[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers.size()];
@@ -161,15 +164,36 @@ asio::awaitable<void> broker::impl::accept_loop(listener_state& l) {
         if (!admit(l)) {
             continue; // the socket closes as it goes out of scope
         }
-        asio::post(w.ctx, [this, &w, &l, s = std::move(socket)]() mutable {
-            auto c = std::make_shared<connection>(*this, w, l, std::move(s));
+        asio::post(w.ctx, [this, &w, &l, s = std::move(socket), tls = l.tls]() mutable {
+            std::shared_ptr<connection> c;
+            if (l.cfg.type == "tcp") {
+                c = std::make_shared<tcp_connection>(*this, w, l, std::move(s));
+            } else {
+                c = make_stream_connection(*this, w, l, std::move(s), std::move(tls));
+            }
             w.link(*c);
             c->start();
         });
     }
 }
 
-bool broker::impl::admit(listener_state& l) {
+void broker_impl::reload_tls() {
+    std::vector<std::pair<listener_state*, std::shared_ptr<asio::ssl::context>>> fresh;
+    for (auto& l : listeners_) {
+        if (l->tls) {
+            fresh.emplace_back(l.get(), make_tls_context(l->cfg)); // throws before any swap
+        }
+    }
+    const auto count = fresh.size();
+    asio::post(workers.front()->ctx, [fresh = std::move(fresh)]() mutable {
+        for (auto& [l, ctx] : fresh) {
+            l->tls = std::move(ctx);
+        }
+    });
+    log.info("TLS certificates reloaded for {} listener(s)", count);
+}
+
+bool broker_impl::admit(listener_state& l) {
     if (l.cfg.max_connections != 0 &&
         l.connections.fetch_add(1, std::memory_order_relaxed) >= l.cfg.max_connections) {
         l.connections.fetch_sub(1, std::memory_order_relaxed);
@@ -193,8 +217,8 @@ bool broker::impl::admit(listener_state& l) {
     return true;
 }
 
-asio::awaitable<broker::impl::attach_result>
-broker::impl::async_attach(worker& w, std::shared_ptr<connection> c, std::string client_id,
+asio::awaitable<broker_impl::attach_result>
+broker_impl::async_attach(worker& w, std::shared_ptr<connection> c, std::string client_id,
                            bool clean) {
     attach_result result;
     session_ptr previous;
@@ -244,7 +268,7 @@ broker::impl::async_attach(worker& w, std::shared_ptr<connection> c, std::string
     co_return result;
 }
 
-asio::awaitable<bool> broker::impl::take_over(worker& owner, session_ptr previous, bool resume,
+asio::awaitable<bool> broker_impl::take_over(worker& owner, session_ptr previous, bool resume,
                                               unsigned to) {
     if (previous->home.load(std::memory_order_acquire) != owner.index) {
         co_return false; // it moved meanwhile; follow it
@@ -260,7 +284,7 @@ asio::awaitable<bool> broker::impl::take_over(worker& owner, session_ptr previou
     co_return true;
 }
 
-void broker::impl::on_connection_closed(worker& w, connection& c, listener_state& l,
+void broker_impl::on_connection_closed(worker& w, connection& c, listener_state& l,
                                         session_ptr s) {
     w.unlink(c);
     l.connections.fetch_sub(1, std::memory_order_relaxed);
@@ -268,7 +292,7 @@ void broker::impl::on_connection_closed(worker& w, connection& c, listener_state
     detach(w, c, std::move(s));
 }
 
-void broker::impl::detach(worker& w, connection& c, session_ptr s) {
+void broker_impl::detach(worker& w, connection& c, session_ptr s) {
     if (!s || s->conn != &c) {
         return;
     }
@@ -279,7 +303,7 @@ void broker::impl::detach(worker& w, connection& c, session_ptr s) {
     }
 }
 
-void broker::impl::end_session(worker& w, const session_ptr& s) {
+void broker_impl::end_session(worker& w, const session_ptr& s) {
     subscriptions_.fetch_sub(static_cast<std::int64_t>(s->subscriptions.size()),
                              std::memory_order_relaxed);
     for (const auto& [filter, qos] : s->subscriptions) {
@@ -316,7 +340,7 @@ void worker::unlink(connection& c) {
 // Subscriptions and routing
 
 template <typename F>
-void broker::impl::on_every_worker(worker& self, F f) {
+void broker_impl::on_every_worker(worker& self, F f) {
     for (auto& w : workers) {
         if (w.get() == &self) {
             f(self);
@@ -326,7 +350,7 @@ void broker::impl::on_every_worker(worker& self, F f) {
     }
 }
 
-void broker::impl::subscribe(worker& w, const session_ptr& s, const std::string& filter,
+void broker_impl::subscribe(worker& w, const session_ptr& s, const std::string& filter,
                              std::uint8_t qos) {
     if (s->subscriptions.insert_or_assign(filter, qos).second) { // a repeat replaces [MQTT-3.8.4-3]
         subscriptions_.fetch_add(1, std::memory_order_relaxed);
@@ -334,7 +358,7 @@ void broker::impl::subscribe(worker& w, const session_ptr& s, const std::string&
     on_every_worker(w, [filter, s, qos](worker& x) { x.subscriptions.insert(filter, s, qos); });
 }
 
-void broker::impl::unsubscribe(worker& w, const session_ptr& s, const std::string& filter) {
+void broker_impl::unsubscribe(worker& w, const session_ptr& s, const std::string& filter) {
     if (s->subscriptions.erase(filter) == 0) {
         return;
     }
@@ -342,7 +366,7 @@ void broker::impl::unsubscribe(worker& w, const session_ptr& s, const std::strin
     on_every_worker(w, [filter, s](worker& x) { x.subscriptions.erase(filter, s); });
 }
 
-void broker::impl::route(worker& w, const message_ptr& m) {
+void broker_impl::route(worker& w, const message_ptr& m) {
     if (m->retain) {
         retained_.set(m); // [MQTT-3.3.1-5]
     }
@@ -375,7 +399,7 @@ void broker::impl::route(worker& w, const message_ptr& m) {
     }
 }
 
-void broker::impl::deliver_local(worker& w, const session_ptr& s, protocol::delivery d) {
+void broker_impl::deliver_local(worker& w, const session_ptr& s, protocol::delivery d) {
     connection* c = s->conn;
     if (s->state.deliver(std::move(d), c != nullptr ? &c->out() : nullptr)) {
         if (c != nullptr) {
@@ -387,7 +411,7 @@ void broker::impl::deliver_local(worker& w, const session_ptr& s, protocol::deli
     }
 }
 
-void broker::impl::flush(worker& w) {
+void broker_impl::flush(worker& w) {
     for (std::size_t i = 0; i < w.outbox.size(); ++i) {
         auto& batch = w.outbox[i];
         if (batch.empty()) {
@@ -408,7 +432,7 @@ void broker::impl::flush(worker& w) {
     }
 }
 
-asio::awaitable<void> broker::impl::sweep_loop(worker& w) {
+asio::awaitable<void> broker_impl::sweep_loop(worker& w) {
     // One timer per thread, not per connection: deadlines are checked four times a second, so a
     // keep-alive of k seconds closes between 1.5 k and 1.5 k + 0.25 s of silence.
     constexpr auto period = std::chrono::milliseconds(250);
@@ -430,7 +454,7 @@ asio::awaitable<void> broker::impl::sweep_loop(worker& w) {
 // ---------------------------------------------------------------------------------------------
 // $SYS and statistics
 
-asio::awaitable<void> broker::impl::sys_loop() {
+asio::awaitable<void> broker_impl::sys_loop() {
     while (true) {
         publish_sys();
         sys_timer_->expires_after(cfg.broker.sys_interval);
@@ -441,7 +465,7 @@ asio::awaitable<void> broker::impl::sys_loop() {
     }
 }
 
-void broker::impl::publish_sys() {
+void broker_impl::publish_sys() {
     const auto s = stats();
     auto& w = *workers.front();
     const auto put = [this, &w](const char* topic, std::string value) {
@@ -464,7 +488,7 @@ void broker::impl::publish_sys() {
     flush(w);
 }
 
-broker_stats broker::impl::stats() const {
+broker_stats broker_impl::stats() const {
     broker_stats s;
     for (const auto& w : workers) {
         s.messages_received += w->messages_received.get();
@@ -493,7 +517,7 @@ broker_stats broker::impl::stats() const {
 // The public face
 
 broker::broker(config::gateway cfg, std::shared_ptr<spdlog::logger> log)
-    : impl_(std::make_unique<impl>(std::move(cfg), std::move(log))) {}
+    : impl_(std::make_unique<broker_impl>(std::move(cfg), std::move(log))) {}
 
 broker::~broker() { stop(); }
 
@@ -511,5 +535,7 @@ void broker::publish(message_ptr m) {
 }
 
 broker_stats broker::stats() const { return impl_->stats(); }
+
+void broker::reload_tls() { impl_->reload_tls(); }
 
 } // namespace edgemq::broker

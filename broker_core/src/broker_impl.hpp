@@ -22,6 +22,10 @@
 #include <thread>
 #include <unordered_map>
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace edgemq::broker {
 
 namespace asio = boost::asio;
@@ -100,11 +104,17 @@ struct listener_state {
     const config::listener cfg;
     asio::ip::tcp::acceptor acceptor;
     std::atomic<std::size_t> connections{0};
+    /// "tls" and "wss": swapped by a certificate reload; read and written on worker 0 only.
+    std::shared_ptr<asio::ssl::context> tls;
 };
 
-class broker::impl {
+/// The TLS context of a "tls" or "wss" listener: TLS 1.2 and 1.3 only, its cert, key and CA.
+/// Throws std::runtime_error naming the file and the reason (net/tls_context.cpp).
+std::shared_ptr<asio::ssl::context> make_tls_context(const config::listener& l);
+
+class broker_impl {
 public:
-    impl(config::gateway cfg, std::shared_ptr<spdlog::logger> log);
+    broker_impl(config::gateway cfg, std::shared_ptr<spdlog::logger> log);
 
     void start();
     void stop();
@@ -138,6 +148,18 @@ private:
     asio::awaitable<void> accept_loop(listener_state& l);
     /// Counts a new connection against the listener's and the broker's max_connections.
     bool admit(listener_state& l);
+public:
+    /// Whether clients without a user name may connect to `l`: as configured, else only where
+    /// nothing authenticates clients.
+    static bool anonymous_allowed(const listener_state& l) {
+        return l.cfg.allow_anonymous.value_or(l.cfg.password_file.empty() &&
+                                              !l.cfg.use_identity_as_username);
+    }
+    /// Builds fresh TLS contexts from the files (throws naming a bad file, changing nothing)
+    /// and swaps them in for new connections; open connections keep theirs.
+    void reload_tls();
+
+private:
     asio::awaitable<void> sys_loop();
     asio::awaitable<void> sweep_loop(worker& w);
     void publish_sys();

@@ -375,8 +375,7 @@ field duration(std::string_view key, Duration& out, Duration min, Duration max) 
 
 // Listeners ----------------------------------------------------------------------------------
 
-constexpr std::array<std::string_view, 1> listener_types{"tcp"};
-constexpr std::array<std::string_view, 3> planned_listener_types{"tls", "ws", "wss"};
+constexpr std::array<std::string_view, 4> listener_types{"tcp", "tls", "ws", "wss"};
 
 field listener_type(std::string_view key, std::string& out) {
     return {key, [&out](context& cx, const toml::node& node, const std::string& path) {
@@ -388,13 +387,9 @@ field listener_type(std::string_view key, std::string& out) {
                     out = *text;
                     return;
                 }
-                const bool planned = std::ranges::find(planned_listener_types, *text) !=
-                                     planned_listener_types.end();
                 cx.error(node, path,
-                         (planned
-                              ? "listener type " + double_quoted(*text) + " is not supported yet"
-                              : "unknown listener type " + double_quoted(*text)) +
-                             "; valid types are " + listed(listener_types, double_quoted));
+                         "unknown listener type " + double_quoted(*text) + "; valid types are " +
+                             listed(listener_types, double_quoted));
             }};
 }
 
@@ -459,6 +454,65 @@ field bind_address(std::string_view key, listener& out) {
             }};
 }
 
+/// A string stored as is (file paths, URL paths).
+field text(std::string_view key, std::string& out) {
+    return {key, [&out](context& cx, const toml::node& node, const std::string& path) {
+                if (const auto value = read_string(cx, node, path)) {
+                    out = *value;
+                }
+            }};
+}
+
+field optional_boolean(std::string_view key, std::optional<bool>& out) {
+    return {key, [&out](context& cx, const toml::node& node, const std::string& path) {
+                if (const auto* value = node.as_boolean()) {
+                    out = value->get();
+                } else {
+                    cx.error(node, path, "expected a boolean (true or false)" + got(node));
+                }
+            }};
+}
+
+bool is_loopback(std::string_view host) {
+    return host.starts_with("127.") || host == "::1" || host == "localhost";
+}
+
+/// The rules that need several keys of one listener; reported at the listener's table.
+void check_listener(context& cx, const toml::node& at, const std::string& path,
+                    const listener& l) {
+    const bool tls = l.type == "tls" || l.type == "wss";
+    if (tls && (l.cert.empty() || l.key.empty())) {
+        cx.error(at, path,
+                 "a \"" + l.type + "\" listener needs cert and key, e.g. cert = "
+                 "\"/etc/edgemq/server.crt\" and key = \"/etc/edgemq/server.key\"");
+    }
+    if (!tls && (!l.cert.empty() || !l.key.empty() || !l.ca.empty() ||
+                 l.require_client_certificate || l.use_identity_as_username)) {
+        cx.error(at, path,
+                 "cert, key, ca, require_client_certificate and use_identity_as_username need "
+                 "type = \"tls\" or \"wss\"");
+    }
+    if (l.require_client_certificate && l.ca.empty()) {
+        cx.error(at, path, "require_client_certificate needs ca, the CA file that signs clients");
+    }
+    if (l.use_identity_as_username && !l.require_client_certificate) {
+        cx.error(at, path, "use_identity_as_username needs require_client_certificate = true");
+    }
+    if ((l.type == "ws" || l.type == "wss") && !l.path.starts_with('/')) {
+        cx.error(at, path, "path must start with '/', e.g. path = \"/mqtt\"");
+    }
+    const bool authenticated = !l.password_file.empty() || l.use_identity_as_username;
+    if (!is_loopback(l.host) && !authenticated && !l.allow_anonymous.has_value()) {
+        cx.error(at, path,
+                 "listening on " + (l.host.find(':') != std::string::npos ? "[" + l.host + "]" : l.host) +
+                     ":" + std::to_string(l.port) +
+                     " without authentication would let anyone on the network connect; add "
+                     "password_file = \"/etc/edgemq/passwd\" (create it with `edgemq passwd "
+                     "-c /etc/edgemq/passwd USER`), or write allow_anonymous = true to accept "
+                     "anonymous clients there");
+    }
+}
+
 /// [[listeners]]: each element must have a bind.
 field listener_array(std::string_view key, std::vector<listener>& out) {
     return {key, [&out](context& cx, const toml::node& node, const std::string& path) {
@@ -477,10 +531,23 @@ field listener_array(std::string_view key, std::vector<listener>& out) {
                                    listener_type("type", l.type),
                                    bind_address("bind", l),
                                    integer("max_connections", l.max_connections),
+                                   text("cert", l.cert),
+                                   text("key", l.key),
+                                   text("ca", l.ca),
+                                   boolean("require_client_certificate",
+                                           l.require_client_certificate),
+                                   boolean("use_identity_as_username", l.use_identity_as_username),
+                                   text("path", l.path),
+                                   optional_boolean("allow_anonymous", l.allow_anonymous),
+                                   text("password_file", l.password_file),
+                                   text("acl_file", l.acl_file),
+                                   integer("max_publish_rate", l.max_publish_rate),
                                });
                     if (element.is_table() && !element.as_table()->contains("bind")) {
                         cx.error(element, element_path,
                                  R"(missing "bind", e.g. bind = "0.0.0.0:1883")");
+                    } else if (element.is_table()) {
+                        check_listener(cx, element, element_path, l);
                     }
                 }
             }};
@@ -511,7 +578,6 @@ gateway read_gateway(context& cx, const toml::table& root) {
                                milliseconds(24h)),
                       duration("sys_interval", b.sys_interval, 0s, std::chrono::seconds(24h)),
                       integer("max_keepalive", b.max_keepalive),
-                      boolean("allow_anonymous", b.allow_anonymous),
                       integer("max_outbound_bytes", b.max_outbound_bytes, 1),
                   }),
             listener_array("listeners", g.listeners),

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "app.hpp"
+#include "passwd.hpp"
 
 #include <filesystem>
 #include <iostream>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -12,6 +14,7 @@ constexpr const char* default_config = "/etc/edgemq/edgemq.toml";
 
 constexpr const char* usage = R"(usage: edgemq [--config FILE]
        edgemq check-config FILE
+       edgemq passwd [-c] [-b] [-D] FILE USER [PASSWORD]
        edgemq --help | --version
 
 edgemq is an MQTT broker and serial-to-MQTT gateway for the edge.
@@ -20,6 +23,8 @@ edgemq is an MQTT broker and serial-to-MQTT gateway for the edge.
                       defaults: MQTT on 127.0.0.1:1883, anonymous access
   --config FILE       run with FILE (TOML; see /etc/edgemq/edgemq.toml for every option)
   check-config FILE   validate FILE, print every error as file:line:col, exit non-zero on error
+  passwd ...          add, update (-b: batch) or delete (-D) a user in a Mosquitto-format
+                      password file; `edgemq passwd --help` for details
 )";
 
 } // namespace
@@ -45,6 +50,9 @@ int main(int argc, char** argv) {
     }
     if (args[0] == "check-config" && args.size() == 2) {
         return edgemq::app::check_config(std::filesystem::path{args[1]});
+    }
+    if (args[0] == "passwd") {
+        return edgemq::app::passwd_main(std::span{args}.subspan(1));
     }
     std::cerr << usage;
     return 2;

@@ -47,69 +47,17 @@ void log_coroutine_exception(std::exception_ptr e) {
 
 } // namespace
 
-connection::connection(broker::impl& broker, worker& w, listener_state& l, socket_type socket)
-    : broker_(broker), worker_(w), listener_(l), socket_(std::move(socket)),
-      last_read_(std::chrono::steady_clock::now()) {
-    boost::system::error_code ec;
-    socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-}
+connection::connection(broker_impl& broker, worker& w, listener_state& l)
+    : broker_(broker), worker_(w), listener_(l), last_read_(std::chrono::steady_clock::now()) {}
 
-void connection::start() {
-    boost::system::error_code ec;
-    socket_.non_blocking(true, ec);
-    wait_readable();
-}
-
-void connection::wait_readable() {
-    socket_.async_wait(asio::socket_base::wait_read,
-                       [self = shared_from_this()](boost::system::error_code ec) {
-                           self->on_readable(ec);
-                       });
-}
-
-void connection::on_readable(boost::system::error_code ec) {
-    if (!open_) {
-        return;
-    }
-    if (ec) {
-        close(ec);
-        return;
-    }
-    if (read_some()) {
-        wait_readable();
-    }
-}
-
-bool connection::read_some() {
-    auto& shared = worker_.read_buffer;
-    // The tail of an incomplete packet goes in front of the new bytes. A packet larger than the
-    // shared buffer is assembled in partial_ itself.
-    const std::size_t carry = partial_.size();
-    const bool in_place = needed_ > shared.size();
-    if (in_place) {
-        partial_.resize(needed_);
-    } else {
-        std::copy(partial_.begin(), partial_.end(), shared.begin());
-    }
-    std::uint8_t* base = in_place ? partial_.data() : shared.data();
-    const std::size_t capacity = in_place ? partial_.size() : shared.size();
-    boost::system::error_code ec;
-    const std::size_t n = socket_.read_some(asio::buffer(base + carry, capacity - carry), ec);
-    if (in_place) {
-        partial_.resize(carry + n);
-    }
-    if (ec == asio::error::would_block) {
-        return true;
-    }
-    if (ec) {
-        close(ec);
-        return false;
-    }
+void connection::note_read(std::size_t n) {
     if (connected_) {
         last_read_ = std::chrono::steady_clock::now(); // before CONNECT it is the accept time
     }
     worker_.bytes_received.add(n);
-    const std::span<const std::uint8_t> bytes{base, carry + n};
+}
+
+bool connection::consume(std::span<const std::uint8_t> bytes, bool in_place) {
     const std::size_t used = handle_packets(bytes);
     if (in_place) {
         partial_.erase(partial_.begin(), partial_.begin() + static_cast<std::ptrdiff_t>(used));
@@ -128,13 +76,6 @@ bool connection::read_some() {
         pending_connect_.reset();
         asio::co_spawn(worker_.ctx, attach_then_resume(std::move(p)), log_coroutine_exception);
         return false; // reading resumes once the session is attached
-    }
-    if (carry + n == capacity) {
-        // More may be waiting: read again after the other connections of this thread had a
-        // turn. (A short read drained the socket; waiting then cannot miss an edge, because
-        // this thread is the only one polling its reactor and polls after this handler.)
-        asio::post(worker_.ctx, [self = shared_from_this()] { self->on_readable({}); });
-        return false;
     }
     return true;
 }
@@ -155,8 +96,104 @@ asio::awaitable<void> connection::attach_then_resume(codec::connect p) {
         protocol_violation(errc::protocol_error); // a second CONNECT [MQTT-3.1.0-2]
         co_return;
     }
-    on_readable({});
+    resume_reading();
 }
+
+void connection::transport_failed(std::string_view what, boost::system::error_code ec) {
+    if (open_) {
+        broker_.log.info("connection refused peer={} listener={} {}: {}", peer(),
+                         listener_.cfg.type, what, ec.message());
+        close(ec ? ec : make_error_code(errc::protocol_error));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plain TCP
+
+tcp_connection::tcp_connection(broker_impl& broker, worker& w, listener_state& l,
+                               socket_type socket)
+    : connection(broker, w, l), socket_(std::move(socket)) {
+    boost::system::error_code ec;
+    socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+    socket_.non_blocking(true, ec);
+}
+
+void tcp_connection::start() { wait_readable(); }
+
+void tcp_connection::wait_readable() {
+    socket_.async_wait(asio::socket_base::wait_read,
+                       [self = shared_from_this(), this](boost::system::error_code ec) {
+                           on_readable(ec);
+                       });
+}
+
+void tcp_connection::on_readable(boost::system::error_code ec) {
+    if (!open()) {
+        return;
+    }
+    if (ec) {
+        close(ec);
+        return;
+    }
+    auto& shared = worker_.read_buffer;
+    // The tail of an incomplete packet goes in front of the new bytes. A packet larger than the
+    // shared buffer is assembled in partial_ itself.
+    const std::size_t carry = partial_.size();
+    const bool in_place = needed_ > shared.size();
+    if (in_place) {
+        partial_.resize(needed_);
+    } else {
+        std::copy(partial_.begin(), partial_.end(), shared.begin());
+    }
+    std::uint8_t* base = in_place ? partial_.data() : shared.data();
+    const std::size_t capacity = in_place ? partial_.size() : shared.size();
+    const std::size_t n = socket_.read_some(asio::buffer(base + carry, capacity - carry), ec);
+    if (in_place) {
+        partial_.resize(carry + n);
+    }
+    if (ec == asio::error::would_block) {
+        wait_readable();
+        return;
+    }
+    if (ec) {
+        close(ec);
+        return;
+    }
+    note_read(n);
+    if (!consume({base, carry + n}, in_place)) {
+        return;
+    }
+    if (carry + n == capacity) {
+        // More may be waiting: read again after the other connections of this thread had a
+        // turn.
+        asio::post(worker_.ctx, [self = shared_from_this(), this] { on_readable({}); });
+        return;
+    }
+    // A short read drained the socket. Waiting now cannot miss an edge: this thread is the only
+    // one polling its reactor, and it polls after this handler returns.
+    wait_readable();
+}
+
+void tcp_connection::send_buffers(const std::vector<asio::const_buffer>& buffers) {
+    asio::async_write(socket_, buffers,
+                      [self = shared_from_this(), this](boost::system::error_code ec,
+                                                        std::size_t n) { on_written(ec, n); });
+}
+
+void tcp_connection::close_transport() {
+    boost::system::error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+}
+
+std::string tcp_connection::peer() const {
+    boost::system::error_code ec;
+    const auto ep = socket_.remote_endpoint(ec);
+    return ec ? std::string{"unknown"} : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+// ---------------------------------------------------------------------------------------------
+// MQTT
 
 std::size_t connection::handle_packets(std::span<const std::uint8_t> bytes) {
     std::size_t pos = 0;
@@ -215,7 +252,7 @@ asio::awaitable<void> connection::on_connect(codec::connect p) {
         }
         p.client_id = assigned_client_id(); // [MQTT-3.1.3-6]
     }
-    if (!limits.allow_anonymous && !p.username) {
+    if (!broker_.anonymous_allowed(listener_) && !p.username) {
         refuse(codec::connect_return_code::not_authorized, errc::protocol_error, p.client_id);
         co_return;
     }
@@ -355,12 +392,6 @@ void connection::protocol_violation(boost::system::error_code ec) {
     close(ec);
 }
 
-std::string connection::peer() const {
-    boost::system::error_code ec;
-    const auto ep = socket_.remote_endpoint(ec);
-    return ec ? std::string{"unknown"} : ep.address().to_string() + ":" + std::to_string(ep.port());
-}
-
 std::string_view connection::client_id() const noexcept {
     return session_ ? std::string_view{session_->client_id} : std::string_view{};
 }
@@ -391,10 +422,7 @@ void connection::start_write() {
     sending_->data.for_each_buffer([this](const void* data, std::size_t size) {
         sending_->buffers.emplace_back(data, size);
     });
-    asio::async_write(socket_, sending_->buffers,
-                      [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-                          self->on_written(ec, n);
-                      });
+    send_buffers(sending_->buffers);
 }
 
 void connection::on_written(boost::system::error_code ec, std::size_t n) {
@@ -439,9 +467,7 @@ void connection::close(boost::system::error_code reason) {
         broker_.log.info("client disconnected client_id={} peer={} reason={}", client_id(), peer(),
                          reason.message());
     }
-    boost::system::error_code ignored;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    close_transport();
     if (will_ && session_) {
         // [MQTT-3.1.2-8]: every end but a clean DISCONNECT publishes the will.
         broker_.route(worker_, make_message(std::move(will_->topic), std::move(will_->payload),

@@ -17,25 +17,26 @@
 
 namespace edgemq::broker {
 
-/// One network connection on its worker's thread. The reader takes up to 64 KiB per system call
-/// into the worker's shared buffer and handles every packet in it; what the packets produce is
-/// gathered in the write queue and leaves in one gathered write per turn of the event loop.
+/// One client connection on its worker's thread: the MQTT side (packets, session, will, keep-alive)
+/// over a transport that a subclass provides (tcp_connection, and stream_connection for TLS and
+/// WebSocket). Transports hand received bytes to consume() and send through send_buffers().
 ///
 /// The steady state is written with completion handlers, not coroutines, and deadlines are
-/// checked by one sweep per thread instead of a timer per connection: an idle connection then
+/// checked by one sweep per thread instead of a timer per connection: an idle TCP connection then
 /// holds one pending readiness wait of about a hundred bytes, where a reader, a writer and a
-/// watchdog coroutine held about 5 KiB of frames. With 10,000 idle
-/// clients that is the difference between beating Mosquitto's memory and losing to it
-/// (docs/PERFORMANCE.md). CONNECT, which may wait for a session to move between threads, is
-/// still a coroutine.
+/// watchdog coroutine held about 5 KiB of frames. With 10,000 idle clients that is the
+/// difference between beating Mosquitto's memory and losing to it (docs/PERFORMANCE.md).
+/// CONNECT, which may wait for a session to move between threads, is still a coroutine.
 /// Thread safety: everything runs on the owning worker's thread.
 class connection : public std::enable_shared_from_this<connection> {
 public:
     using socket_type = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
 
-    connection(broker::impl& broker, worker& w, listener_state& l, socket_type socket);
+    connection(broker_impl& broker, worker& w, listener_state& l);
+    virtual ~connection() = default;
 
-    void start();
+    /// Starts the transport (handshakes, then reading).
+    virtual void start() = 0;
 
     /// Ends the connection (idempotent). `reason` decides the log line and whether the will is
     /// published: every end but a clean DISCONNECT publishes it [MQTT-3.1.2-8].
@@ -49,15 +50,46 @@ public:
     /// by the worker's periodic sweep.
     void check_deadline(std::chrono::steady_clock::time_point now);
 
+    // The worker's intrusive list of its connections (no allocation per connection).
+    connection* prev_in_worker = nullptr;
+    connection* next_in_worker = nullptr;
+
+protected:
+    // The transport's side.
+
+    /// Reads again after a pause (consume() returned false because a CONNECT was attaching).
+    virtual void resume_reading() = 0;
+    /// Sends `buffers` (valid until completion) and calls on_written().
+    virtual void send_buffers(const std::vector<asio::const_buffer>& buffers) = 0;
+    /// Closes the socket; pending operations complete with an error.
+    virtual void close_transport() = 0;
+    virtual std::string peer() const = 0;
+    /// The CN of a verified client certificate, for use_identity_as_username.
+    virtual std::optional<std::string> certificate_identity() const { return std::nullopt; }
+
+    /// Handles received bytes: `bytes` is the carried tail of the last read followed by the new
+    /// ones, either in the worker's shared buffer or (`in_place`) in partial_ itself. Returns
+    /// false when reading must pause (closed, refused, or a CONNECT being attached).
+    bool consume(std::span<const std::uint8_t> bytes, bool in_place);
+    void on_written(boost::system::error_code ec, std::size_t n);
+    void note_read(std::size_t n);
+    bool open() const noexcept { return open_; }
+    /// Logs why a transport refused a connection before MQTT began, and closes it.
+    void transport_failed(std::string_view what, boost::system::error_code ec);
+
+    broker_impl& broker_;
+    worker& worker_;
+    listener_state& listener_;
+
+    /// The bytes of an incomplete packet between reads. TCP reads go to the worker's shared
+    /// buffer, so an idle TCP connection holds no read buffer of its own.
+    std::vector<std::uint8_t> partial_;
+    /// The size of the incomplete packet at the end of partial_, once its header is known.
+    std::size_t needed_ = 0;
+
 private:
-    void wait_readable();
-    void on_readable(boost::system::error_code ec);
-    /// Reads and handles what the socket holds; false when reading must pause (closed, or a
-    /// CONNECT is being attached).
-    bool read_some();
     asio::awaitable<void> attach_then_resume(codec::connect p);
     void start_write();
-    void on_written(boost::system::error_code ec, std::size_t n);
 
     /// Handles the complete packets at the front of `bytes`, stopping after a CONNECT (which
     /// waits in pending_connect_, since attaching a session may take a trip to another thread).
@@ -71,25 +103,8 @@ private:
     void refuse(codec::connect_return_code code, boost::system::error_code reason,
                 std::string_view id);
     void protocol_violation(boost::system::error_code ec);
-    std::string peer() const;
     std::string_view client_id() const noexcept;
 
-public:
-    // The worker's intrusive list of its connections (no allocation per connection).
-    connection* prev_in_worker = nullptr;
-    connection* next_in_worker = nullptr;
-
-private:
-
-    broker::impl& broker_;
-    worker& worker_;
-    listener_state& listener_;
-    socket_type socket_;
-
-    /// The bytes of an incomplete packet between reads. Reads go to the worker's shared buffer,
-    /// so an idle connection holds no read buffer of its own.
-    std::vector<std::uint8_t> partial_;
-    std::size_t needed_ = 0;
     std::unique_ptr<codec::connect> pending_connect_;
     net::write_queue out_;
     /// The write on its way to the kernel; null when none is.
@@ -109,5 +124,32 @@ private:
     /// Accept time until CONNECT, then the time of the last read (keep-alive).
     std::chrono::steady_clock::time_point last_read_;
 };
+
+/// Plain TCP: waits for readiness, then reads without blocking into the worker's shared buffer,
+/// so an idle connection owns no read buffer; one read per wake-up drains the socket.
+class tcp_connection final : public connection {
+public:
+    tcp_connection(broker_impl& broker, worker& w, listener_state& l, socket_type socket);
+
+    void start() override;
+
+private:
+    void resume_reading() override { on_readable({}); }
+    void send_buffers(const std::vector<asio::const_buffer>& buffers) override;
+    void close_transport() override;
+    std::string peer() const override;
+
+    void wait_readable();
+    void on_readable(boost::system::error_code ec);
+
+    socket_type socket_;
+};
+
+/// Creates the connection for a listener of type "tls", "ws" or "wss" (net/stream_connection.cpp);
+/// `tls` is the listener's context at accept time (null for "ws").
+std::shared_ptr<connection> make_stream_connection(broker_impl& broker, worker& w,
+                                                   listener_state& l,
+                                                   connection::socket_type socket,
+                                                   std::shared_ptr<asio::ssl::context> tls);
 
 } // namespace edgemq::broker

@@ -24,6 +24,14 @@ using lines = std::vector<std::string>;
 const std::filesystem::path reference_config =
     std::filesystem::path(EDGEMQ_SOURCE_DIR) / "config" / "edgemq.toml";
 
+listener tcp(std::string host, std::uint16_t port, std::size_t max_connections = 0) {
+    listener l;
+    l.host = std::move(host);
+    l.port = port;
+    l.max_connections = max_connections;
+    return l;
+}
+
 /// Every diagnostic of loading `text` as "t.toml", as the user would read it.
 lines errors(std::string_view text) {
     try {
@@ -61,7 +69,7 @@ std::string uncommented(const std::string& text) {
 TEST_CASE("defaults are one tcp listener on 127.0.0.1:1883", "[config]") {
     const auto g = defaults();
     REQUIRE(g.listeners.size() == 1);
-    CHECK(g.listeners[0] == listener{"tcp", "127.0.0.1", 1883, 0});
+    CHECK(g.listeners[0] == tcp("127.0.0.1", 1883));
     CHECK(g.broker == broker{});
     CHECK(g.log.level == log_level::info);
 }
@@ -83,7 +91,6 @@ queue_qos0_messages = true
 connect_timeout = "500ms"
 sys_interval = 0
 max_keepalive = 600
-allow_anonymous = false
 max_outbound_bytes = 1024
 
 [log]
@@ -92,6 +99,7 @@ level = "debug"
 [[listeners]]
 bind = "0.0.0.0:1883"
 max_connections = 100
+allow_anonymous = true
 
 [[listeners]]
 type = "tcp"
@@ -107,12 +115,12 @@ bind = "[::1]:0"
     expected.connect_timeout = 500ms;
     expected.sys_interval = 0s;
     expected.max_keepalive = 600;
-    expected.allow_anonymous = false;
     expected.max_outbound_bytes = 1024;
     CHECK(g.broker == expected);
     CHECK(g.log.level == log_level::debug);
-    CHECK(g.listeners ==
-          std::vector<listener>{{"tcp", "0.0.0.0", 1883, 100}, {"tcp", "::1", 0, 0}});
+    auto open = tcp("0.0.0.0", 1883, 100);
+    open.allow_anonymous = true;
+    CHECK(g.listeners == std::vector<listener>{open, tcp("::1", 0)});
 }
 
 TEST_CASE("bind takes host:port, IPv6 in brackets", "[config]") {
@@ -126,7 +134,8 @@ TEST_CASE("bind takes host:port, IPv6 in brackets", "[config]") {
     };
     for (const auto& [bind, expected] : cases) {
         INFO("bind = " << bind);
-        const auto g = load_string("[[listeners]]\nbind = \"" + std::string(bind) + "\"\n");
+        const auto g = load_string("[[listeners]]\nallow_anonymous = true\nbind = \"" +
+                                   std::string(bind) + "\"\n");
         REQUIRE(g.listeners.size() == 1);
         CHECK(std::pair(g.listeners[0].host, g.listeners[0].port) == expected);
     }
@@ -166,9 +175,11 @@ TEST_CASE("unknown keys and tables name the closest valid one", "[config]") {
     // Nothing close: list what would be valid.
     CHECK(errors("[log]\nfile = \"/var/log/edgemq.log\"\n") ==
           lines{"t.toml:2:1: log.file: unknown key; valid keys are 'level'"});
-    CHECK(errors("[[listeners]]\nbind = \"0.0.0.0:1\"\nport = 1883\n") ==
-          lines{"t.toml:3:1: listeners[0].port: unknown key; valid keys are 'type', 'bind', "
-                "'max_connections'"});
+    CHECK(errors("[[listeners]]\nbind = \"127.0.0.1:1\"\nhostname_of_server = 1883\n") ==
+          lines{"t.toml:3:1: listeners[0].hostname_of_server: unknown key; valid keys are "
+                "'type', 'bind', 'max_connections', 'cert', 'key', 'ca', "
+                "'require_client_certificate', 'use_identity_as_username', 'path', "
+                "'allow_anonymous', 'password_file', 'acl_file', 'max_publish_rate'"});
     CHECK(errors("bridge = 1\n") ==
           lines{"t.toml:1:1: bridge: unknown key; valid keys are 'broker', 'listeners', 'log'"});
 }
@@ -176,9 +187,9 @@ TEST_CASE("unknown keys and tables name the closest valid one", "[config]") {
 TEST_CASE("a value of the wrong type says what was expected", "[config]") {
     CHECK(errors("[broker]\nthreads = \"4\"\n") ==
           lines{"t.toml:2:11: broker.threads: expected an integer, got a string"});
-    CHECK(errors("[broker]\nallow_anonymous = 1\n") ==
-          lines{"t.toml:2:19: broker.allow_anonymous: expected a boolean (true or false), got an "
-                "integer"});
+    CHECK(errors("[broker]\nqueue_qos0_messages = 1\n") ==
+          lines{"t.toml:2:23: broker.queue_qos0_messages: expected a boolean (true or false), got "
+                "an integer"});
     CHECK(errors("[broker]\nconnect_timeout = 1.5\n") ==
           lines{"t.toml:2:19: broker.connect_timeout: expected a duration: an integer number of "
                 "seconds or a string such as \"500ms\", \"10s\", \"2m\" or \"1h\", got a "
@@ -276,13 +287,72 @@ TEST_CASE("a bad bind shows the expected form", "[config]") {
           lines{R"(t.toml:1:1: listeners[0]: missing "bind", e.g. bind = "0.0.0.0:1883")"});
 }
 
-TEST_CASE("a listener type other than tcp names the valid types", "[config]") {
-    CHECK(errors("[[listeners]]\ntype = \"tls\"\nbind = \"0.0.0.0:8883\"\n") ==
-          lines{R"(t.toml:2:8: listeners[0].type: listener type "tls" is not supported yet; )"
-                R"(valid types are "tcp")"});
-    CHECK(errors("[[listeners]]\ntype = \"udp\"\nbind = \"0.0.0.0:1883\"\n") ==
+TEST_CASE("an unknown listener type names the valid types", "[config]") {
+    CHECK(errors("[[listeners]]\ntype = \"udp\"\nbind = \"127.0.0.1:1883\"\n") ==
           lines{R"(t.toml:2:8: listeners[0].type: unknown listener type "udp"; )"
-                R"(valid types are "tcp")"});
+                R"(valid types are "tcp", "tls", "ws", "wss")"});
+}
+
+TEST_CASE("TLS and WebSocket listeners take their files and path", "[config]") {
+    const auto g = load_string(R"([[listeners]]
+type = "tls"
+bind = "127.0.0.1:8883"
+cert = "/etc/edgemq/server.crt"
+key = "/etc/edgemq/server.key"
+ca = "/etc/edgemq/ca.crt"
+require_client_certificate = true
+use_identity_as_username = true
+
+[[listeners]]
+type = "wss"
+bind = "127.0.0.1:8084"
+cert = "s.crt"
+key = "s.key"
+path = "/ws"
+)");
+    REQUIRE(g.listeners.size() == 2);
+    const auto& tls = g.listeners[0];
+    CHECK(tls.type == "tls");
+    CHECK(tls.cert == "/etc/edgemq/server.crt");
+    CHECK(tls.key == "/etc/edgemq/server.key");
+    CHECK(tls.ca == "/etc/edgemq/ca.crt");
+    CHECK(tls.require_client_certificate);
+    CHECK(tls.use_identity_as_username);
+    CHECK(g.listeners[1].path == "/ws");
+
+    CHECK(errors("[[listeners]]\ntype = \"tls\"\nbind = \"127.0.0.1:8883\"\n") ==
+          lines{R"(t.toml:1:1: listeners[0]: a "tls" listener needs cert and key, e.g. )"
+                R"(cert = "/etc/edgemq/server.crt" and key = "/etc/edgemq/server.key")"});
+    CHECK(errors("[[listeners]]\nbind = \"127.0.0.1:1883\"\ncert = \"a\"\n") ==
+          lines{"t.toml:1:1: listeners[0]: cert, key, ca, require_client_certificate and "
+                R"(use_identity_as_username need type = "tls" or "wss")"});
+    CHECK(errors("[[listeners]]\ntype = \"tls\"\nbind = \"127.0.0.1:1\"\ncert = \"c\"\n"
+                 "key = \"k\"\nuse_identity_as_username = true\n") ==
+          lines{"t.toml:1:1: listeners[0]: use_identity_as_username needs "
+                "require_client_certificate = true"});
+    CHECK(errors("[[listeners]]\ntype = \"tls\"\nbind = \"127.0.0.1:1\"\ncert = \"c\"\n"
+                 "key = \"k\"\nrequire_client_certificate = true\n") ==
+          lines{"t.toml:1:1: listeners[0]: require_client_certificate needs ca, the CA file that "
+                "signs clients"});
+    CHECK(errors("[[listeners]]\ntype = \"ws\"\nbind = \"127.0.0.1:1\"\npath = \"mqtt\"\n") ==
+          lines{R"(t.toml:1:1: listeners[0]: path must start with '/', e.g. path = "/mqtt")"});
+}
+
+TEST_CASE("a listener off loopback without authentication must say allow_anonymous", "[config]") {
+    CHECK(errors("[[listeners]]\nbind = \"0.0.0.0:1883\"\n") ==
+          lines{"t.toml:1:1: listeners[0]: listening on 0.0.0.0:1883 without authentication "
+                "would let anyone on the network connect; add password_file = "
+                R"("/etc/edgemq/passwd" (create it with `edgemq passwd -c /etc/edgemq/passwd )"
+                "USER`), or write allow_anonymous = true to accept anonymous clients there"});
+    // Each of these is an explicit choice.
+    CHECK_NOTHROW(load_string("[[listeners]]\nbind = \"0.0.0.0:1883\"\nallow_anonymous = true\n"));
+    CHECK_NOTHROW(load_string("[[listeners]]\nbind = \"0.0.0.0:1883\"\npassword_file = \"p\"\n"));
+    CHECK_NOTHROW(load_string("[[listeners]]\nbind = \"[::1]:1883\"\n"));
+    const auto g = load_string("[[listeners]]\nbind = \"0.0.0.0:1\"\nallow_anonymous = false\n"
+                               "password_file = \"p\"\nacl_file = \"a\"\nmax_publish_rate = 50\n");
+    CHECK(g.listeners[0].allow_anonymous == false);
+    CHECK(g.listeners[0].acl_file == "a");
+    CHECK(g.listeners[0].max_publish_rate == 50);
 }
 
 TEST_CASE("a bad log level lists the valid ones", "[config]") {
@@ -298,10 +368,10 @@ TEST_CASE("every error is reported, in file order", "[config]") {
     const std::string_view text = R"([broker]
 threads = 1000
 max_inflight_msgs = 5
-allow_anonymous = "yes"
+queue_qos0_messages = "yes"
 
 [[listeners]]
-type = "ws"
+type = "websocket"
 bind = "0.0.0.0"
 
 [[listeners]]
@@ -315,11 +385,16 @@ level = "loud"
         "t.toml:2:11: broker.threads: must be between 0 and 256, got 1000",
         "t.toml:3:1: broker.max_inflight_msgs: unknown key; did you mean "
         "'max_inflight_messages'?",
-        "t.toml:4:19: broker.allow_anonymous: expected a boolean (true or false), got a string",
-        R"(t.toml:7:8: listeners[0].type: listener type "ws" is not supported yet; )"
-        R"(valid types are "tcp")",
+        "t.toml:4:23: broker.queue_qos0_messages: expected a boolean (true or false), got a "
+        "string",
+        R"(t.toml:7:8: listeners[0].type: unknown listener type "websocket"; )"
+        R"(valid types are "tcp", "tls", "ws", "wss")",
         R"(t.toml:8:8: listeners[0].bind: expected "host:port", e.g. "0.0.0.0:1883", )"
         R"(got "0.0.0.0")",
+        "t.toml:10:1: listeners[1]: listening on [::]:1883 without authentication would let "
+        "anyone on the network connect; add password_file = \"/etc/edgemq/passwd\" (create it "
+        "with `edgemq passwd -c /etc/edgemq/passwd USER`), or write allow_anonymous = true to "
+        "accept anonymous clients there",
         "t.toml:12:19: listeners[1].max_connections: must be at least 0, got -5",
         R"(t.toml:15:9: log.level: expected one of "trace", "debug", "info", "warn", "error", )"
         R"("off", got "loud")",

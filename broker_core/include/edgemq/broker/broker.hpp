@@ -15,6 +15,8 @@ class logger;
 
 namespace edgemq::broker {
 
+class broker_impl;
+
 /// A listener after bind: the port is the real one when the config asked for port 0.
 struct bound_listener {
     std::string type;
@@ -63,12 +65,15 @@ public:
     /// bridges, the admin API).
     void publish(message_ptr m);
 
+    /// Re-reads the certificate and key files of the TLS listeners (SIGHUP). New connections use
+    /// them; open ones keep theirs. Throws std::runtime_error naming a bad file, and then
+    /// changes nothing.
+    void reload_tls();
+
     broker_stats stats() const;
 
 private:
-    friend class connection;
-    class impl;
-    std::unique_ptr<impl> impl_;
+    std::unique_ptr<broker_impl> impl_;
 };
 
 } // namespace edgemq::broker

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,8 @@ enum class log_level { trace, debug, info, warn, error, off };
 
 /// One `[[listeners]]` entry: a socket the broker accepts MQTT clients on.
 struct listener {
-    /// Transport. Only "tcp" is accepted for now; "tls", "ws" and "wss" come later.
+    /// Transport: "tcp", "tls" (MQTT over TLS 1.2/1.3), "ws" (WebSocket) or "wss" (WebSocket
+    /// over TLS). Default "tcp".
     std::string type = "tcp";
     /// Address to bind, from `bind = "host:port"` ("0.0.0.0:1883", "[::1]:1883"). Default
     /// "127.0.0.1".
@@ -30,6 +32,31 @@ struct listener {
     std::uint16_t port = 1883;
     /// Connections open at once on this listener; 0 = no per-listener limit. Default 0.
     std::size_t max_connections = 0;
+
+    /// PEM server certificate (chain) and private key; required by "tls" and "wss".
+    std::string cert;
+    std::string key;
+    /// PEM CA certificates that client certificates must chain to; required when
+    /// require_client_certificate is true. Default none.
+    std::string ca;
+    /// Refuse TLS clients without a certificate signed by `ca` (mutual TLS). Default false.
+    bool require_client_certificate = false;
+    /// Use the client certificate's CN as the MQTT user name (for ACLs); the CONNECT's
+    /// user name and password are then ignored, as in Mosquitto. Default false.
+    bool use_identity_as_username = false;
+    /// HTTP path of the WebSocket endpoint ("ws", "wss"). Default "/mqtt".
+    std::string path = "/mqtt";
+
+    /// Whether clients may connect without a user name. Unset means: allowed on a loopback
+    /// address, and a start-up error on any other address unless password_file or
+    /// use_identity_as_username authenticates clients (Mosquitto 2.0's safe default).
+    std::optional<bool> allow_anonymous;
+    /// A Mosquitto-format password file (`edgemq passwd` or `mosquitto_passwd` writes it).
+    std::string password_file;
+    /// A Mosquitto-format ACL file; without one every client may read and write every topic.
+    std::string acl_file;
+    /// PUBLISH packets per second one client may send; 0 = no limit. Default 0.
+    std::uint32_t max_publish_rate = 0;
 
     bool operator==(const listener&) const = default;
 };
@@ -58,8 +85,6 @@ struct broker {
     std::chrono::seconds sys_interval{10};
     /// Largest keep-alive a client may ask for, in seconds. Default 65535.
     std::uint16_t max_keepalive = 65535;
-    /// Whether clients may connect without a user name. Default true.
-    bool allow_anonymous = true;
     /// Bytes waiting in one connection's write buffer before QoS 0 messages to it are
     /// dropped; at least 1. Default 64 MiB.
     std::size_t max_outbound_bytes = 64 * 1024 * 1024;
