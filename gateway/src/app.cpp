@@ -9,6 +9,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <functional>
 #include <iostream>
 
 namespace edgemq::app {
@@ -35,6 +36,34 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name, config::log
     return log;
 }
 
+void reload(const std::optional<std::filesystem::path>& config_file,
+            const config::gateway& running, broker::broker& b, spdlog::logger& log) {
+    if (!config_file) {
+        log.info("SIGHUP: running on the embedded defaults, nothing to reload");
+        return;
+    }
+    config::gateway fresh;
+    try {
+        fresh = config::load_file(*config_file);
+    } catch (const config::load_error& e) {
+        for (const auto& d : e.diagnostics()) {
+            log.error("reload refused: {}", d.to_string());
+        }
+        log.error("reload refused: keeping the running configuration");
+        return;
+    }
+    try {
+        b.reload_tls();
+    } catch (const std::exception& e) {
+        log.error("reload refused: {}; keeping the running certificates", e.what());
+        return;
+    }
+    if (fresh.broker != running.broker || fresh.listeners != running.listeners) {
+        log.warn("reload: changes to [broker] and [[listeners]] other than certificate files "
+                 "take effect at the next restart");
+    }
+}
+
 } // namespace
 
 int run(const std::optional<std::filesystem::path>& config_file) {
@@ -54,6 +83,7 @@ int run(const std::optional<std::filesystem::path>& config_file) {
     // reads that line, and the default action would kill the process without a clean stop.
     boost::asio::io_context ctx;
     boost::asio::signal_set signals{ctx, SIGINT, SIGTERM};
+    boost::asio::signal_set hangup{ctx, SIGHUP};
 
     broker::broker b{cfg, broker_log};
     try {
@@ -69,8 +99,21 @@ int run(const std::optional<std::filesystem::path>& config_file) {
     signals.async_wait([&](const boost::system::error_code& ec, int signo) {
         if (!ec) {
             main_log->info("signal {} received, shutting down", signo);
+            hangup.cancel();
         }
     });
+    // SIGHUP (systemctl reload): validate the file again; a bad one is refused and the running
+    // configuration stays. TLS certificates are re-read without dropping connections.
+    std::function<void()> wait_for_hangup = [&] {
+        hangup.async_wait([&](const boost::system::error_code& ec, int) {
+            if (ec) {
+                return;
+            }
+            reload(config_file, cfg, b, *main_log);
+            wait_for_hangup();
+        });
+    };
+    wait_for_hangup();
     ctx.run();
     b.stop();
     main_log->info("edgemq stopped");
