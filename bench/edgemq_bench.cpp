@@ -22,9 +22,9 @@
 // CLOCK_MONOTONIC time of the batch it was sent in. Subscribers keep one bitmap per publisher
 // (loss and duplicates) and feed a log-linear latency histogram. Throughput is messages received
 // by all subscribers together, from the start of publishing to the last message received.
-// The run ends when every subscriber has everything; 1 s after the last progress once everything
-// is sent and acknowledged (the rest is lost); after 3 s without progress before that ("stalled");
-// on --timeout; or when a connection fails.
+// The run ends when every subscriber has everything; when nothing has moved for 3 s or twice the
+// worst latency seen (what is missing then is lost; "stalled" if publishers still had messages to
+// send or acks to get); on --timeout; or when a connection fails.
 
 #include "edgemq/broker/codec/decode.hpp"
 #include "edgemq/broker/codec/encode.hpp"
@@ -67,8 +67,7 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t read_chunk = 64 * 1024;
 constexpr std::size_t idle_read_chunk = 64;
 constexpr std::size_t max_packet = 16 * 1024 * 1024;
-constexpr std::uint64_t grace_ns = 1'000'000'000;
-constexpr std::uint64_t stall_ns = 3'000'000'000;
+constexpr std::uint64_t quiet_ns = 3'000'000'000; ///< at least; 2x the worst latency if longer
 constexpr std::uint32_t stamp_magic = 0x716d6265; // "ebmq"
 constexpr std::size_t idle_connect_width = 64;
 
@@ -506,6 +505,7 @@ struct subscriber {
     std::uint64_t unique = 0;
     std::uint64_t dup = 0;
     std::uint64_t invalid = 0;
+    std::int64_t awaiting_pubrel = 0; ///< QoS 2 deliveries answered with PUBREC, no PUBREL yet
 };
 
 class load_test {
@@ -585,8 +585,8 @@ private:
             if (complete_subs_ == subs_.size() || failures_ > 0) {
                 break;
             }
-            // Once everything is sent (and acknowledged), missing messages are lost, not late.
-            if (now - last_progress_ns_ > (publishers_done() ? grace_ns : stall_ns)) {
+            // Quiet for longer than any message has taken: what is missing is lost, not late.
+            if (now - last_progress_ns_ > std::max(quiet_ns, 2 * latency_.max())) {
                 stalled_ = !publishers_done();
                 break;
             }
@@ -594,6 +594,9 @@ private:
                 timed_out_ = true;
                 break;
             }
+        }
+        if (stalled_) {
+            report_stall();
         }
         report();
         stopping_ = true;
@@ -880,6 +883,7 @@ private:
             }
             if (const auto* rel = std::get_if<codec::pubrel>(&*p)) {
                 codec::encode(codec::pubcomp{rel->packet_id}, s.conn.out());
+                --s.awaiting_pubrel;
             }
             return {};
         }
@@ -891,6 +895,7 @@ private:
             codec::encode(codec::puback{m->packet_id}, s.conn.out());
         } else if (m->qos == 2) {
             codec::encode(codec::pubrec{m->packet_id}, s.conn.out());
+            ++s.awaiting_pubrel;
         }
         ++s.received;
         stamp st{};
@@ -928,6 +933,26 @@ private:
                          what.c_str());
         }
         party.conn.close();
+    }
+
+    /// Where the messages stopped, for whoever debugs the broker. The tool answers every packet
+    /// at once, so what is outstanding is the broker's move.
+    void report_stall() const {
+        std::size_t awaiting_ack = 0, awaiting_comp = 0, behind = 0;
+        std::int64_t awaiting_rel = 0;
+        for (const auto& p : pubs_) {
+            awaiting_ack += std::count(p->id_state.begin(), p->id_state.end(), 1);
+            awaiting_comp += std::count(p->id_state.begin(), p->id_state.end(), 2);
+        }
+        for (const auto& s : subs_) {
+            behind += s->unique < opt_.messages * pubs_.size();
+            awaiting_rel += s->awaiting_pubrel;
+        }
+        std::fprintf(stderr,
+                     "edgemq_bench: stalled: publishers await %zu %s and %zu PUBCOMP, subscribers "
+                     "await %lld PUBREL; %zu of %zu subscribers are missing messages\n",
+                     awaiting_ack, opt_.qos == 2 ? "PUBREC" : "PUBACK", awaiting_comp,
+                     (long long)awaiting_rel, behind, subs_.size());
     }
 
     void report() const {
