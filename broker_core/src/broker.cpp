@@ -59,8 +59,16 @@ void broker_impl::start() {
     for (const auto& l : cfg.listeners) {
         const asio::ip::tcp::endpoint ep{asio::ip::make_address(l.host), l.port};
         auto state = std::make_unique<listener_state>(l, ctx0);
+        // A bad file stops the start, naming it.
         if (l.type == "tls" || l.type == "wss") {
-            state->tls = make_tls_context(l); // a bad file stops the start, naming it
+            state->tls = make_tls_context(l);
+        }
+        if (!l.password_file.empty()) {
+            state->passwords = std::make_shared<const auth::password_file>(
+                auth::password_file::load(l.password_file));
+        }
+        if (!l.acl_file.empty()) {
+            state->acl = std::make_shared<const auth::acl>(auth::acl::load(l.acl_file));
         }
         auto& acceptor = state->acceptor;
         try {
@@ -177,20 +185,58 @@ asio::awaitable<void> broker_impl::accept_loop(listener_state& l) {
     }
 }
 
-void broker_impl::reload_tls() {
-    std::vector<std::pair<listener_state*, std::shared_ptr<asio::ssl::context>>> fresh;
+void broker_impl::reload_files() {
+    // Read everything first: one bad file changes nothing.
+    struct fresh_files {
+        listener_state* l;
+        std::shared_ptr<asio::ssl::context> tls;
+        std::shared_ptr<const auth::password_file> passwords;
+        std::shared_ptr<const auth::acl> acl;
+    };
+    std::vector<fresh_files> fresh;
     for (auto& l : listeners_) {
+        fresh_files f{l.get(), nullptr, nullptr, nullptr};
         if (l->tls) {
-            fresh.emplace_back(l.get(), make_tls_context(l->cfg)); // throws before any swap
+            f.tls = make_tls_context(l->cfg);
         }
+        if (!l->cfg.password_file.empty()) {
+            f.passwords = std::make_shared<const auth::password_file>(
+                auth::password_file::load(l->cfg.password_file));
+        }
+        if (!l->cfg.acl_file.empty()) {
+            f.acl = std::make_shared<const auth::acl>(auth::acl::load(l->cfg.acl_file));
+        }
+        fresh.push_back(std::move(f));
     }
-    const auto count = fresh.size();
+    for (auto& f : fresh) {
+        f.l->passwords.store(std::move(f.passwords));
+        f.l->acl.store(std::move(f.acl));
+    }
     asio::post(workers.front()->ctx, [fresh = std::move(fresh)]() mutable {
-        for (auto& [l, ctx] : fresh) {
-            l->tls = std::move(ctx);
+        for (auto& f : fresh) {
+            if (f.tls) {
+                f.l->tls = std::move(f.tls); // the accept loop reads it on this thread
+            }
         }
     });
-    log.info("TLS certificates reloaded for {} listener(s)", count);
+    log.info("certificates, password and ACL files reloaded");
+}
+
+void broker_impl::log_auth_failure(std::string_view client_id, std::string_view user,
+                                   std::string peer) {
+    const auto now = std::chrono::steady_clock::now();
+    const std::lock_guard lock{auth_log_mutex_};
+    if (now - auth_log_last_ < std::chrono::seconds(1)) {
+        ++auth_log_suppressed_; // a password-guessing client must not flood the journal
+        return;
+    }
+    auth_log_last_ = now;
+    log.warn("login refused client_id={} user={} peer={}{}", client_id,
+             user.empty() ? std::string_view{"(anonymous)"} : user, peer,
+             auth_log_suppressed_ > 0
+                 ? " (" + std::to_string(auth_log_suppressed_) + " more refused in the last second)"
+                 : std::string{});
+    auth_log_suppressed_ = 0;
 }
 
 bool broker_impl::admit(listener_state& l) {
@@ -400,6 +446,9 @@ void broker_impl::route(worker& w, const message_ptr& m) {
 }
 
 void broker_impl::deliver_local(worker& w, const session_ptr& s, protocol::delivery d) {
+    if (!s->may_receive(d.msg->topic)) {
+        return; // an ACL read rule keeps this topic from this client
+    }
     connection* c = s->conn;
     if (s->state.deliver(std::move(d), c != nullptr ? &c->out() : nullptr)) {
         if (c != nullptr) {
@@ -481,6 +530,7 @@ void broker_impl::publish_sys() {
     put("$SYS/broker/messages/received", std::to_string(s.messages_received));
     put("$SYS/broker/messages/sent", std::to_string(s.messages_sent));
     put("$SYS/broker/publish/messages/dropped", std::to_string(s.messages_dropped));
+    put("$SYS/broker/publish/messages/denied", std::to_string(s.messages_denied));
     put("$SYS/broker/bytes/received", std::to_string(s.bytes_received));
     put("$SYS/broker/bytes/sent", std::to_string(s.bytes_sent));
     put("$SYS/broker/subscriptions/count", std::to_string(s.subscriptions));
@@ -496,6 +546,7 @@ broker_stats broker_impl::stats() const {
         s.bytes_received += w->bytes_received.get();
         s.bytes_sent += w->bytes_sent.get();
         s.messages_dropped += w->messages_dropped.get();
+        s.messages_denied += w->messages_denied.get();
     }
     s.clients_connected = clients_connected_.load(std::memory_order_relaxed);
     s.clients_maximum = connections_max_.load(std::memory_order_relaxed);
@@ -536,6 +587,6 @@ void broker::publish(message_ptr m) {
 
 broker_stats broker::stats() const { return impl_->stats(); }
 
-void broker::reload_tls() { impl_->reload_tls(); }
+void broker::reload_files() { impl_->reload_files(); }
 
 } // namespace edgemq::broker

@@ -3,6 +3,8 @@
 
 // Private to broker_core: the broker's threads, sessions and routing.
 
+#include "edgemq/broker/auth/acl.hpp"
+#include "edgemq/broker/auth/password_file.hpp"
 #include "edgemq/broker/broker.hpp"
 #include "edgemq/broker/protocol/session_state.hpp"
 #include "edgemq/broker/routing/retained_store.hpp"
@@ -46,6 +48,12 @@ private:
     std::atomic<std::uint64_t> value_{0};
 };
 
+/// Who a client is, for ACL checks: its user name (or certificate CN) and its listener's ACL.
+struct client_access {
+    std::optional<std::string> username;
+    std::shared_ptr<const auth::acl> acl;
+};
+
 /// An MQTT session: identity, subscriptions and QoS state. It outlives connections when
 /// clean_session is 0. All mutable state belongs to the worker named by `home`, which changes
 /// only when a client reconnects on another thread and the session moves with it.
@@ -63,7 +71,17 @@ public:
     protocol::session_state state;
     std::map<std::string, std::uint8_t, std::less<>> subscriptions;
     connection* conn = nullptr;
+    std::shared_ptr<const client_access> access; ///< null: anonymous, no ACL
     std::uint64_t claim = 0; ///< which CONNECT may attach (guarded by the registry mutex)
+
+    bool may_subscribe(std::string_view filter) const {
+        return !access || !access->acl ||
+               access->acl->can_subscribe(access->username, client_id, filter);
+    }
+    bool may_receive(std::string_view topic) const {
+        return !access || !access->acl ||
+               access->acl->can_receive(access->username, client_id, topic);
+    }
 };
 
 /// A delivery on its way to a session on another thread.
@@ -95,6 +113,7 @@ struct worker {
     counter bytes_received;
     counter bytes_sent;
     counter messages_dropped;
+    counter messages_denied; ///< PUBLISH packets an ACL refused
 };
 
 /// A listening socket and the connections it admitted.
@@ -106,6 +125,9 @@ struct listener_state {
     std::atomic<std::size_t> connections{0};
     /// "tls" and "wss": swapped by a certificate reload; read and written on worker 0 only.
     std::shared_ptr<asio::ssl::context> tls;
+    /// Swapped by a reload while connections on every thread read them at CONNECT.
+    std::atomic<std::shared_ptr<const auth::password_file>> passwords;
+    std::atomic<std::shared_ptr<const auth::acl>> acl;
 };
 
 /// The TLS context of a "tls" or "wss" listener: TLS 1.2 and 1.3 only, its cert, key and CA.
@@ -155,9 +177,11 @@ public:
         return l.cfg.allow_anonymous.value_or(l.cfg.password_file.empty() &&
                                               !l.cfg.use_identity_as_username);
     }
-    /// Builds fresh TLS contexts from the files (throws naming a bad file, changing nothing)
-    /// and swaps them in for new connections; open connections keep theirs.
-    void reload_tls();
+    /// Re-reads the TLS, password and ACL files (throws naming a bad file, changing nothing)
+    /// and swaps them in for new connections; open connections keep what they had.
+    void reload_files();
+    /// Logs a refused login, at most once a second with a count of the ones not logged.
+    void log_auth_failure(std::string_view client_id, std::string_view user, std::string peer);
 
 private:
     asio::awaitable<void> sys_loop();
@@ -186,6 +210,9 @@ private:
     std::atomic<std::uint64_t> clients_connected_{0}; ///< sockets with an attached session
     std::atomic<std::uint64_t> connections_max_{0};
     std::atomic<std::int64_t> subscriptions_{0};
+    std::mutex auth_log_mutex_;
+    std::chrono::steady_clock::time_point auth_log_last_{};
+    std::uint64_t auth_log_suppressed_ = 0;
     std::atomic<unsigned> next_worker_{0};
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     bool running_ = false;

@@ -28,6 +28,8 @@ public:
         case errc::queue_full: return "outbound queue full";
         case errc::server_shutting_down: return "server shutting down";
         case errc::kicked: return "disconnected by an operator";
+        case errc::bad_username_or_password: return "bad user name or password";
+        case errc::not_authorized: return "not authorized";
         }
         return "unknown edgemq.broker error";
     }

@@ -53,9 +53,9 @@ void reload(const std::optional<std::filesystem::path>& config_file,
         return;
     }
     try {
-        b.reload_tls();
+        b.reload_files();
     } catch (const std::exception& e) {
-        log.error("reload refused: {}; keeping the running certificates", e.what());
+        log.error("reload refused: {}; keeping the running certificates, passwords and ACLs", e.what());
         return;
     }
     if (fresh.broker != running.broker || fresh.listeners != running.listeners) {

@@ -96,6 +96,9 @@ private:
     /// Returns the bytes consumed; sets needed_ to the size of an incomplete packet at the end.
     std::size_t handle_packets(std::span<const std::uint8_t> bytes);
     asio::awaitable<void> on_connect(codec::connect p);
+    /// Checks the credentials against the listener's rules; refuses the CONNECT and returns
+    /// nullopt when they fail, else what the session's ACL checks need (null when nothing).
+    std::optional<std::shared_ptr<const client_access>> authenticate(const codec::connect& p);
     void on_packet(codec::packet& p);
     void on_publish(codec::publish& p);
     void on_subscribe(const codec::subscribe& p);

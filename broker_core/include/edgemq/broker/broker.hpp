@@ -31,6 +31,7 @@ struct broker_stats {
     std::uint64_t bytes_received = 0;
     std::uint64_t bytes_sent = 0;
     std::uint64_t messages_dropped = 0;
+    std::uint64_t messages_denied = 0; ///< PUBLISH packets an ACL refused
     std::uint64_t clients_connected = 0;
     std::uint64_t clients_total = 0; ///< connected + disconnected persistent sessions
     std::uint64_t clients_maximum = 0;
@@ -65,10 +66,10 @@ public:
     /// bridges, the admin API).
     void publish(message_ptr m);
 
-    /// Re-reads the certificate and key files of the TLS listeners (SIGHUP). New connections use
-    /// them; open ones keep theirs. Throws std::runtime_error naming a bad file, and then
-    /// changes nothing.
-    void reload_tls();
+    /// Re-reads the certificate, key, password and ACL files of the listeners (SIGHUP). New
+    /// connections use them; open ones keep theirs. Throws std::runtime_error naming a bad
+    /// file, and then changes nothing.
+    void reload_files();
 
     broker_stats stats() const;
 

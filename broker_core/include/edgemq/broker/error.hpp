@@ -27,6 +27,8 @@ enum class errc {
     queue_full,                   ///< outbound buffer over its limit
     server_shutting_down,
     kicked,                       ///< closed by an operator
+    bad_username_or_password,     ///< CONNACK 0x04
+    not_authorized,               ///< CONNACK 0x05
 };
 
 const boost::system::error_category& broker_category() noexcept;
