@@ -71,32 +71,52 @@ bool connection::consume(std::span<const std::uint8_t> bytes, bool in_place) {
     if (!open_ || close_after_flush_) {
         return false;
     }
+    return !paused();
+}
+
+bool connection::paused() {
     if (pending_connect_) {
         auto p = std::move(*pending_connect_);
         pending_connect_.reset();
         asio::co_spawn(worker_.ctx, attach_then_resume(std::move(p)), log_coroutine_exception);
-        return false; // reading resumes once the session is attached
+        return true; // reading resumes once the session is attached
     }
-    return true;
+    if (throttle_ && throttle_->throttled) {
+        // Out of publish tokens: stop reading until one has accrued. The client's TCP window
+        // fills and it slows down; nothing is dropped.
+        const auto wait = std::chrono::duration<double>((1.0 - throttle_->tokens) / throttle_->rate);
+        throttle_->timer.expires_after(
+            std::chrono::duration_cast<std::chrono::steady_clock::duration>(wait));
+        throttle_->timer.async_wait([self = shared_from_this(), this](boost::system::error_code) {
+            throttle_->throttled = false;
+            continue_reading();
+        });
+        return true;
+    }
+    return false;
+}
+
+void connection::continue_reading() {
+    if (!open_ || close_after_flush_) {
+        return;
+    }
+    const std::size_t used = handle_packets(partial_); // what arrived during the pause
+    partial_.erase(partial_.begin(), partial_.begin() + static_cast<std::ptrdiff_t>(used));
+    broker_.flush(worker_);
+    if (!open_ || close_after_flush_ || paused()) {
+        return;
+    }
+    resume_reading();
 }
 
 asio::awaitable<void> connection::attach_then_resume(codec::connect p) {
     auto self = shared_from_this();
     co_await on_connect(std::move(p));
-    if (!open_ || close_after_flush_) {
-        co_return;
-    }
-    const std::size_t used = handle_packets(partial_); // pipelined behind the CONNECT
-    partial_.erase(partial_.begin(), partial_.begin() + static_cast<std::ptrdiff_t>(used));
-    broker_.flush(worker_);
-    if (!open_ || close_after_flush_) {
-        co_return;
-    }
     if (pending_connect_) {
         protocol_violation(errc::protocol_error); // a second CONNECT [MQTT-3.1.0-2]
         co_return;
     }
-    resume_reading();
+    continue_reading();
 }
 
 void connection::transport_failed(std::string_view what, boost::system::error_code ec) {
@@ -217,6 +237,9 @@ std::size_t connection::handle_packets(std::span<const std::uint8_t> bytes) {
             needed_ = h.packet_size();
             break;
         }
+        if (throttle_ && h.type() == codec::packet_type::publish && !throttle_->take()) {
+            break; // paused() waits for the next token
+        }
         auto p = codec::decode(h, rest.subspan(h.size, h.remaining_length));
         pos += h.packet_size();
         if (!p) {
@@ -276,6 +299,9 @@ asio::awaitable<void> connection::on_connect(codec::connect p) {
     }
     session_ = attached.session;
     session_->access = std::move(*access); // read by deliveries, on this (the home) thread
+    if (listener_.cfg.max_publish_rate > 0) {
+        throttle_ = std::make_unique<publish_throttle>(worker_.ctx, listener_.cfg.max_publish_rate);
+    }
     last_read_ = std::chrono::steady_clock::now(); // keep-alive counts from here
     codec::encode(codec::connack{attached.session_present, codec::connect_return_code::accepted},
                   out_.bytes());
@@ -515,6 +541,9 @@ void connection::close(boost::system::error_code reason) {
                          reason.message());
     }
     close_transport();
+    if (throttle_) {
+        throttle_->timer.cancel();
+    }
     if (will_ && session_) {
         // [MQTT-3.1.2-8]: every end but a clean DISCONNECT publishes the will.
         broker_.route(worker_, make_message(std::move(will_->topic), std::move(will_->payload),

@@ -9,6 +9,7 @@
 #include "edgemq/broker/net/write_queue.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <optional>
@@ -89,6 +90,10 @@ protected:
 
 private:
     asio::awaitable<void> attach_then_resume(codec::connect p);
+    /// True when reading must wait: for a CONNECT to attach, or for the publish rate limit.
+    bool paused();
+    /// Handles what arrived during a pause, then reads on.
+    void continue_reading();
     void start_write();
 
     /// Handles the complete packets at the front of `bytes`, stopping after a CONNECT (which
@@ -109,6 +114,30 @@ private:
     std::string_view client_id() const noexcept;
 
     std::unique_ptr<codec::connect> pending_connect_;
+
+    /// A token bucket for max_publish_rate: `rate` tokens a second, at most one second's worth.
+    struct publish_throttle {
+        publish_throttle(asio::io_context& ctx, double rate) : rate(rate), tokens(rate), timer(ctx) {}
+
+        bool take() {
+            const auto now = std::chrono::steady_clock::now();
+            tokens = std::min(rate, tokens + rate * std::chrono::duration<double>(now - last).count());
+            last = now;
+            if (tokens < 1.0) {
+                throttled = true;
+                return false;
+            }
+            tokens -= 1.0;
+            return true;
+        }
+
+        double rate;
+        double tokens;
+        std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+        bool throttled = false;
+        asio::steady_timer timer;
+    };
+    std::unique_ptr<publish_throttle> throttle_; ///< only with max_publish_rate
     net::write_queue out_;
     /// The write on its way to the kernel; null when none is.
     struct write_in_flight {
