@@ -89,7 +89,10 @@ public:
         struct termios quiet = saved_termios;
         quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
         if (::tcsetattr(fd, TCSAFLUSH, &quiet) != 0) {
-            throw std::runtime_error("cannot turn off echo on the terminal");
+            const int err = errno;
+            restore_handlers();
+            throw std::runtime_error(std::string{"cannot turn off echo on the terminal: "} +
+                                     std::strerror(err));
         }
         active_ = true;
     }
@@ -102,16 +105,20 @@ public:
         if (active_) {
             ::tcsetattr(echo_fd, TCSAFLUSH, &saved_termios);
         }
+        restore_handlers();
+    }
+    bool active() const noexcept { return active_; }
+
+private:
+    void restore_handlers() noexcept {
         for (std::size_t i = 0; i < std::size(restore_signals); ++i) {
             ::sigaction(restore_signals[i], &old_actions_[i], nullptr);
         }
         echo_fd = -1;
     }
-    bool active() const noexcept { return active_; }
 
-private:
     bool active_ = false;
-    struct sigaction old_actions_[std::size(restore_signals)] {};
+    struct sigaction old_actions_[std::size(restore_signals)]{};
 };
 
 void write_all(int fd, std::string_view text) {
@@ -160,7 +167,9 @@ bool read_line(int in, std::string& out) {
 /// Asks for a password on `in` with echo off, showing `prompt` on `out`.
 bool prompt_password(int in, int out, std::string_view prompt, secret& password) {
     echo_off quiet{in};
-    write_all(out, prompt);
+    if (::isatty(in) != 0) {
+        write_all(out, prompt); // no prompts into a log when the password comes from a pipe
+    }
     const bool got = read_line(in, password.value());
     if (quiet.active()) {
         write_all(out, "\n"); // the user's Enter was not echoed
@@ -272,8 +281,8 @@ int passwd_main(std::span<const std::string_view> args) {
         }
         if (remove) {
             if (!broker::auth::remove_user(file, user)) {
-                std::cerr << "edgemq passwd: user \"" << user << "\" is not in "
-                          << file.string() << "\n";
+                std::cerr << "edgemq passwd: user \"" << user << "\" is not in " << file.string()
+                          << "\n";
                 return 1;
             }
             return 0;

@@ -254,8 +254,8 @@ acl acl::parse(std::string_view text, const std::string& name) {
         auto rule = make_rule(filter, read, write, pattern);
         if (pattern) {
             if (!rule.uses_client_id && !rule.uses_username) {
-                result.warnings_.push_back(name + ":" + std::to_string(number) +
-                                           ": pattern \"" + rule.filter +
+                result.warnings_.push_back(name + ":" + std::to_string(number) + ": pattern \"" +
+                                           rule.filter +
                                            "\" has neither %c nor %u, so it applies to every "
                                            "client alike");
             }

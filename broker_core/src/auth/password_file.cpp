@@ -84,8 +84,8 @@ std::vector<text_line> split_lines(std::string_view text) {
 }
 
 constexpr bool is_base64_char(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
 }
 
 /// Strict standard base64 with padding into exactly `out.size()` bytes.
@@ -116,8 +116,8 @@ bool decode_base64(std::string_view in, std::array<unsigned char, N>& out) noexc
 
 std::string encode_base64(const unsigned char* data, std::size_t size) {
     std::string out(4 * ((size + 2) / 3) + 1, '\0');
-    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
-                                  static_cast<int>(size));
+    const int n =
+        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
     out.resize(static_cast<std::size_t>(n));
     return out;
 }
@@ -126,7 +126,9 @@ std::runtime_error line_error(const std::string& name, std::size_t line, const s
     return std::runtime_error(name + ":" + std::to_string(line) + ": " + why);
 }
 
-std::string system_reason(int err) { return std::generic_category().message(err); }
+std::string system_reason(int err) {
+    return std::generic_category().message(err);
+}
 
 std::string read_file(const std::filesystem::path& file) {
     std::ifstream in{file, std::ios::binary};
@@ -227,8 +229,8 @@ password_file password_file::parse(std::string_view text, const std::string& nam
             if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() ||
                 e.iterations == 0 || e.iterations > max_iterations) {
                 throw line_error(name, number,
-                                 "user \"" + user + "\": iteration count \"" +
-                                     std::string{digits} + "\" is not a number from 1 to " +
+                                 "user \"" + user + "\": iteration count \"" + std::string{digits} +
+                                     "\" is not a number from 1 to " +
                                      std::to_string(max_iterations));
             }
             salt = fields[3];
@@ -317,7 +319,9 @@ bool password_file::contains(std::string_view user) const noexcept {
     return users_.find(user) != users_.end();
 }
 
-std::size_t password_file::size() const noexcept { return users_.size(); }
+std::size_t password_file::size() const noexcept {
+    return users_.size();
+}
 
 std::string hash_password(std::string_view password, unsigned iterations) {
     if (iterations == 0 || iterations > max_iterations) {
@@ -333,8 +337,8 @@ std::string hash_password(std::string_view password, unsigned iterations) {
         throw std::runtime_error("OpenSSL RAND_bytes failed: no salt");
     }
     if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), salt.data(),
-                          static_cast<int>(salt.size()), static_cast<int>(iterations),
-                          EVP_sha512(), static_cast<int>(hash.size()), hash.data()) != 1) {
+                          static_cast<int>(salt.size()), static_cast<int>(iterations), EVP_sha512(),
+                          static_cast<int>(hash.size()), hash.data()) != 1) {
         throw std::runtime_error("OpenSSL PKCS5_PBKDF2_HMAC failed");
     }
     auto result = "$7$" + std::to_string(iterations) + "$" +
@@ -434,8 +438,8 @@ void write_file_atomically(const std::filesystem::path& file, std::string_view t
     // mkstemp creates the file 0600 and exclusively, so the text is never readable by others.
     const int fd = ::mkstemp(temp.data());
     if (fd < 0) {
-        throw std::runtime_error(name + ": cannot create a temporary file next to it: " +
-                                 system_reason(errno));
+        throw std::runtime_error(
+            name + ": cannot create a temporary file next to it: " + system_reason(errno));
     }
     temp_file_guard guard{fd, temp};
     const auto fail = [&](const char* what) {

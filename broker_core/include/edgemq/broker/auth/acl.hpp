@@ -116,8 +116,7 @@ private:
     bool allowed(const std::optional<std::string>& username, std::string_view client_id,
                  std::string_view topic_or_filter, check what) const noexcept;
 
-    std::unordered_map<std::string, detail::acl_rule_set, detail::acl_string_hash,
-                       std::equal_to<>>
+    std::unordered_map<std::string, detail::acl_rule_set, detail::acl_string_hash, std::equal_to<>>
         users_;
     detail::acl_rule_set anonymous_;
     detail::acl_rule_set patterns_;
