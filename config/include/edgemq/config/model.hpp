@@ -100,6 +100,156 @@ struct logging {
     bool operator==(const logging&) const = default;
 };
 
+// Serial devices -------------------------------------------------------------------------------
+
+/// `match`: which port a device is bound to. The first of path, by_id that exists wins; else
+/// every USB key given (vid, pid, serial) must match. Topics never depend on the port's name.
+struct device_match {
+    /// A device node or any symlink to one ("/dev/ttyUSB0", "/tmp/sim/dev").
+    std::string path;
+    /// A name under /dev/serial/by-id (or a full path below it).
+    std::string by_id;
+    /// USB vendor and product id as 4 hex digits ("1a86"), and the adapter's serial number.
+    std::string vid;
+    std::string pid;
+    std::string serial;
+
+    bool operator==(const device_match&) const = default;
+};
+
+enum class parity { none, even, odd };
+enum class flow_control { none, rtscts, xonxoff };
+/// DTR and RTS right after open: leave as the driver set them (Linux raises both), on, off.
+enum class modem_line { keep, on, off };
+/// Bytes to frames: `line` ends a frame at "\n", "\r\n" or a lone "\r"; `delimiter` at the
+/// `delimiter` string; `fixed` every `frame_length` bytes; `idle_gap` after `idle_gap` of silence.
+enum class framing_mode { line, delimiter, fixed, idle_gap };
+/// How a frame's bytes are read: UTF-8 (invalid frames are counted and logged), Latin-1
+/// (converted to UTF-8), or binary (the raw parser publishes it as hex).
+enum class text_encoding { utf8, latin1, binary };
+/// Frame to named values: the whole frame (`raw`, field "value"), `kv` pairs, `csv` with named
+/// columns, a `json` object per frame (nested keys joined with '.'), `regex` named groups.
+enum class parser_kind { raw, kv, csv, json, regex };
+/// A field's type; `automatic` takes an integer, a number, true/false or else a string.
+enum class field_type { automatic, integer, number, boolean, string };
+
+/// `[devices.parser]`.
+struct device_parser {
+    parser_kind kind = parser_kind::raw;
+    /// kv: between pairs and between key and value. Default "," and "=".
+    std::string pair_separator = ",";
+    std::string kv_separator = "=";
+    /// csv: between columns, and the column names ("_" skips a column). Default ",".
+    std::string separator = ",";
+    std::vector<std::string> columns;
+    /// regex: ECMAScript syntax with named groups `(?<name>...)`; searched in the frame.
+    std::string pattern;
+
+    bool operator==(const device_parser&) const = default;
+};
+
+/// `[devices.fields.<name>]`: how one parsed value is typed and published.
+struct device_field {
+    std::string name;
+    /// The parser's key (kv key, csv column, json key "a.b", regex group). Default: name.
+    std::string source;
+    field_type type = field_type::automatic;
+    /// Numbers are published as value * scale + offset. Defaults 1 and 0.
+    double scale = 1.0;
+    double offset = 0.0;
+    /// Shown in the log and stats only; the JSON state carries plain numbers. Default none.
+    std::string unit;
+    /// A number that moved less than this since it was last published does not count as a
+    /// change; a frame where nothing changed is not published. Default none (every frame).
+    std::optional<double> deadband;
+
+    bool operator==(const device_field&) const = default;
+};
+
+/// `[devices.publish]`.
+struct device_publish {
+    /// {base} in topic templates. Default "edgemq".
+    std::string base = "edgemq";
+    /// One JSON object per frame (with "ts", Unix milliseconds) on state_topic. Default true.
+    bool state = true;
+    /// One plain message per field on field_topic. Default false.
+    bool fields = false;
+    std::string state_topic = "{base}/{device}";
+    std::string field_topic = "{base}/{device}/{field}";
+    /// QoS (0 to 2) and retain flag of state and field messages. Defaults 0 and false.
+    std::uint8_t qos = 0;
+    bool retain = false;
+    /// At most one publish per min_interval, the latest values win; 0 = off.
+    std::chrono::milliseconds min_interval{0};
+    /// Republish the last state when nothing was published for max_interval; 0 = off.
+    std::chrono::milliseconds max_interval{0};
+
+    bool operator==(const device_publish&) const = default;
+};
+
+/// How a command's MQTT payload is validated before it becomes {value}.
+enum class command_type { string, integer, number, boolean, enumeration, none };
+
+/// `[devices.commands.<name>]`: {base}/{device}/set/<name> → bytes written to the port.
+struct device_command {
+    std::string name;
+    /// The bytes written, with {value} (the validated payload), {seq} (a counter) and
+    /// {device}; the framing's end of line is appended. Default "{value}".
+    std::string format = "{value}";
+    command_type type = command_type::string;
+    /// integer, number: inclusive bounds. Default none.
+    std::optional<double> min;
+    std::optional<double> max;
+    /// enumeration: the accepted payloads.
+    std::vector<std::string> values;
+    /// string: longest payload accepted, in bytes. Default 256.
+    std::size_t max_length = 256;
+    /// Append "\n" (or the delimiter in delimiter framing). Default true.
+    bool append_eol = true;
+    /// A regex ({seq} is replaced first); the first frame it finds within `timeout` is the
+    /// reply, published to {base}/{device}/response/<name>. Default none: no reply awaited.
+    std::string reply;
+    std::chrono::milliseconds timeout{2000};
+
+    bool operator==(const device_command&) const = default;
+};
+
+/// One `[[devices]]` entry: a serial device turned into MQTT topics.
+struct device {
+    /// The logical name used in topics, [A-Za-z0-9_-]+; required and unique.
+    std::string id;
+    device_match match;
+    /// Line settings. Defaults 9600 8N1, no flow control.
+    std::uint32_t baud = 9600;
+    std::uint8_t data_bits = 8;
+    config::parity parity = parity::none;
+    std::uint8_t stop_bits = 1;
+    config::flow_control flow_control = flow_control::none;
+    modem_line dtr = modem_line::keep;
+    modem_line rts = modem_line::keep;
+    /// Input discarded after each open (boot noise). Default 0.
+    std::chrono::milliseconds settle{0};
+    framing_mode framing = framing_mode::line;
+    /// delimiter framing: the terminator (at least one byte).
+    std::string delimiter;
+    /// fixed framing: bytes per frame.
+    std::size_t frame_length = 0;
+    /// idle_gap framing: silence that ends a frame. Default 20ms.
+    std::chrono::milliseconds idle_gap{20};
+    /// A longer frame is dropped up to the next terminator and counted. Default 1024.
+    std::size_t max_frame_bytes = 1024;
+    text_encoding encoding = text_encoding::utf8;
+    device_parser parser;
+    /// In key order; values without a field entry are published with automatic type.
+    std::vector<device_field> fields;
+    device_publish publish;
+    std::vector<device_command> commands;
+    /// Period of {base}/{device}/stats; 0 = off. Default 60s.
+    std::chrono::milliseconds stats_interval{60000};
+
+    bool operator==(const device&) const = default;
+};
+
 /// The whole configuration file.
 struct gateway {
     /// `[broker]`.
@@ -108,6 +258,8 @@ struct gateway {
     std::vector<listener> listeners;
     /// `[log]`.
     logging log;
+    /// `[[devices]]`: serial devices. Default none.
+    std::vector<device> devices;
 
     bool operator==(const gateway&) const = default;
 };

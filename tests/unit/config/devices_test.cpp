@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <edgemq/config/load.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+using namespace edgemq::config;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string first_error(const std::string& toml) {
+    try {
+        load_string(toml, "t.toml");
+    } catch (const load_error& e) {
+        return e.diagnostics().front().to_string();
+    }
+    return "";
+}
+
+} // namespace
+
+TEST_CASE("a minimal device gets the documented defaults", "[config][serial]") {
+    const auto g = load_string(R"(
+[[devices]]
+id = "greenhouse"
+match = { path = "/dev/ttyUSB0" }
+)",
+                               "t.toml");
+    REQUIRE(g.devices.size() == 1);
+    const auto& d = g.devices[0];
+    CHECK(d.id == "greenhouse");
+    CHECK(d.match.path == "/dev/ttyUSB0");
+    CHECK(d.baud == 9600);
+    CHECK(d.data_bits == 8);
+    CHECK(d.parity == parity::none);
+    CHECK(d.framing == framing_mode::line);
+    CHECK(d.max_frame_bytes == 1024);
+    CHECK(d.parser.kind == parser_kind::raw);
+    CHECK(d.publish.base == "edgemq");
+    CHECK(d.publish.state);
+    CHECK_FALSE(d.publish.fields);
+    CHECK(d.stats_interval == 60s);
+}
+
+TEST_CASE("every device key is read", "[config][serial]") {
+    const auto g = load_string(R"(
+[[devices]]
+id = "meter"
+match = { by_id = "usb-FTDI-if00", vid = "0403", pid = "6001", serial = "A9" }
+baud = 115200
+data_bits = 7
+parity = "even"
+stop_bits = 2
+flow_control = "rtscts"
+dtr = "off"
+rts = "on"
+settle = "500ms"
+framing = "delimiter"
+delimiter = ";"
+max_frame_bytes = 64
+encoding = "latin1"
+stats_interval = "10s"
+[devices.parser]
+kind = "csv"
+separator = ";"
+columns = ["v", "a"]
+[devices.fields.v]
+type = "float"
+scale = 0.1
+offset = -1
+unit = "V"
+deadband = 0.5
+[devices.publish]
+base = "site"
+fields = true
+qos = 1
+retain = true
+min_interval = "1s"
+max_interval = "1m"
+[devices.commands.relay]
+type = "enum"
+values = ["on", "off"]
+format = "R{value}#{seq}"
+reply = "^ACK {seq}"
+timeout = "3s"
+)",
+                               "t.toml");
+    const auto& d = g.devices.at(0);
+    CHECK(d.match.by_id == "usb-FTDI-if00");
+    CHECK(d.match.vid == "0403");
+    CHECK(d.baud == 115200);
+    CHECK(d.data_bits == 7);
+    CHECK(d.parity == parity::even);
+    CHECK(d.stop_bits == 2);
+    CHECK(d.flow_control == flow_control::rtscts);
+    CHECK(d.dtr == modem_line::off);
+    CHECK(d.rts == modem_line::on);
+    CHECK(d.settle == 500ms);
+    CHECK(d.framing == framing_mode::delimiter);
+    CHECK(d.delimiter == ";");
+    CHECK(d.encoding == text_encoding::latin1);
+    CHECK(d.parser.columns == std::vector<std::string>{"v", "a"});
+    REQUIRE(d.fields.size() == 1);
+    CHECK(d.fields[0].name == "v");
+    CHECK(d.fields[0].source == "v");
+    CHECK(d.fields[0].type == field_type::number);
+    CHECK(d.fields[0].scale == Approx(0.1));
+    CHECK(d.fields[0].offset == -1.0);
+    CHECK(d.fields[0].deadband == 0.5);
+    CHECK(d.publish.base == "site");
+    CHECK(d.publish.qos == 1);
+    CHECK(d.publish.min_interval == 1s);
+    CHECK(d.publish.max_interval == 60s);
+    REQUIRE(d.commands.size() == 1);
+    CHECK(d.commands[0].name == "relay");
+    CHECK(d.commands[0].type == command_type::enumeration);
+    CHECK(d.commands[0].format == "R{value}#{seq}");
+    CHECK(d.commands[0].timeout == 3s);
+}
+
+TEST_CASE("device errors carry file:line:col", "[config][serial]") {
+    CHECK(first_error("[[devices]]\nmatch = { path = \"/dev/x\" }\n") ==
+          R"(t.toml:1:1: devices[0]: missing "id", e.g. id = "greenhouse")");
+    CHECK(first_error("[[devices]]\nid = \"a b\"\nmatch = { path = \"/dev/x\" }\n")
+              .starts_with("t.toml:1:1: devices[0]: id \"a b\" may hold only"));
+    CHECK(first_error("[[devices]]\nid = \"a\"\n").find("missing \"match\"") !=
+          std::string::npos);
+    CHECK(first_error("[[devices]]\nid = \"a\"\nmatch = { path = \"/dev/x\" }\nparity = \"od\"\n") ==
+          R"(t.toml:4:10: devices[0].parity: expected one of "none", "even", "odd", got "od"; did you mean "odd"?)");
+    CHECK(first_error("[[devices]]\nid = \"a\"\nmatch = { path = \"/dev/x\" }\nbaud = 0\n") ==
+          "t.toml:4:8: devices[0].baud: must be between 50 and 4000000, got 0");
+    CHECK(first_error("[[devices]]\nid = \"a\"\nmatch = { path = \"/x\" }\n"
+                      "publish = { state_topic = \"{base}/{dev}\" }\n")
+              .find("unknown placeholder {dev}") != std::string::npos);
+    CHECK(first_error("[[devices]]\nid = \"a\"\nmatch = { path = \"/x\" }\n"
+                      "parser = { kind = \"csv\" }\n")
+              .find("needs columns") != std::string::npos);
+    CHECK(first_error("[[devices]]\nid = \"a\"\nmatch = { path = \"/x\" }\n"
+                      "commands.led = { type = \"enum\" }\n")
+              .find("needs values") != std::string::npos);
+    CHECK(first_error("[[devices]]\nid = \"a\"\nmatch = { path = \"/x\" }\n"
+                      "[[devices]]\nid = \"a\"\nmatch = { path = \"/y\" }\n") ==
+          R"(t.toml:4:1: devices[1]: id "a" is already used by devices[0])");
+    CHECK(first_error("[[devices]]\nid = \"a\"\nmatch = { path = \"/x\" }\nbogus = 1\n") ==
+          "t.toml:4:1: devices[0].bogus: unknown key; valid keys are 'id', 'match', 'baud', "
+          "'data_bits', 'parity', 'stop_bits', 'flow_control', 'dtr', 'rts', 'settle', "
+          "'framing', 'delimiter', 'frame_length', 'idle_gap', 'max_frame_bytes', 'encoding', "
+          "'parser', 'fields', 'publish', 'commands', 'stats_interval'");
+}
+
+TEST_CASE("the commented device example in config/edgemq.toml loads", "[config][serial]") {
+    // The example's lines start with "# " so that the reference file stays the defaults.
+    std::string text = "[[devices]]\nid = \"greenhouse\"\nmatch = { path = \"/dev/ttyUSB0\" }\n"
+                       "baud = 9600\nsettle = \"2s\"\n"
+                       "parser = { kind = \"kv\", pair_separator = \",\", kv_separator = \"=\" }\n"
+                       "fields.temp = { type = \"float\", unit = \"C\", deadband = 0.2 }\n"
+                       "commands.led = { type = \"enum\", values = [\"on\", \"off\"], "
+                       "format = \"LED {value}\", reply = \"^OK LED\", timeout = \"2s\" }\n";
+    const auto g = load_string(text, "t.toml");
+    CHECK(g.devices.at(0).commands.at(0).values.size() == 2);
+}
