@@ -3,6 +3,7 @@
 #include "net/connection.hpp"
 
 #include "edgemq/broker/error.hpp"
+#include "edgemq/broker/routing/topic.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -68,7 +69,11 @@ void broker_impl::start() {
                 auth::password_file::load(l.password_file));
         }
         if (!l.acl_file.empty()) {
-            state->acl = std::make_shared<const auth::acl>(auth::acl::load(l.acl_file));
+            auto acl = std::make_shared<const auth::acl>(auth::acl::load(l.acl_file));
+            for (const auto& w : acl->warnings()) {
+                log.warn("acl_file {}", w);
+            }
+            state->acl = std::move(acl);
         }
         auto& acceptor = state->acceptor;
         try {
@@ -446,6 +451,13 @@ void broker_impl::route(worker& w, const message_ptr& m) {
 }
 
 void broker_impl::deliver_local(worker& w, const session_ptr& s, protocol::delivery d) {
+    if (s->internal) {
+        if (d.msg->origin != s->internal_id) { // never back to its publisher
+            w.messages_sent.add();
+            (*s->internal)(d.msg);
+        }
+        return;
+    }
     if (!s->may_receive(d.msg->topic)) {
         return; // an ACL read rule keeps this topic from this client
     }
@@ -565,6 +577,214 @@ broker_stats broker_impl::stats() const {
 }
 
 // ---------------------------------------------------------------------------------------------
+// In-process clients
+
+namespace {
+
+class internal_client_impl final : public internal_client {
+public:
+    internal_client_impl(broker_impl& b, session_ptr s, std::string name)
+        : broker_(b), session_(std::move(s)), name_(std::move(name)) {}
+    ~internal_client_impl() override { disconnect(); }
+
+    std::uint32_t id() const noexcept override { return session_->internal_id; }
+    const std::string& name() const noexcept override { return name_; }
+
+    void publish(message m) override {
+        m.origin = id();
+        broker_.publish(std::make_shared<const message>(std::move(m)));
+    }
+
+    void subscribe(std::string filter, std::uint8_t qos) override {
+        if (!closed_) {
+            broker_.subscribe_internal(session_, std::move(filter), qos);
+        }
+    }
+
+    void unsubscribe(std::string filter) override {
+        if (closed_) {
+            return;
+        }
+        auto& w = *broker_.workers[session_->home.load(std::memory_order_acquire)];
+        asio::post(w.ctx, [&b = broker_, &w, s = session_, filter = std::move(filter)] {
+            b.unsubscribe(w, s, filter);
+        });
+    }
+
+    void disconnect() override {
+        if (!closed_.exchange(true)) {
+            broker_.end_internal(session_);
+        }
+    }
+
+private:
+    broker_impl& broker_;
+    session_ptr session_;
+    std::string name_;
+    std::atomic<bool> closed_{false};
+};
+
+} // namespace
+
+std::shared_ptr<internal_client>
+broker_impl::connect_internal(std::string name, std::function<void(const message_ptr&)> on_message) {
+    const unsigned home = next_worker_.fetch_add(1, std::memory_order_relaxed) % workers.size();
+    auto s = std::make_shared<session>("$internal/" + name, true, home, limits_);
+    s->internal = std::make_unique<std::function<void(const message_ptr&)>>(std::move(on_message));
+    {
+        const std::lock_guard lock{registry_mutex_};
+        s->internal_id = ++internal_ids_;
+        internal_sessions_.push_back(s);
+    }
+    return std::make_shared<internal_client_impl>(*this, std::move(s), std::move(name));
+}
+
+void broker_impl::subscribe_internal(const session_ptr& s, std::string filter, std::uint8_t qos) {
+    if (!routing::is_valid_topic_filter(filter) || qos > 2) {
+        log.error("in-process client {} asked for an invalid subscription filter={} qos={}",
+                  s->client_id, filter, qos);
+        return;
+    }
+    auto& w = *workers[s->home.load(std::memory_order_acquire)];
+    asio::post(w.ctx, [this, &w, s, filter = std::move(filter), qos] {
+        if (!s->internal) {
+            return; // disconnected meanwhile
+        }
+        subscribe(w, s, filter, qos);
+        for (const auto& m : retained_.match(filter)) {
+            if (m->origin != s->internal_id) {
+                (*s->internal)(m);
+            }
+        }
+    });
+}
+
+void broker_impl::end_internal(const session_ptr& s) {
+    {
+        const std::lock_guard lock{registry_mutex_};
+        std::erase(internal_sessions_, s);
+    }
+    if (!running_) {
+        return; // the broker is gone or going: its threads no longer run handlers
+    }
+    auto& w = *workers[s->home.load(std::memory_order_acquire)];
+    asio::post(w.ctx, [this, &w, s] {
+        s->internal.reset();
+        end_session(w, s);
+    });
+}
+
+void broker_impl::publish(message_ptr m) {
+    auto& w = *workers.front();
+    asio::post(w.ctx, [this, &w, m = std::move(m)] {
+        route(w, m);
+        flush(w);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The admin surface's view
+
+template <typename F>
+void broker_impl::on_every_worker_and_wait(F f) {
+    std::vector<std::future<void>> done;
+    for (auto& w : workers) {
+        auto task = std::make_shared<std::packaged_task<void()>>([&f, &w = *w] { f(w); });
+        done.push_back(task->get_future());
+        asio::post(w->ctx, [task] { (*task)(); });
+    }
+    for (auto& d : done) {
+        d.get();
+    }
+}
+
+std::vector<session_ptr> broker_impl::all_sessions() {
+    const std::lock_guard lock{registry_mutex_};
+    std::vector<session_ptr> all;
+    all.reserve(sessions_.size() + internal_sessions_.size());
+    for (const auto& [id, s] : sessions_) {
+        all.push_back(s);
+    }
+    all.insert(all.end(), internal_sessions_.begin(), internal_sessions_.end());
+    return all;
+}
+
+std::vector<client_info> broker_impl::clients() {
+    const auto all = all_sessions();
+    std::mutex out_mutex;
+    std::vector<client_info> out;
+    on_every_worker_and_wait([&](worker& w) {
+        for (const auto& s : all) {
+            if (s->home.load(std::memory_order_acquire) != w.index) {
+                continue;
+            }
+            client_info info;
+            info.client_id = s->client_id;
+            info.internal = s->internal_id != 0;
+            info.connected = s->conn != nullptr || info.internal;
+            info.clean_session = s->clean;
+            if (s->access) {
+                info.username = s->access->username;
+            }
+            info.subscriptions = s->subscriptions.size();
+            info.inflight = s->state.inflight();
+            info.queued = s->state.queued();
+            info.dropped = s->state.dropped();
+            if (s->conn != nullptr) {
+                s->conn->describe(info);
+            }
+            const std::lock_guard lock{out_mutex};
+            out.push_back(std::move(info));
+        }
+    });
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return a.client_id < b.client_id; });
+    return out;
+}
+
+std::vector<subscription_info> broker_impl::subscriptions() {
+    const auto all = all_sessions();
+    std::mutex out_mutex;
+    std::vector<subscription_info> out;
+    on_every_worker_and_wait([&](worker& w) {
+        for (const auto& s : all) {
+            if (s->home.load(std::memory_order_acquire) != w.index) {
+                continue;
+            }
+            const std::lock_guard lock{out_mutex};
+            for (const auto& [filter, qos] : s->subscriptions) {
+                out.push_back({s->client_id, filter, qos});
+            }
+        }
+    });
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+        return std::tie(a.client_id, a.filter) < std::tie(b.client_id, b.filter);
+    });
+    return out;
+}
+
+bool broker_impl::kick(std::string_view client_id) {
+    session_ptr s;
+    {
+        const std::lock_guard lock{registry_mutex_};
+        if (auto it = sessions_.find(client_id); it != sessions_.end()) {
+            s = it->second;
+        }
+    }
+    if (!s) {
+        return false;
+    }
+    bool kicked = false;
+    on_every_worker_and_wait([&](worker& w) {
+        if (s->home.load(std::memory_order_acquire) == w.index && s->conn != nullptr) {
+            s->conn->close(errc::kicked);
+            kicked = true;
+        }
+    });
+    return kicked;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The public face
 
 broker::broker(config::gateway cfg, std::shared_ptr<spdlog::logger> log)
@@ -577,16 +797,21 @@ void broker::stop() { impl_->stop(); }
 
 std::vector<bound_listener> broker::listeners() const { return impl_->bound; }
 
-void broker::publish(message_ptr m) {
-    auto& w = *impl_->workers.front();
-    asio::post(w.ctx, [this, &w, m = std::move(m)] {
-        impl_->route(w, m);
-        impl_->flush(w);
-    });
-}
+void broker::publish(message_ptr m) { impl_->publish(std::move(m)); }
 
 broker_stats broker::stats() const { return impl_->stats(); }
 
 void broker::reload_files() { impl_->reload_files(); }
+
+std::shared_ptr<internal_client>
+broker::connect_internal(std::string name, std::function<void(const message_ptr&)> on_message) {
+    return impl_->connect_internal(std::move(name), std::move(on_message));
+}
+
+std::vector<client_info> broker::clients() const { return impl_->clients(); }
+std::vector<subscription_info> broker::subscriptions() const { return impl_->subscriptions(); }
+std::vector<message_ptr> broker::retained() const { return impl_->retained(); }
+bool broker::delete_retained(std::string_view topic) { return impl_->delete_retained(topic); }
+bool broker::kick(std::string_view client_id) { return impl_->kick(client_id); }
 
 } // namespace edgemq::broker

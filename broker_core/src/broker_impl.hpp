@@ -72,6 +72,9 @@ public:
     std::map<std::string, std::uint8_t, std::less<>> subscriptions;
     connection* conn = nullptr;
     std::shared_ptr<const client_access> access; ///< null: anonymous, no ACL
+    /// In-process clients receive through this instead of a connection (internal_client).
+    std::unique_ptr<std::function<void(const message_ptr&)>> internal;
+    std::uint32_t internal_id = 0;
     std::uint64_t claim = 0; ///< which CONNECT may attach (guarded by the registry mutex)
 
     bool may_subscribe(std::string_view filter) const {
@@ -166,6 +169,23 @@ public:
 
     broker_stats stats() const;
 
+    // In-process clients and the admin surface's view (broker.hpp documents them).
+    std::shared_ptr<internal_client>
+    connect_internal(std::string name, std::function<void(const message_ptr&)> on_message);
+    void publish(message_ptr m);
+    std::vector<client_info> clients();
+    std::vector<subscription_info> subscriptions();
+    std::vector<message_ptr> retained() const { return retained_.all(); }
+    bool delete_retained(std::string_view topic) { return retained_.erase(topic); }
+    bool kick(std::string_view client_id);
+    void end_internal(const session_ptr& s);
+    /// Runs `f(worker&)` on every worker and waits for all (control path only).
+    template <typename F>
+    void on_every_worker_and_wait(F f);
+    /// Every session: the registered ones and the in-process ones.
+    std::vector<session_ptr> all_sessions();
+    void subscribe_internal(const session_ptr& s, std::string filter, std::uint8_t qos);
+
 private:
     asio::awaitable<void> accept_loop(listener_state& l);
     /// Counts a new connection against the listener's and the broker's max_connections.
@@ -188,7 +208,9 @@ private:
     asio::awaitable<void> sweep_loop(worker& w);
     void publish_sys();
     void deliver_local(worker& w, const session_ptr& s, protocol::delivery d);
+public:
     void end_session(worker& w, const session_ptr& s);
+private:
     /// On `owner`, the session's home: closes the previous connection of `previous` and moves
     /// the session to worker `to` (resume) or ends it. False when it had moved elsewhere.
     asio::awaitable<bool> take_over(worker& owner, session_ptr previous, bool resume, unsigned to);
@@ -204,6 +226,8 @@ private:
 
     mutable std::mutex registry_mutex_;
     std::unordered_map<std::string_view, session_ptr> sessions_; ///< keys view session::client_id
+    std::vector<session_ptr> internal_sessions_;
+    std::uint32_t internal_ids_ = 0;
     std::uint64_t claims_ = 0;
 
     std::atomic<std::uint64_t> connections_{0};       ///< open sockets, for max_connections
@@ -215,7 +239,7 @@ private:
     std::uint64_t auth_log_suppressed_ = 0;
     std::atomic<unsigned> next_worker_{0};
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-    bool running_ = false;
+    std::atomic<bool> running_{false};
 };
 
 } // namespace edgemq::broker

@@ -280,6 +280,9 @@ asio::awaitable<void> connection::on_connect(codec::connect p) {
         co_return; // refused
     }
     keep_alive_ = std::min(p.keep_alive, limits.max_keepalive);
+    connected_at_ = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
     if (p.will) {
         will_ = std::make_unique<codec::will_message>(std::move(*p.will));
     }
@@ -328,7 +331,8 @@ connection::authenticate(const codec::connect& p) {
     } else if (user) {
         const auto passwords = listener_.passwords.load();
         // Hashing takes microseconds at Mosquitto's iteration count; it stays on this thread.
-        if (passwords && !passwords->verify(*user, p.password.value_or(std::string{}))) {
+        // A CONNECT without a password never matches, not even an empty one (as Mosquitto).
+        if (passwords && (!p.password || !passwords->verify(*user, *p.password))) {
             broker_.log_auth_failure(p.client_id, *user, peer());
             refuse(codec::connect_return_code::bad_username_or_password,
                    errc::bad_username_or_password, p.client_id);
@@ -463,6 +467,13 @@ void connection::protocol_violation(boost::system::error_code ec) {
         return;
     }
     close(ec);
+}
+
+void connection::describe(client_info& info) const {
+    info.peer = peer();
+    info.listener = listener_.cfg.type;
+    info.keep_alive = keep_alive_;
+    info.connected_at = connected_at_;
 }
 
 std::string_view connection::client_id() const noexcept {

@@ -51,6 +51,9 @@ public:
     /// by the worker's periodic sweep.
     void check_deadline(std::chrono::steady_clock::time_point now);
 
+    /// Fills what the connection knows of `info` (peer, listener, keep-alive, since when).
+    void describe(client_info& info) const;
+
     // The worker's intrusive list of its connections (no allocation per connection).
     connection* prev_in_worker = nullptr;
     connection* next_in_worker = nullptr;
@@ -151,6 +154,7 @@ private:
     bool open_ = true;
     bool connected_ = false;
     std::uint16_t keep_alive_ = 0;
+    std::int64_t connected_at_ = 0; ///< Unix seconds
     std::unique_ptr<codec::will_message> will_;
     session_ptr session_;
     /// Accept time until CONNECT, then the time of the last read (keep-alive).

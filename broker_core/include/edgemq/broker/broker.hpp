@@ -5,8 +5,11 @@
 #include "edgemq/config/model.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace spdlog {
@@ -38,6 +41,51 @@ struct broker_stats {
     std::uint64_t subscriptions = 0;
     std::uint64_t retained_messages = 0;
     std::uint64_t uptime_seconds = 0;
+};
+
+/// A client as the admin surface shows it.
+struct client_info {
+    std::string client_id;
+    bool connected = false;     ///< false: a persistent session waiting for its client
+    bool internal = false;      ///< an in-process client (driver, bridge)
+    std::string peer;           ///< "address:port", empty when not connected
+    std::string listener;       ///< "tcp", "tls", "ws", "wss"
+    std::optional<std::string> username;
+    bool clean_session = true;
+    std::uint16_t keep_alive = 0;
+    std::int64_t connected_at = 0; ///< Unix time in seconds, 0 when not connected
+    std::size_t subscriptions = 0;
+    std::size_t inflight = 0;
+    std::size_t queued = 0;
+    std::uint64_t dropped = 0;
+};
+
+struct subscription_info {
+    std::string client_id;
+    std::string filter;
+    std::uint8_t qos = 0;
+};
+
+/// An in-process client of the broker (a serial driver, a bridge): it publishes and subscribes
+/// like a network client, without a socket. Create one with broker::connect_internal.
+/// Thread safety: all members may be called from any thread. The handler given at creation runs
+/// on a broker I/O thread: it must be quick and must not block (post to your own executor).
+class internal_client {
+public:
+    virtual ~internal_client() = default;
+    /// Identifies this client's messages (message::origin).
+    virtual std::uint32_t id() const noexcept = 0;
+    virtual const std::string& name() const noexcept = 0;
+    /// Publishes `m` (its origin is set to id()).
+    virtual void publish(message m) = 0;
+    /// Subscribes; retained messages matching `filter` are delivered after it, as to a network
+    /// client. The handler never sees messages this client published itself.
+    virtual void subscribe(std::string filter, std::uint8_t qos) = 0;
+    virtual void unsubscribe(std::string filter) = 0;
+    /// Ends the session and its subscriptions. Deliveries already running on a broker thread
+    /// may still complete; none start afterwards. The destructor does it too. Destroy internal
+    /// clients before the broker.
+    virtual void disconnect() = 0;
 };
 
 /// The MQTT 3.1.1 broker: listeners, sessions, routing, retained messages, wills and `$SYS`.
@@ -72,6 +120,22 @@ public:
     void reload_files();
 
     broker_stats stats() const;
+
+    /// Creates an in-process client named `name` (shown as client id "$internal/<name>").
+    /// `on_message` receives the messages matching its subscriptions, on a broker I/O thread.
+    std::shared_ptr<internal_client>
+    connect_internal(std::string name, std::function<void(const message_ptr&)> on_message);
+
+    // The admin surface's view. These block until every I/O thread has answered: call them
+    // from a thread of your own, never from a broker handler.
+
+    std::vector<client_info> clients() const;
+    std::vector<subscription_info> subscriptions() const;
+    std::vector<message_ptr> retained() const;
+    /// Deletes the retained message of `topic`; false when there was none.
+    bool delete_retained(std::string_view topic);
+    /// Disconnects the client with this id (its will is published); false when not connected.
+    bool kick(std::string_view client_id);
 
 private:
     std::unique_ptr<broker_impl> impl_;
