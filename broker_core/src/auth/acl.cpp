@@ -9,6 +9,7 @@
 // would cost more than the single scan it saves. Patterns are expanded into a per-thread
 // buffer that keeps its capacity, so a check does not allocate once the buffer has grown.
 #include "edgemq/broker/auth/acl.hpp"
+#include "text.hpp"
 
 #include "edgemq/broker/routing/topic.hpp"
 
@@ -25,15 +26,6 @@ namespace {
 using detail::acl_rule;
 using detail::acl_rule_set;
 
-constexpr std::string_view blanks = " \t\r\n\v\f";
-
-std::string_view trim(std::string_view s) noexcept {
-    const auto first = s.find_first_not_of(blanks);
-    if (first == std::string_view::npos) {
-        return {};
-    }
-    return s.substr(first, s.find_last_not_of(blanks) - first + 1);
-}
 
 /// Splits off the first blank-separated word of `s` (already trimmed); the rest is trimmed.
 std::pair<std::string_view, std::string_view> first_word(std::string_view s) noexcept {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "edgemq/broker/auth/password_file.hpp"
+#include "text.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -25,15 +26,6 @@
 namespace edgemq::broker::auth {
 namespace {
 
-constexpr std::string_view blanks = " \t\r\n\v\f";
-
-std::string_view trim(std::string_view s) noexcept {
-    const auto first = s.find_first_not_of(blanks);
-    if (first == std::string_view::npos) {
-        return {};
-    }
-    return s.substr(first, s.find_last_not_of(blanks) - first + 1);
-}
 
 /// A line of a password file as Mosquitto reads it: lines without `:` carry no user, the user is
 /// the trimmed text before the first `:`. Mosquitto takes only a `#` in the first column as a

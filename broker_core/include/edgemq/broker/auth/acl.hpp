@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "edgemq/broker/detail/string_hash.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -68,13 +70,6 @@ struct acl_rule_set {
     std::vector<acl_rule> allow;
 };
 
-struct acl_string_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-        return std::hash<std::string_view>{}(s);
-    }
-};
-
 } // namespace detail
 
 /// A loaded ACL file.
@@ -116,8 +111,7 @@ private:
     bool allowed(const std::optional<std::string>& username, std::string_view client_id,
                  std::string_view topic_or_filter, check what) const noexcept;
 
-    std::unordered_map<std::string, detail::acl_rule_set, detail::acl_string_hash, std::equal_to<>>
-        users_;
+    edgemq::broker::detail::string_map<detail::acl_rule_set> users_;
     detail::acl_rule_set anonymous_;
     detail::acl_rule_set patterns_;
     std::vector<std::string> warnings_;

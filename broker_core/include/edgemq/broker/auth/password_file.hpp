@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "edgemq/broker/detail/string_hash.hpp"
+
 #include <array>
 #include <cstddef>
 #include <filesystem>
@@ -82,16 +84,10 @@ private:
         std::array<unsigned char, hash_size> hash{};
     };
 
-    struct string_hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept {
-            return std::hash<std::string_view>{}(s);
-        }
-    };
 
     static bool matches(const entry& e, std::string_view password) noexcept;
 
-    std::unordered_map<std::string, entry, string_hash, std::equal_to<>> users_;
+    edgemq::broker::detail::string_map<entry> users_;
     entry decoy_; ///< hashed against when the user is unknown; never matches
 };
 

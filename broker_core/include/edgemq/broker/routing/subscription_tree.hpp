@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "edgemq/broker/detail/string_hash.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <memory>
@@ -96,16 +98,8 @@ public:
     std::size_t size() const noexcept { return size_; }
 
 private:
-    struct transparent_hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept {
-            return std::hash<std::string_view>{}(s);
-        }
-    };
-
     struct node {
-        std::unordered_map<std::string, std::unique_ptr<node>, transparent_hash, std::equal_to<>>
-            children;
+        detail::string_map<std::unique_ptr<node>> children;
         std::vector<std::pair<Subscriber, std::uint8_t>> subscribers;
 
         const node* child(std::string_view level) const {
