@@ -168,8 +168,7 @@ asio::awaitable<void> broker_impl::accept_loop(listener_state& l) {
                 co_return;
             }
             // EMFILE and friends: back off briefly instead of spinning.
-            log.warn("accept failed listener={}:{} error={}", l.cfg.host, l.cfg.port,
-                     ec.message());
+            log.warn("accept failed listener={}:{} error={}", l.cfg.host, l.cfg.port, ec.message());
             asio::steady_timer pause{acceptor.get_executor(), std::chrono::milliseconds(100)};
             co_await pause.async_wait(use_nothrow);
             continue;
@@ -268,9 +267,10 @@ bool broker_impl::admit(listener_state& l) {
     return true;
 }
 
-asio::awaitable<broker_impl::attach_result>
-broker_impl::async_attach(worker& w, std::shared_ptr<connection> c, std::string client_id,
-                           bool clean) {
+asio::awaitable<broker_impl::attach_result> broker_impl::async_attach(worker& w,
+                                                                      std::shared_ptr<connection> c,
+                                                                      std::string client_id,
+                                                                      bool clean) {
     attach_result result;
     session_ptr previous;
     std::uint64_t my_claim = 0;
@@ -320,7 +320,7 @@ broker_impl::async_attach(worker& w, std::shared_ptr<connection> c, std::string 
 }
 
 asio::awaitable<bool> broker_impl::take_over(worker& owner, session_ptr previous, bool resume,
-                                              unsigned to) {
+                                             unsigned to) {
     if (previous->home.load(std::memory_order_acquire) != owner.index) {
         co_return false; // it moved meanwhile; follow it
     }
@@ -335,8 +335,7 @@ asio::awaitable<bool> broker_impl::take_over(worker& owner, session_ptr previous
     co_return true;
 }
 
-void broker_impl::on_connection_closed(worker& w, connection& c, listener_state& l,
-                                        session_ptr s) {
+void broker_impl::on_connection_closed(worker& w, connection& c, listener_state& l, session_ptr s) {
     w.unlink(c);
     l.connections.fetch_sub(1, std::memory_order_relaxed);
     connections_.fetch_sub(1, std::memory_order_relaxed);
@@ -390,8 +389,7 @@ void worker::unlink(connection& c) {
 // ---------------------------------------------------------------------------------------------
 // Subscriptions and routing
 
-template <typename F>
-void broker_impl::on_every_worker(worker& self, F f) {
+template <typename F> void broker_impl::on_every_worker(worker& self, F f) {
     for (auto& w : workers) {
         if (w.get() == &self) {
             f(self);
@@ -402,7 +400,7 @@ void broker_impl::on_every_worker(worker& self, F f) {
 }
 
 void broker_impl::subscribe(worker& w, const session_ptr& s, const std::string& filter,
-                             std::uint8_t qos) {
+                            std::uint8_t qos) {
     if (s->subscriptions.insert_or_assign(filter, qos).second) { // a repeat replaces [MQTT-3.8.4-3]
         subscriptions_.fetch_add(1, std::memory_order_relaxed);
     }
@@ -569,10 +567,9 @@ broker_stats broker_impl::stats() const {
     s.subscriptions = static_cast<std::uint64_t>(
         std::max<std::int64_t>(0, subscriptions_.load(std::memory_order_relaxed)));
     s.retained_messages = retained_.size();
-    s.uptime_seconds = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
-                                                         started_)
-            .count());
+    s.uptime_seconds = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                      std::chrono::steady_clock::now() - started_)
+                                                      .count());
     return s;
 }
 
@@ -627,7 +624,8 @@ private:
 } // namespace
 
 std::shared_ptr<internal_client>
-broker_impl::connect_internal(std::string name, std::function<void(const message_ptr&)> on_message) {
+broker_impl::connect_internal(std::string name,
+                              std::function<void(const message_ptr&)> on_message) {
     const unsigned home = next_worker_.fetch_add(1, std::memory_order_relaxed) % workers.size();
     auto s = std::make_shared<session>("$internal/" + name, true, home, limits_);
     s->internal = std::make_unique<std::function<void(const message_ptr&)>>(std::move(on_message));
@@ -685,8 +683,7 @@ void broker_impl::publish(message_ptr m) {
 // ---------------------------------------------------------------------------------------------
 // The admin surface's view
 
-template <typename F>
-void broker_impl::on_every_worker_and_wait(F f) {
+template <typename F> void broker_impl::on_every_worker_and_wait(F f) {
     std::vector<std::future<void>> done;
     for (auto& w : workers) {
         auto task = std::make_shared<std::packaged_task<void()>>([&f, &w = *w] { f(w); });
@@ -790,28 +787,52 @@ bool broker_impl::kick(std::string_view client_id) {
 broker::broker(config::gateway cfg, std::shared_ptr<spdlog::logger> log)
     : impl_(std::make_unique<broker_impl>(std::move(cfg), std::move(log))) {}
 
-broker::~broker() { stop(); }
+broker::~broker() {
+    stop();
+}
 
-void broker::start() { impl_->start(); }
-void broker::stop() { impl_->stop(); }
+void broker::start() {
+    impl_->start();
+}
+void broker::stop() {
+    impl_->stop();
+}
 
-std::vector<bound_listener> broker::listeners() const { return impl_->bound; }
+std::vector<bound_listener> broker::listeners() const {
+    return impl_->bound;
+}
 
-void broker::publish(message_ptr m) { impl_->publish(std::move(m)); }
+void broker::publish(message_ptr m) {
+    impl_->publish(std::move(m));
+}
 
-broker_stats broker::stats() const { return impl_->stats(); }
+broker_stats broker::stats() const {
+    return impl_->stats();
+}
 
-void broker::reload_files() { impl_->reload_files(); }
+void broker::reload_files() {
+    impl_->reload_files();
+}
 
 std::shared_ptr<internal_client>
 broker::connect_internal(std::string name, std::function<void(const message_ptr&)> on_message) {
     return impl_->connect_internal(std::move(name), std::move(on_message));
 }
 
-std::vector<client_info> broker::clients() const { return impl_->clients(); }
-std::vector<subscription_info> broker::subscriptions() const { return impl_->subscriptions(); }
-std::vector<message_ptr> broker::retained() const { return impl_->retained(); }
-bool broker::delete_retained(std::string_view topic) { return impl_->delete_retained(topic); }
-bool broker::kick(std::string_view client_id) { return impl_->kick(client_id); }
+std::vector<client_info> broker::clients() const {
+    return impl_->clients();
+}
+std::vector<subscription_info> broker::subscriptions() const {
+    return impl_->subscriptions();
+}
+std::vector<message_ptr> broker::retained() const {
+    return impl_->retained();
+}
+bool broker::delete_retained(std::string_view topic) {
+    return impl_->delete_retained(topic);
+}
+bool broker::kick(std::string_view client_id) {
+    return impl_->kick(client_id);
+}
 
 } // namespace edgemq::broker

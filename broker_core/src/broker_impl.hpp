@@ -180,8 +180,7 @@ public:
     bool kick(std::string_view client_id);
     void end_internal(const session_ptr& s);
     /// Runs `f(worker&)` on every worker and waits for all (control path only).
-    template <typename F>
-    void on_every_worker_and_wait(F f);
+    template <typename F> void on_every_worker_and_wait(F f);
     /// Every session: the registered ones and the in-process ones.
     std::vector<session_ptr> all_sessions();
     void subscribe_internal(const session_ptr& s, std::string filter, std::uint8_t qos);
@@ -190,6 +189,7 @@ private:
     asio::awaitable<void> accept_loop(listener_state& l);
     /// Counts a new connection against the listener's and the broker's max_connections.
     bool admit(listener_state& l);
+
 public:
     /// Whether clients without a user name may connect to `l`: as configured, else only where
     /// nothing authenticates clients.
@@ -208,15 +208,16 @@ private:
     asio::awaitable<void> sweep_loop(worker& w);
     void publish_sys();
     void deliver_local(worker& w, const session_ptr& s, protocol::delivery d);
+
 public:
     void end_session(worker& w, const session_ptr& s);
+
 private:
     /// On `owner`, the session's home: closes the previous connection of `previous` and moves
     /// the session to worker `to` (resume) or ends it. False when it had moved elsewhere.
     asio::awaitable<bool> take_over(worker& owner, session_ptr previous, bool resume, unsigned to);
     /// Runs `f(worker&)` on every worker's thread; directly on `self`.
-    template <typename F>
-    void on_every_worker(worker& self, F f);
+    template <typename F> void on_every_worker(worker& self, F f);
 
     std::shared_ptr<spdlog::logger> log_owner_;
     const protocol::session_limits limits_; ///< shared by every session

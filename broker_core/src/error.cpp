@@ -12,24 +12,42 @@ public:
 
     std::string message(int ev) const override {
         switch (static_cast<errc>(ev)) {
-        case errc::malformed_packet: return "malformed packet";
-        case errc::malformed_remaining_length: return "malformed remaining length";
-        case errc::packet_too_large: return "packet larger than max_packet_size";
-        case errc::reserved_flags: return "reserved fixed-header flags set";
-        case errc::invalid_qos: return "invalid QoS";
-        case errc::invalid_utf8: return "invalid UTF-8 string";
-        case errc::invalid_topic_name: return "invalid topic name";
-        case errc::unsupported_protocol_version: return "unsupported protocol version";
-        case errc::protocol_error: return "protocol error";
-        case errc::first_packet_not_connect: return "first packet was not CONNECT";
-        case errc::keep_alive_timeout: return "keep-alive timeout";
-        case errc::connect_timeout: return "no CONNECT before the deadline";
-        case errc::session_taken_over: return "session taken over by a new connection";
-        case errc::queue_full: return "outbound queue full";
-        case errc::server_shutting_down: return "server shutting down";
-        case errc::kicked: return "disconnected by an operator";
-        case errc::bad_username_or_password: return "bad user name or password";
-        case errc::not_authorized: return "not authorized";
+        case errc::malformed_packet:
+            return "malformed packet";
+        case errc::malformed_remaining_length:
+            return "malformed remaining length";
+        case errc::packet_too_large:
+            return "packet larger than max_packet_size";
+        case errc::reserved_flags:
+            return "reserved fixed-header flags set";
+        case errc::invalid_qos:
+            return "invalid QoS";
+        case errc::invalid_utf8:
+            return "invalid UTF-8 string";
+        case errc::invalid_topic_name:
+            return "invalid topic name";
+        case errc::unsupported_protocol_version:
+            return "unsupported protocol version";
+        case errc::protocol_error:
+            return "protocol error";
+        case errc::first_packet_not_connect:
+            return "first packet was not CONNECT";
+        case errc::keep_alive_timeout:
+            return "keep-alive timeout";
+        case errc::connect_timeout:
+            return "no CONNECT before the deadline";
+        case errc::session_taken_over:
+            return "session taken over by a new connection";
+        case errc::queue_full:
+            return "outbound queue full";
+        case errc::server_shutting_down:
+            return "server shutting down";
+        case errc::kicked:
+            return "disconnected by an operator";
+        case errc::bad_username_or_password:
+            return "bad user name or password";
+        case errc::not_authorized:
+            return "not authorized";
         }
         return "unknown edgemq.broker error";
     }

@@ -26,7 +26,6 @@ namespace {
 using detail::acl_rule;
 using detail::acl_rule_set;
 
-
 /// Splits off the first blank-separated word of `s` (already trimmed); the rest is trimmed.
 std::pair<std::string_view, std::string_view> first_word(std::string_view s) noexcept {
     const auto end = s.find_first_of(blanks);

@@ -26,7 +26,6 @@
 namespace edgemq::broker::auth {
 namespace {
 
-
 /// A line of a password file as Mosquitto reads it: lines without `:` carry no user, the user is
 /// the trimmed text before the first `:`. Mosquitto takes only a `#` in the first column as a
 /// comment; a `#` after leading blanks is one here too (no valid user name starts with `#`).

@@ -76,8 +76,10 @@ constexpr std::uint8_t required_flags(packet_type t) noexcept {
     switch (t) {
     case packet_type::pubrel:
     case packet_type::subscribe:
-    case packet_type::unsubscribe: return 0x02;
-    default: return 0x00;
+    case packet_type::unsubscribe:
+        return 0x02;
+    default:
+        return 0x00;
     }
 }
 
@@ -166,8 +168,7 @@ result<packet> decode_publish(std::uint8_t flags, reader& r) {
 }
 
 /// PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK: exactly a non-zero packet id.
-template <typename Packet>
-result<packet> decode_id_only(reader& r) {
+template <typename Packet> result<packet> decode_id_only(reader& r) {
     EDGEMQ_TRY(id, r.u16());
     if (id == 0 || !r.empty()) {
         // An acknowledgement carries the id of a packet that could not have id 0 [MQTT-2.3.1-1].
@@ -244,8 +245,7 @@ result<packet> decode_connack(reader& r) {
     return packet{connack{(ack_flags & 0x01) != 0, static_cast<connect_return_code>(code)}};
 }
 
-template <typename Packet>
-result<packet> decode_empty(const reader& r) {
+template <typename Packet> result<packet> decode_empty(const reader& r) {
     if (!r.empty()) {
         return errc::malformed_packet;
     }
@@ -281,20 +281,34 @@ result<packet> decode(const fixed_header& header, std::span<const std::uint8_t> 
     }
     reader r{body};
     switch (type) {
-    case packet_type::connect: return decode_connect(r);
-    case packet_type::connack: return decode_connack(r);
-    case packet_type::publish: return decode_publish(flags, r);
-    case packet_type::puback: return decode_id_only<puback>(r);
-    case packet_type::pubrec: return decode_id_only<pubrec>(r);
-    case packet_type::pubrel: return decode_id_only<pubrel>(r);
-    case packet_type::pubcomp: return decode_id_only<pubcomp>(r);
-    case packet_type::subscribe: return decode_subscribe(r);
-    case packet_type::suback: return decode_suback(r);
-    case packet_type::unsubscribe: return decode_unsubscribe(r);
-    case packet_type::unsuback: return decode_id_only<unsuback>(r);
-    case packet_type::pingreq: return decode_empty<pingreq>(r);
-    case packet_type::pingresp: return decode_empty<pingresp>(r);
-    case packet_type::disconnect: return decode_empty<disconnect>(r);
+    case packet_type::connect:
+        return decode_connect(r);
+    case packet_type::connack:
+        return decode_connack(r);
+    case packet_type::publish:
+        return decode_publish(flags, r);
+    case packet_type::puback:
+        return decode_id_only<puback>(r);
+    case packet_type::pubrec:
+        return decode_id_only<pubrec>(r);
+    case packet_type::pubrel:
+        return decode_id_only<pubrel>(r);
+    case packet_type::pubcomp:
+        return decode_id_only<pubcomp>(r);
+    case packet_type::subscribe:
+        return decode_subscribe(r);
+    case packet_type::suback:
+        return decode_suback(r);
+    case packet_type::unsubscribe:
+        return decode_unsubscribe(r);
+    case packet_type::unsuback:
+        return decode_id_only<unsuback>(r);
+    case packet_type::pingreq:
+        return decode_empty<pingreq>(r);
+    case packet_type::pingresp:
+        return decode_empty<pingresp>(r);
+    case packet_type::disconnect:
+        return decode_empty<disconnect>(r);
     }
     return errc::malformed_packet; // types 0 and 15 are reserved [MQTT-2.2.1]
 }

@@ -14,7 +14,9 @@ void put_string(std::string_view s, byte_buffer& out) {
     out.insert(out.end(), s.begin(), s.end());
 }
 
-constexpr std::size_t string_size(std::string_view s) noexcept { return 2 + s.size(); }
+constexpr std::size_t string_size(std::string_view s) noexcept {
+    return 2 + s.size();
+}
 
 void put_header(packet_type type, std::uint8_t flags, std::size_t remaining, byte_buffer& out) {
     out.push_back(static_cast<std::uint8_t>((static_cast<std::uint8_t>(type) << 4) | flags));
@@ -95,9 +97,15 @@ void encode(const publish& p, byte_buffer& out) {
     out.insert(out.end(), p.payload.begin(), p.payload.end());
 }
 
-void encode(const puback& p, byte_buffer& out) { put_id_only(packet_type::puback, 0, p.packet_id, out); }
-void encode(const pubrec& p, byte_buffer& out) { put_id_only(packet_type::pubrec, 0, p.packet_id, out); }
-void encode(const pubrel& p, byte_buffer& out) { put_id_only(packet_type::pubrel, 2, p.packet_id, out); }
+void encode(const puback& p, byte_buffer& out) {
+    put_id_only(packet_type::puback, 0, p.packet_id, out);
+}
+void encode(const pubrec& p, byte_buffer& out) {
+    put_id_only(packet_type::pubrec, 0, p.packet_id, out);
+}
+void encode(const pubrel& p, byte_buffer& out) {
+    put_id_only(packet_type::pubrel, 2, p.packet_id, out);
+}
 void encode(const pubcomp& p, byte_buffer& out) {
     put_id_only(packet_type::pubcomp, 0, p.packet_id, out);
 }
@@ -136,9 +144,15 @@ void encode(const unsubscribe& p, byte_buffer& out) {
     }
 }
 
-void encode(const pingreq&, byte_buffer& out) { put_header(packet_type::pingreq, 0, 0, out); }
-void encode(const pingresp&, byte_buffer& out) { put_header(packet_type::pingresp, 0, 0, out); }
-void encode(const disconnect&, byte_buffer& out) { put_header(packet_type::disconnect, 0, 0, out); }
+void encode(const pingreq&, byte_buffer& out) {
+    put_header(packet_type::pingreq, 0, 0, out);
+}
+void encode(const pingresp&, byte_buffer& out) {
+    put_header(packet_type::pingresp, 0, 0, out);
+}
+void encode(const disconnect&, byte_buffer& out) {
+    put_header(packet_type::disconnect, 0, 0, out);
+}
 
 void encode(const packet& p, byte_buffer& out) {
     std::visit([&out](const auto& v) { encode(v, out); }, p);

@@ -84,7 +84,8 @@ bool connection::paused() {
     if (throttle_ && throttle_->throttled) {
         // Out of publish tokens: stop reading until one has accrued. The client's TCP window
         // fills and it slows down; nothing is dropped.
-        const auto wait = std::chrono::duration<double>((1.0 - throttle_->tokens) / throttle_->rate);
+        const auto wait =
+            std::chrono::duration<double>((1.0 - throttle_->tokens) / throttle_->rate);
         throttle_->timer.expires_after(
             std::chrono::duration_cast<std::chrono::steady_clock::duration>(wait));
         throttle_->timer.async_wait([self = shared_from_this(), this](boost::system::error_code) {
@@ -138,13 +139,14 @@ tcp_connection::tcp_connection(broker_impl& broker, worker& w, listener_state& l
     socket_.non_blocking(true, ec);
 }
 
-void tcp_connection::start() { wait_readable(); }
+void tcp_connection::start() {
+    wait_readable();
+}
 
 void tcp_connection::wait_readable() {
-    socket_.async_wait(asio::socket_base::wait_read,
-                       [self = shared_from_this(), this](boost::system::error_code ec) {
-                           on_readable(ec);
-                       });
+    socket_.async_wait(
+        asio::socket_base::wait_read,
+        [self = shared_from_this(), this](boost::system::error_code ec) { on_readable(ec); });
 }
 
 void tcp_connection::on_readable(boost::system::error_code ec) {
@@ -288,8 +290,8 @@ asio::awaitable<void> connection::on_connect(codec::connect p) {
     }
     connected_ = true; // from here on, packets other than CONNECT are allowed
 
-    auto attached = co_await broker_.async_attach(worker_, shared_from_this(), p.client_id,
-                                                  p.clean_session);
+    auto attached =
+        co_await broker_.async_attach(worker_, shared_from_this(), p.client_id, p.clean_session);
     if (!open_) {
         if (attached.session) {
             broker_.detach(worker_, *this, attached.session); // closed while attaching
@@ -324,8 +326,7 @@ connection::authenticate(const codec::connect& p) {
     if (listener_.cfg.use_identity_as_username) {
         user = certificate_identity(); // the CONNECT's user name and password are ignored
         if (!user) {
-            refuse(codec::connect_return_code::not_authorized, errc::not_authorized,
-                   p.client_id);
+            refuse(codec::connect_return_code::not_authorized, errc::not_authorized, p.client_id);
             return std::nullopt;
         }
     } else if (user) {
@@ -407,8 +408,8 @@ void connection::on_publish(codec::publish& p) {
         fresh = session_->state.on_publish_qos2(p.packet_id, out_);
     }
     if (deliver && fresh) {
-        broker_.route(worker_, make_message(std::move(p.topic), std::move(p.payload), p.qos,
-                                            p.retain));
+        broker_.route(worker_,
+                      make_message(std::move(p.topic), std::move(p.payload), p.qos, p.retain));
     }
 }
 
@@ -416,8 +417,7 @@ void connection::on_subscribe(const codec::subscribe& p) {
     codec::suback ack{p.packet_id, {}};
     ack.return_codes.reserve(p.subscriptions.size());
     for (const auto& s : p.subscriptions) {
-        if (!routing::is_valid_topic_filter(s.filter) ||
-            !session_->may_subscribe(s.filter)) {
+        if (!routing::is_valid_topic_filter(s.filter) || !session_->may_subscribe(s.filter)) {
             ack.return_codes.push_back(codec::suback_failure); // [MQTT-3.9.3]
             continue;
         }
@@ -503,9 +503,8 @@ void connection::start_write() {
     }
     sending_ = std::make_unique<write_in_flight>();
     sending_->data.swap(out_);
-    sending_->data.for_each_buffer([this](const void* data, std::size_t size) {
-        sending_->buffers.emplace_back(data, size);
-    });
+    sending_->data.for_each_buffer(
+        [this](const void* data, std::size_t size) { sending_->buffers.emplace_back(data, size); });
     send_buffers(sending_->buffers);
 }
 
@@ -544,8 +543,8 @@ void connection::close(boost::system::error_code reason) {
     open_ = false;
     if (!reason || is_benign(reason)) {
         if (broker_.log.should_log(spdlog::level::debug)) {
-            broker_.log.debug("client disconnected client_id={} peer={} reason={}", client_id(), peer(),
-                              reason ? reason.message() : "disconnect");
+            broker_.log.debug("client disconnected client_id={} peer={} reason={}", client_id(),
+                              peer(), reason ? reason.message() : "disconnect");
         }
     } else {
         broker_.log.info("client disconnected client_id={} peer={} reason={}", client_id(), peer(),

@@ -120,11 +120,13 @@ private:
 
     /// A token bucket for max_publish_rate: `rate` tokens a second, at most one second's worth.
     struct publish_throttle {
-        publish_throttle(asio::io_context& ctx, double rate) : rate(rate), tokens(rate), timer(ctx) {}
+        publish_throttle(asio::io_context& ctx, double rate)
+            : rate(rate), tokens(rate), timer(ctx) {}
 
         bool take() {
             const auto now = std::chrono::steady_clock::now();
-            tokens = std::min(rate, tokens + rate * std::chrono::duration<double>(now - last).count());
+            tokens =
+                std::min(rate, tokens + rate * std::chrono::duration<double>(now - last).count());
             last = now;
             if (tokens < 1.0) {
                 throttled = true;

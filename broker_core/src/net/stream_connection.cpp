@@ -31,11 +31,9 @@ using wss_stream = websocket::stream<tls_stream>;
 /// Bytes asked for per read; a TLS record holds at most 16 KiB.
 constexpr std::size_t stream_chunk = 16 * 1024;
 
-template <class Stream>
-constexpr bool is_websocket = !std::is_same_v<Stream, tls_stream>;
+template <class Stream> constexpr bool is_websocket = !std::is_same_v<Stream, tls_stream>;
 
-template <class Stream>
-constexpr bool has_tls = !std::is_same_v<Stream, ws_stream>;
+template <class Stream> constexpr bool has_tls = !std::is_same_v<Stream, ws_stream>;
 
 /// The CN of the peer's verified certificate.
 std::optional<std::string> common_name(SSL* ssl) {
@@ -45,8 +43,8 @@ std::optional<std::string> common_name(SSL* ssl) {
     }
     std::optional<std::string> cn;
     char buf[256];
-    const int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf,
-                                            sizeof buf);
+    const int n =
+        X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf);
     if (n > 0) {
         cn.emplace(buf, static_cast<std::size_t>(n));
     }
@@ -74,8 +72,7 @@ std::string chosen_subprotocol(std::string_view offered) {
     return {};
 }
 
-template <class Stream>
-class stream_connection final : public connection {
+template <class Stream> class stream_connection final : public connection {
 public:
     stream_connection(broker_impl& broker, worker& w, listener_state& l, socket_type socket,
                       std::shared_ptr<asio::ssl::context> tls)
@@ -163,8 +160,8 @@ private:
         }
         const auto subprotocol =
             chosen_subprotocol(std::string_view{req[http::field::sec_websocket_protocol]});
-        stream_.set_option(websocket::stream_base::decorator(
-            [subprotocol](websocket::response_type& res) {
+        stream_.set_option(
+            websocket::stream_base::decorator([subprotocol](websocket::response_type& res) {
                 res.set(http::field::server, "edgemq");
                 if (!subprotocol.empty()) {
                     res.set(http::field::sec_websocket_protocol, subprotocol);
@@ -197,12 +194,11 @@ private:
         res.keep_alive(false);
         res.body() = why + "\n";
         res.prepare_payload();
-        http::async_write(stream_.next_layer(), res,
-                          [self = shared_from_this(), this, why](boost::system::error_code,
-                                                                 std::size_t) {
-                              transport_failed("WebSocket handshake refused (" + why + ")",
-                                               errc::protocol_error);
-                          });
+        http::async_write(
+            stream_.next_layer(), res,
+            [self = shared_from_this(), this, why](boost::system::error_code, std::size_t) {
+                transport_failed("WebSocket handshake refused (" + why + ")", errc::protocol_error);
+            });
     }
 
     // MQTT bytes ---------------------------------------------------------------------------
@@ -212,29 +208,30 @@ private:
         const std::size_t want =
             std::max(stream_chunk, needed_ > carry ? needed_ - carry : std::size_t{0});
         partial_.resize(carry + want);
-        stream_.async_read_some(asio::buffer(partial_.data() + carry, want),
-                                [self = shared_from_this(), this,
-                                 carry](boost::system::error_code ec, std::size_t n) {
-                                    partial_.resize(carry + n);
-                                    if (!open()) {
-                                        return;
-                                    }
-                                    if (ec) {
-                                        close(ec);
-                                        return;
-                                    }
-                                    note_read(n);
-                                    if (consume(partial_, true)) {
-                                        read();
-                                    }
-                                });
+        stream_.async_read_some(
+            asio::buffer(partial_.data() + carry, want),
+            [self = shared_from_this(), this, carry](boost::system::error_code ec, std::size_t n) {
+                partial_.resize(carry + n);
+                if (!open()) {
+                    return;
+                }
+                if (ec) {
+                    close(ec);
+                    return;
+                }
+                note_read(n);
+                if (consume(partial_, true)) {
+                    read();
+                }
+            });
     }
 
     void resume_reading() override { read(); }
 
     void send_buffers(const std::vector<asio::const_buffer>& buffers) override {
-        auto done = [self = shared_from_this(), this](boost::system::error_code ec,
-                                                      std::size_t n) { on_written(ec, n); };
+        auto done = [self = shared_from_this(), this](boost::system::error_code ec, std::size_t n) {
+            on_written(ec, n);
+        };
         if constexpr (is_websocket<Stream>) {
             stream_.async_write(buffers, std::move(done)); // one binary message per turn
         } else {

@@ -24,8 +24,7 @@ std::string openssl_reason() {
 }
 
 /// Loads one file into the context, or throws naming the option, the file and the reason.
-template <typename F>
-void load(const char* option, const std::string& file, F&& f) {
+template <typename F> void load(const char* option, const std::string& file, F&& f) {
     if (!std::ifstream(file).good()) {
         throw std::runtime_error("listener " + std::string(option) + " " + file +
                                  ": cannot read it (" + std::strerror(errno) + ")");
@@ -45,20 +44,18 @@ std::shared_ptr<asio::ssl::context> make_tls_context(const config::listener& l) 
     SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION); // TLS 1.0 and 1.1 are refused
     SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                     SSL_OP_NO_RENEGOTIATION);
-    load("cert", l.cert, [native](const char* f) {
-        return SSL_CTX_use_certificate_chain_file(native, f);
-    });
+    load("cert", l.cert,
+         [native](const char* f) { return SSL_CTX_use_certificate_chain_file(native, f); });
     load("key", l.key, [native](const char* f) {
         return SSL_CTX_use_PrivateKey_file(native, f, SSL_FILETYPE_PEM);
     });
     if (SSL_CTX_check_private_key(native) != 1) {
-        throw std::runtime_error("listener key " + l.key + " does not match cert " + l.cert +
-                                 ": " + openssl_reason());
+        throw std::runtime_error("listener key " + l.key + " does not match cert " + l.cert + ": " +
+                                 openssl_reason());
     }
     if (!l.ca.empty()) {
-        load("ca", l.ca, [native](const char* f) {
-            return SSL_CTX_load_verify_locations(native, f, nullptr);
-        });
+        load("ca", l.ca,
+             [native](const char* f) { return SSL_CTX_load_verify_locations(native, f, nullptr); });
         // Tell clients which CAs we accept, so they pick the right certificate.
         if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(l.ca.c_str())) {
             SSL_CTX_set_client_CA_list(native, names);

@@ -46,10 +46,10 @@ struct broker_stats {
 /// A client as the admin surface shows it.
 struct client_info {
     std::string client_id;
-    bool connected = false;     ///< false: a persistent session waiting for its client
-    bool internal = false;      ///< an in-process client (driver, bridge)
-    std::string peer;           ///< "address:port", empty when not connected
-    std::string listener;       ///< "tcp", "tls", "ws", "wss"
+    bool connected = false; ///< false: a persistent session waiting for its client
+    bool internal = false;  ///< an in-process client (driver, bridge)
+    std::string peer;       ///< "address:port", empty when not connected
+    std::string listener;   ///< "tcp", "tls", "ws", "wss"
     std::optional<std::string> username;
     bool clean_session = true;
     std::uint16_t keep_alive = 0;

@@ -11,13 +11,13 @@ namespace edgemq::broker {
 /// Errors of the broker core's data path: bytes from a peer that break MQTT.
 /// Thread safety: stateless, usable from any thread.
 enum class errc {
-    malformed_packet = 1,         ///< the bytes do not form a valid packet [MQTT-1.5.3, 2.2]
-    malformed_remaining_length,   ///< a variable byte integer longer than 4 bytes [MQTT-2.2.3]
-    packet_too_large,             ///< over the configured max_packet_size
-    reserved_flags,               ///< fixed-header flags not as the packet type requires [MQTT-2.2.2-2]
-    invalid_qos,                  ///< QoS 3 [MQTT-3.3.1-4]
-    invalid_utf8,                 ///< a string that is not well-formed UTF-8 [MQTT-1.5.3-1]
-    invalid_topic_name,           ///< wildcard or empty topic in PUBLISH [MQTT-3.3.2-2]
+    malformed_packet = 1,       ///< the bytes do not form a valid packet [MQTT-1.5.3, 2.2]
+    malformed_remaining_length, ///< a variable byte integer longer than 4 bytes [MQTT-2.2.3]
+    packet_too_large,           ///< over the configured max_packet_size
+    reserved_flags,     ///< fixed-header flags not as the packet type requires [MQTT-2.2.2-2]
+    invalid_qos,        ///< QoS 3 [MQTT-3.3.1-4]
+    invalid_utf8,       ///< a string that is not well-formed UTF-8 [MQTT-1.5.3-1]
+    invalid_topic_name, ///< wildcard or empty topic in PUBLISH [MQTT-3.3.2-2]
     unsupported_protocol_version, ///< CONNECT with a protocol level other than 3 or 4
     protocol_error,               ///< a valid packet at the wrong time (second CONNECT, ...)
     first_packet_not_connect,     ///< [MQTT-3.1.0-1]
@@ -26,9 +26,9 @@ enum class errc {
     session_taken_over,           ///< a new connection with the same client id [MQTT-3.1.4-2]
     queue_full,                   ///< outbound buffer over its limit
     server_shutting_down,
-    kicked,                       ///< closed by an operator
-    bad_username_or_password,     ///< CONNACK 0x04
-    not_authorized,               ///< CONNACK 0x05
+    kicked,                   ///< closed by an operator
+    bad_username_or_password, ///< CONNACK 0x04
+    not_authorized,           ///< CONNACK 0x05
 };
 
 const boost::system::error_category& broker_category() noexcept;
@@ -37,10 +37,8 @@ inline boost::system::error_code make_error_code(errc e) noexcept {
     return {static_cast<int>(e), broker_category()};
 }
 
-template <typename T>
-using result = boost::system::result<T>;
+template <typename T> using result = boost::system::result<T>;
 
 } // namespace edgemq::broker
 
-template <>
-struct boost::system::is_error_code_enum<edgemq::broker::errc> : std::true_type {};
+template <> struct boost::system::is_error_code_enum<edgemq::broker::errc> : std::true_type {};

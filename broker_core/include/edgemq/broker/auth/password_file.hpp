@@ -84,7 +84,6 @@ private:
         std::array<unsigned char, hash_size> hash{};
     };
 
-
     static bool matches(const entry& e, std::string_view password) noexcept;
 
     edgemq::broker::detail::string_map<entry> users_;

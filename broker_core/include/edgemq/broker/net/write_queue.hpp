@@ -35,8 +35,7 @@ public:
     void swap(write_queue& other) noexcept;
 
     /// Calls `f(const void* data, std::size_t size)` for each contiguous piece, in order.
-    template <typename F>
-    void for_each_buffer(F&& f) const {
+    template <typename F> void for_each_buffer(F&& f) const {
         std::size_t start = 0;
         for (const auto& c : shared_) {
             if (c.offset > start) {

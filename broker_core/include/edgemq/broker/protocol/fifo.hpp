@@ -11,8 +11,7 @@ namespace edgemq::broker::protocol {
 /// amortised, and erase anywhere. Unlike std::deque (which allocates about 600 bytes when it is
 /// constructed), an empty fifo owns no memory, which matters with 10,000 idle sessions.
 /// Thread safety: none.
-template <typename T>
-class fifo {
+template <typename T> class fifo {
 public:
     using iterator = typename std::vector<T>::iterator;
 

@@ -2,8 +2,8 @@
 #pragma once
 
 #include "edgemq/broker/message.hpp"
-#include "edgemq/broker/protocol/fifo.hpp"
 #include "edgemq/broker/net/write_queue.hpp"
+#include "edgemq/broker/protocol/fifo.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -22,14 +22,14 @@ namespace edgemq::broker::protocol {
 
 struct delivery {
     message_ptr msg;
-    std::uint8_t qos = 0;  ///< effective QoS: min(publish QoS, granted QoS)
-    bool retain = false;   ///< set only for retained messages sent on subscribe [MQTT-3.3.1-8/9]
+    std::uint8_t qos = 0; ///< effective QoS: min(publish QoS, granted QoS)
+    bool retain = false;  ///< set only for retained messages sent on subscribe [MQTT-3.3.1-8/9]
 };
 
 struct session_limits {
     std::uint16_t max_inflight = 20;
-    std::size_t max_queued = 1000; ///< 0 = unlimited
-    bool queue_qos0 = false;       ///< queue QoS 0 while the client is offline
+    std::size_t max_queued = 1000;                     ///< 0 = unlimited
+    bool queue_qos0 = false;                           ///< queue QoS 0 while the client is offline
     std::size_t max_outbound_bytes = 64 * 1024 * 1024; ///< QoS 0 dropped beyond this
 };
 

@@ -22,8 +22,7 @@
 /// Thread safety: none; one owner thread per instance.
 namespace edgemq::broker::routing {
 
-template <typename Subscriber>
-class subscription_tree {
+template <typename Subscriber> class subscription_tree {
 public:
     /// Adds or updates `subscriber`'s subscription to `filter` (valid). True when it was new.
     bool insert(std::string_view filter, const Subscriber& subscriber, std::uint8_t qos) {
@@ -88,8 +87,7 @@ public:
 
     /// Calls `f(subscriber, qos)` for every subscription whose filter matches `topic` (a valid
     /// topic name). A subscriber with several matching filters is reported once per filter.
-    template <typename F>
-    void match(std::string_view topic, F&& f) const {
+    template <typename F> void match(std::string_view topic, F&& f) const {
         // [MQTT-4.7.2-1]: wildcards in the first level never match a `$` topic.
         const bool dollar = !topic.empty() && topic.front() == '$';
         match_from(root_, topic, 0, !dollar, f);
@@ -108,8 +106,7 @@ private:
         }
     };
 
-    template <typename F>
-    static void for_each_level(std::string_view s, F&& f) {
+    template <typename F> static void for_each_level(std::string_view s, F&& f) {
         std::size_t start = 0;
         while (true) {
             const auto slash = s.find('/', start);
@@ -121,8 +118,7 @@ private:
         }
     }
 
-    template <typename F>
-    static void emit(const node& n, F& f) {
+    template <typename F> static void emit(const node& n, F& f) {
         for (const auto& [subscriber, qos] : n.subscribers) {
             f(subscriber, qos);
         }
@@ -130,8 +126,8 @@ private:
 
     /// `pos` is the start of the next level of `topic`, or npos when every level is consumed.
     template <typename F>
-    static void match_from(const node& n, std::string_view topic, std::size_t pos,
-                           bool wildcards, F& f) {
+    static void match_from(const node& n, std::string_view topic, std::size_t pos, bool wildcards,
+                           F& f) {
         if (pos == std::string_view::npos) {
             emit(n, f);
             if (const node* hash = n.child("#")) {
