@@ -846,6 +846,36 @@ field device_array(std::string_view key, std::vector<device>& out) {
     }};
 }
 
+/// [admin]: bind shares the listeners' "host:port" syntax; cert and key come as a pair.
+field admin_table(std::string_view key, admin& out) {
+    return {key, [&out](context& cx, const toml::node& node, const std::string& path) {
+                listener bind;
+                bind.host = out.host;
+                bind.port = out.port;
+                read_table(cx, node, path,
+                           {
+                               boolean("enabled", out.enabled),
+                               bind_address("bind", bind),
+                               text("users_file", out.users_file),
+                               boolean("metrics_auth", out.metrics_auth),
+                               text("cert", out.cert),
+                               text("key", out.key),
+                           });
+                out.host = bind.host;
+                out.port = bind.port;
+                if (node.is_table() && out.cert.empty() != out.key.empty()) {
+                    cx.error(node, path,
+                             "HTTPS needs both cert and key, e.g. cert = "
+                             "\"/etc/edgemq/admin.crt\" and key = \"/etc/edgemq/admin.key\"");
+                }
+                if (node.is_table() && out.enabled && out.users_file.empty()) {
+                    cx.error(node, path,
+                             "users_file must name a file, e.g. users_file = "
+                             "\"/var/lib/edgemq/admins\"");
+                }
+            }};
+}
+
 // The file -----------------------------------------------------------------------------------
 
 // In the order of log_level's enumerators.
@@ -875,6 +905,7 @@ gateway read_gateway(context& cx, const toml::table& root) {
                   }),
             listener_array("listeners", g.listeners),
             table("log", {one_of("level", g.log.level, log_levels)}),
+            admin_table("admin", g.admin),
             device_array("devices", g.devices),
         });
     if (g.listeners.empty()) {

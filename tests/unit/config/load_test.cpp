@@ -181,7 +181,8 @@ TEST_CASE("unknown keys and tables name the closest valid one", "[config]") {
                 "'require_client_certificate', 'use_identity_as_username', 'path', "
                 "'allow_anonymous', 'password_file', 'acl_file', 'max_publish_rate'"});
     CHECK(errors("bridge = 1\n") ==
-          lines{"t.toml:1:1: bridge: unknown key; valid keys are 'broker', 'listeners', 'log'"});
+          lines{"t.toml:1:1: bridge: unknown key; valid keys are 'broker', 'listeners', 'log', "
+                "'admin'"});
 }
 
 TEST_CASE("a value of the wrong type says what was expected", "[config]") {
@@ -454,4 +455,34 @@ TEST_CASE("the reference config/edgemq.toml is the defaults", "[config]") {
     const auto text = uncommented(read(reference_config));
     REQUIRE(text.find("\nmax_outbound_bytes = 67108864\n") != std::string::npos);
     CHECK(load_string(text, reference_config.string()) == defaults());
+}
+
+TEST_CASE("[admin] is read, with bind as host:port and cert and key as a pair", "[config]") {
+    const auto g = load_string(R"(
+[admin]
+enabled = false
+bind = "0.0.0.0:8080"
+users_file = "/tmp/admins"
+metrics_auth = true
+cert = "/etc/edgemq/admin.crt"
+key = "/etc/edgemq/admin.key"
+)",
+                               "t.toml");
+    CHECK_FALSE(g.admin.enabled);
+    CHECK(g.admin.host == "0.0.0.0");
+    CHECK(g.admin.port == 8080);
+    CHECK(g.admin.users_file == "/tmp/admins");
+    CHECK(g.admin.metrics_auth);
+    CHECK(g.admin.cert == "/etc/edgemq/admin.crt");
+    CHECK(g.admin.key == "/etc/edgemq/admin.key");
+    CHECK(defaults().admin.host == "127.0.0.1");
+    CHECK(defaults().admin.port == 18083);
+    CHECK(defaults().admin.users_file == "/var/lib/edgemq/admins");
+
+    CHECK(errors("[admin]\ncert = \"a.crt\"\n") ==
+          lines{"t.toml:1:1: admin: HTTPS needs both cert and key, e.g. cert = "
+                "\"/etc/edgemq/admin.crt\" and key = \"/etc/edgemq/admin.key\""});
+    CHECK(errors("[admin]\nbind = \"18083\"\n") ==
+          lines{"t.toml:2:8: admin.bind: expected \"host:port\", e.g. \"0.0.0.0:1883\", got "
+                "\"18083\""});
 }

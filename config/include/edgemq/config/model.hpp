@@ -250,6 +250,26 @@ struct device {
     bool operator==(const device&) const = default;
 };
 
+/// `[admin]`: the HTTP API, dashboard and Prometheus metrics (gateway/src/admin_http.hpp).
+struct admin {
+    /// Whether the admin HTTP server runs. Default true.
+    bool enabled = true;
+    /// Address to bind, from `bind = "host:port"`. Default "127.0.0.1".
+    std::string host = "127.0.0.1";
+    /// Port, from `bind`; 0 lets the kernel choose (tests use it). Default 18083 (EMQX's).
+    std::uint16_t port = 18083;
+    /// Admin users, in the format of a Mosquitto password file. Default
+    /// "/var/lib/edgemq/admins"; with no user in it, `admin` is created with a random password.
+    std::string users_file = "/var/lib/edgemq/admins";
+    /// Whether scraping /metrics needs a login. Default false.
+    bool metrics_auth = false;
+    /// PEM certificate (chain) and private key: both set serves HTTPS. Default none (HTTP).
+    std::string cert;
+    std::string key;
+
+    bool operator==(const admin&) const = default;
+};
+
 /// The whole configuration file.
 struct gateway {
     /// `[broker]`.
@@ -258,6 +278,8 @@ struct gateway {
     std::vector<listener> listeners;
     /// `[log]`.
     logging log;
+    /// `[admin]`.
+    config::admin admin;
     /// `[[devices]]`: serial devices. Default none.
     std::vector<device> devices;
 
