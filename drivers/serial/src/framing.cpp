@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "edgemq/serial/framing.hpp"
+
+namespace edgemq::serial {
+
+framer::framer(const config::device& device)
+    : mode_(device.framing), delimiter_(device.delimiter), length_(device.frame_length),
+      max_(device.max_frame_bytes) {
+    if (mode_ == config::framing_mode::delimiter && delimiter_.empty()) {
+        delimiter_.push_back('\n'); // (= "\n" trips a GCC 12 -Wrestrict false positive)
+    }
+    if (mode_ == config::framing_mode::fixed && length_ == 0) {
+        length_ = 1;
+    }
+}
+
+std::string_view framer::eol() const noexcept {
+    return mode_ == config::framing_mode::delimiter ? std::string_view(delimiter_) : "\n";
+}
+
+void framer::end_frame(std::vector<std::string>& out) {
+    if (discarding_) {
+        // The tail of an over-long frame (or of boot noise): the stream is in step again.
+        discarding_ = false;
+        buffer_.clear();
+        return;
+    }
+    if (buffer_.empty()) {
+        return;
+    }
+    ++stats_.frames;
+    out.push_back(std::move(buffer_));
+    buffer_.clear();
+}
+
+void framer::push(char c) {
+    if (discarding_) {
+        return;
+    }
+    if (buffer_.size() >= max_) {
+        ++stats_.overflows;
+        buffer_.clear();
+        discarding_ = true;
+        return;
+    }
+    buffer_.push_back(c);
+}
+
+std::vector<std::string> framer::feed(std::string_view bytes) {
+    std::vector<std::string> out;
+    stats_.bytes += bytes.size();
+    for (const char c : bytes) {
+        switch (mode_) {
+        case config::framing_mode::line:
+            if (after_cr_ && c == '\n') {
+                after_cr_ = false;
+                continue;
+            }
+            after_cr_ = c == '\r';
+            if (c == '\n' || c == '\r') {
+                end_frame(out);
+            } else {
+                push(c);
+            }
+            break;
+        case config::framing_mode::delimiter: {
+            buffer_.push_back(c);
+            if (buffer_.ends_with(delimiter_)) {
+                buffer_.resize(buffer_.size() - delimiter_.size());
+                end_frame(out);
+                break;
+            }
+            // Keep enough of the tail to see a delimiter that straddles the limit.
+            const auto keep = delimiter_.size() - 1;
+            if (!discarding_ && buffer_.size() > max_ + keep) {
+                ++stats_.overflows;
+                discarding_ = true;
+            }
+            if (discarding_ && buffer_.size() > keep) {
+                buffer_.erase(0, buffer_.size() - keep);
+            }
+            break;
+        }
+        case config::framing_mode::fixed:
+            buffer_.push_back(c);
+            if (buffer_.size() == length_) {
+                end_frame(out);
+            }
+            break;
+        case config::framing_mode::idle_gap:
+            push(c);
+            break;
+        }
+    }
+    return out;
+}
+
+std::optional<std::string> framer::on_idle() {
+    if (mode_ != config::framing_mode::idle_gap) {
+        return std::nullopt;
+    }
+    std::vector<std::string> out;
+    end_frame(out);
+    if (out.empty()) {
+        return std::nullopt;
+    }
+    return std::move(out.front());
+}
+
+void framer::discard(std::string_view bytes) {
+    if (bytes.empty()) {
+        return;
+    }
+    stats_.bytes += bytes.size();
+    stats_.settle_discarded += bytes.size();
+    buffer_.clear();
+    after_cr_ = false;
+    switch (mode_) {
+    case config::framing_mode::line:
+        after_cr_ = bytes.back() == '\r';
+        discarding_ = bytes.back() != '\n' && bytes.back() != '\r';
+        break;
+    case config::framing_mode::delimiter:
+        discarding_ = !bytes.ends_with(delimiter_);
+        break;
+    case config::framing_mode::fixed:
+    case config::framing_mode::idle_gap:
+        discarding_ = false;
+        break;
+    }
+}
+
+void framer::reset() {
+    buffer_.clear();
+    discarding_ = false;
+    after_cr_ = false;
+}
+
+bool is_valid_utf8(std::string_view text) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    const auto* const end = p + text.size();
+    while (p < end) {
+        const unsigned c = *p;
+        std::size_t n = 0;
+        std::uint32_t cp = 0;
+        if (c < 0x80) {
+            ++p;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (static_cast<std::size_t>(end - p) <= n) {
+            return false;
+        }
+        for (std::size_t i = 1; i <= n; ++i) {
+            if ((p[i] & 0xC0) != 0x80) {
+                return false;
+            }
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        constexpr std::uint32_t min_of_length[] = {0, 0x80, 0x800, 0x10000};
+        if (cp < min_of_length[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return false;
+        }
+        p += n + 1;
+    }
+    return true;
+}
+
+std::string to_hex(std::string_view bytes) {
+    constexpr char digits[] = "0123456789abcdef";
+    std::string hex;
+    hex.reserve(bytes.size() * 2);
+    for (const char c : bytes) {
+        const auto b = static_cast<unsigned char>(c);
+        hex.push_back(digits[b >> 4]);
+        hex.push_back(digits[b & 0x0F]);
+    }
+    return hex;
+}
+
+std::optional<std::string> decode(std::string_view frame, config::text_encoding encoding) {
+    switch (encoding) {
+    case config::text_encoding::utf8:
+        if (!is_valid_utf8(frame)) {
+            return std::nullopt;
+        }
+        return std::string(frame);
+    case config::text_encoding::latin1: {
+        std::string text;
+        text.reserve(frame.size());
+        for (const char c : frame) {
+            const auto b = static_cast<unsigned char>(c);
+            if (b < 0x80) {
+                text.push_back(c);
+            } else {
+                text.push_back(static_cast<char>(0xC0 | (b >> 6)));
+                text.push_back(static_cast<char>(0x80 | (b & 0x3F)));
+            }
+        }
+        return text;
+    }
+    case config::text_encoding::binary:
+        return to_hex(frame);
+    }
+    return std::nullopt;
+}
+
+} // namespace edgemq::serial
