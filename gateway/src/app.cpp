@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "app.hpp"
+#include "admin_http.hpp"
 
 #include "edgemq/broker/broker.hpp"
 #include "edgemq/config/load.hpp"
@@ -92,6 +93,20 @@ int run(const std::optional<std::filesystem::path>& config_file) {
         main_log->error("{}", e.what());
         return 1;
     }
+    // The admin server after the broker (it serves the broker's state), stopped before it.
+    std::unique_ptr<admin_http> admin;
+    if (cfg.admin.enabled) {
+        try {
+            admin = std::make_unique<admin_http>(cfg.admin, b, make_logger("http", cfg.log.level));
+            admin->start();
+        } catch (const std::exception& e) {
+            main_log->error("{}", e.what());
+            b.stop();
+            return 1;
+        }
+        main_log->info("ready: admin {} on {}:{}", cfg.admin.cert.empty() ? "http" : "https",
+                       cfg.admin.host, admin->port());
+    }
     for (const auto& l : b.listeners()) {
         main_log->info("ready: mqtt {} on {}:{}", l.type, l.host, l.port);
     }
@@ -115,6 +130,9 @@ int run(const std::optional<std::filesystem::path>& config_file) {
     };
     wait_for_hangup();
     ctx.run();
+    if (admin) {
+        admin->stop();
+    }
     b.stop();
     main_log->info("edgemq stopped");
     return 0;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "app.hpp"
+#include "ctl.hpp"
 #include "passwd.hpp"
 
 #include <filesystem>
@@ -15,6 +16,7 @@ constexpr const char* default_config = "/etc/edgemq/edgemq.toml";
 constexpr const char* usage = R"(usage: edgemq [--config FILE]
        edgemq check-config FILE
        edgemq passwd [-c] [-b] [-D] FILE USER [PASSWORD]
+       edgemq ctl [--url URL] [--user U --password P] COMMAND...
        edgemq --help | --version
 
 edgemq is an MQTT broker and serial-to-MQTT gateway for the edge.
@@ -25,6 +27,9 @@ edgemq is an MQTT broker and serial-to-MQTT gateway for the edge.
   check-config FILE   validate FILE, print every error as file:line:col, exit non-zero on error
   passwd ...          add, update (-b: batch) or delete (-D) a user in a Mosquitto-format
                       password file; `edgemq passwd --help` for details
+  ctl ...             talk to a running gateway (status, clients list|kick ID, devices
+                      list|restart ID, bridges list) or edit its admin users (admins
+                      add|passwd|del); `edgemq ctl --help` for details
 )";
 
 } // namespace
@@ -53,6 +58,9 @@ int main(int argc, char** argv) {
     }
     if (args[0] == "passwd") {
         return edgemq::app::passwd_main(std::span{args}.subspan(1));
+    }
+    if (args[0] == "ctl") {
+        return edgemq::app::ctl_main(std::span{args}.subspan(1));
     }
     std::cerr << usage;
     return 2;

@@ -57,6 +57,10 @@ level = "info"
 [[listeners]]
 type = "tcp"
 bind = "127.0.0.1:0"
+
+# Not under test here, and 18083 may be taken by a test running beside this one.
+[admin]
+enabled = false
 )"};
     background_process gateway{{EDGEMQ_BINARY, "--config", config.path()}};
 
@@ -90,7 +94,7 @@ TEST_CASE("edgemq exits 0 on a SIGTERM sent as soon as it reports ready",
     // A supervisor may stop the gateway the moment it logs "ready:"; the signal must already
     // be handled then, not kill the process with its default action.
     const temp_file config{"[broker]\nsys_interval = 0\n[[listeners]]\ntype = \"tcp\"\n"
-                           "bind = \"127.0.0.1:0\"\n"};
+                           "bind = \"127.0.0.1:0\"\n[admin]\nenabled = false\n"};
     for (int run = 0; run < 20; ++run) {
         background_process gateway{{EDGEMQ_BINARY, "--config", config.path()}};
         EDGEMQ_REQUIRE_PROC(gateway, gateway.wait_for_stderr("ready: mqtt tcp on 127.0.0.1:"));

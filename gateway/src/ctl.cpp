@@ -1,0 +1,483 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ctl.hpp"
+
+#include "edgemq/broker/auth/password_file.hpp"
+#include "edgemq/config/load.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <span>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace edgemq::app {
+
+const char* const ctl_usage = R"(usage: edgemq ctl [--url URL] [--user USER --password PASSWORD] COMMAND
+       edgemq ctl [--config FILE | --users-file FILE] admins COMMAND
+
+Commands that talk to a running gateway (URL default http://127.0.0.1:18083; the login comes
+from --user/--password or EDGEMQ_ADMIN_USER/EDGEMQ_ADMIN_PASSWORD):
+  status                  version, uptime, listeners and counters
+  clients list [FILTER]   connected clients (FILTER: part of the client id)
+  clients kick ID         disconnect a client (its will is published)
+  devices list            serial devices (none until the serial gateway lands)
+  devices restart ID      restart a serial device
+  bridges list            bridges to remote brokers (none until bridges land)
+
+Commands that edit the admin users file (default: users_file of [admin] in --config FILE, else
+of /etc/edgemq/edgemq.toml, else /var/lib/edgemq/admins); no running gateway needed:
+  admins add USER PASSWORD [DESCRIPTION]
+  admins passwd USER PASSWORD
+  admins del USER
+)";
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using tcp = asio::ip::tcp;
+
+/// Thrown for a failure to report to the user as is; main prints "edgemq ctl: " + what().
+struct ctl_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct url {
+    std::string text;
+    std::string host;
+    std::string port;
+};
+
+url parse_url(std::string_view text) {
+    url u{std::string(text), {}, "18083"};
+    if (text.starts_with("https://")) {
+        throw ctl_error("https URLs are not supported by edgemq ctl yet: " + u.text);
+    }
+    if (!text.starts_with("http://")) {
+        throw ctl_error("expected a URL like http://127.0.0.1:18083, got " + u.text);
+    }
+    auto rest = text.substr(7);
+    rest = rest.substr(0, rest.find('/'));
+    if (rest.starts_with('[')) {
+        const auto close = rest.find(']');
+        if (close == std::string_view::npos) {
+            throw ctl_error("bad IPv6 address in " + u.text);
+        }
+        u.host = std::string(rest.substr(1, close - 1));
+        if (close + 1 < rest.size() && rest[close + 1] == ':') {
+            u.port = std::string(rest.substr(close + 2));
+        }
+    } else {
+        const auto colon = rest.find(':');
+        u.host = std::string(rest.substr(0, colon));
+        if (colon != std::string_view::npos) {
+            u.port = std::string(rest.substr(colon + 1));
+        }
+    }
+    if (u.host.empty() || u.port.empty()) {
+        throw ctl_error("expected a URL like http://127.0.0.1:18083, got " + u.text);
+    }
+    return u;
+}
+
+std::string percent_encoded(std::string_view text) {
+    static constexpr char digits[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : text) {
+        if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += digits[c >> 4];
+            out += digits[c & 15];
+        }
+    }
+    return out;
+}
+
+std::string base64(std::string_view text) {
+    std::string out(4 * ((text.size() + 2) / 3) + 1, '\0');
+    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  reinterpret_cast<const unsigned char*>(text.data()),
+                                  static_cast<int>(text.size()));
+    out.resize(static_cast<std::size_t>(n));
+    return out;
+}
+
+struct reply {
+    unsigned status = 0;
+    std::string body;
+};
+
+asio::awaitable<reply> exchange(url u, http::request<http::string_body> req) {
+    auto executor = co_await asio::this_coro::executor;
+    tcp::resolver resolver{executor};
+    const auto endpoints = co_await resolver.async_resolve(u.host, u.port, asio::use_awaitable);
+    beast::tcp_stream stream{executor};
+    stream.expires_after(std::chrono::seconds(10));
+    co_await stream.async_connect(endpoints, asio::use_awaitable);
+    stream.expires_after(std::chrono::seconds(30));
+    co_await http::async_write(stream, req, asio::use_awaitable);
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
+    auto res = parser.release();
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    co_return reply{res.result_int(), std::move(res.body())};
+}
+
+/// The API client: one request per call, the login sent as HTTP Basic.
+class api_client {
+public:
+    api_client(url u, std::string user, std::string password)
+        : url_(std::move(u)), user_(std::move(user)), password_(std::move(password)) {}
+
+    /// The JSON of a 2xx answer (null for 204); throws ctl_error with the server's message.
+    json::value call(http::verb method, const std::string& target) {
+        http::request<http::string_body> req{method, target, 11};
+        req.set(http::field::host, url_.host);
+        req.set(http::field::user_agent, "edgemq-ctl");
+        if (!user_.empty()) {
+            req.set(http::field::authorization, "Basic " + base64(user_ + ":" + password_));
+        }
+        req.keep_alive(false);
+        req.prepare_payload();
+        asio::io_context ctx;
+        std::exception_ptr failure;
+        reply r;
+        asio::co_spawn(ctx, exchange(url_, std::move(req)), [&](std::exception_ptr e, reply got) {
+            failure = e;
+            r = std::move(got);
+        });
+        ctx.run();
+        if (failure) {
+            try {
+                std::rethrow_exception(failure);
+            } catch (const boost::system::system_error& e) {
+                if (e.code() == asio::error::connection_refused) {
+                    throw ctl_error("edgemq is not running at " + url_.text);
+                }
+                throw ctl_error("cannot reach edgemq at " + url_.text + ": " + e.code().message());
+            }
+        }
+        if (r.status == 401) {
+            throw ctl_error(
+                std::string("the admin API at ") + url_.text + " refused the login (401): " +
+                (user_.empty() ? "give --user and --password, or set EDGEMQ_ADMIN_USER and "
+                                 "EDGEMQ_ADMIN_PASSWORD"
+                               : "wrong user or password"));
+        }
+        boost::system::error_code ec;
+        auto body = r.body.empty() ? json::value(nullptr) : json::parse(r.body, ec);
+        if (r.status / 100 != 2) {
+            const auto* o = ec ? nullptr : body.if_object();
+            const auto* message = o ? o->if_contains("message") : nullptr;
+            throw ctl_error(message && message->is_string()
+                                ? std::string(message->as_string().data(),
+                                              message->as_string().size())
+                                : "HTTP " + std::to_string(r.status) + " from " + url_.text);
+        }
+        if (ec) {
+            throw ctl_error("the answer of " + url_.text + target + " is not JSON");
+        }
+        return body;
+    }
+
+private:
+    url url_;
+    std::string user_;
+    std::string password_;
+};
+
+std::string text_of(const json::value& v) {
+    if (v.is_string()) {
+        return std::string(v.as_string().data(), v.as_string().size());
+    }
+    if (v.is_null()) {
+        return "";
+    }
+    return json::serialize(v);
+}
+
+void print_table(const std::vector<std::string>& headers,
+                 const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> widths;
+    for (const auto& h : headers) {
+        widths.push_back(h.size());
+    }
+    for (const auto& row : rows) {
+        for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+            widths[i] = std::max(widths[i], row[i].size());
+        }
+    }
+    const auto line = [&](const std::vector<std::string>& cells) {
+        for (std::size_t i = 0; i < cells.size(); ++i) {
+            std::cout << cells[i];
+            if (i + 1 < cells.size()) {
+                std::cout << std::string(widths[i] - cells[i].size() + 2, ' ');
+            }
+        }
+        std::cout << '\n';
+    };
+    line(headers);
+    for (const auto& row : rows) {
+        line(row);
+    }
+}
+
+std::string duration_text(std::uint64_t s) {
+    std::ostringstream out;
+    if (s >= 86400) {
+        out << s / 86400 << "d ";
+    }
+    out << (s / 3600) % 24 << "h " << (s / 60) % 60 << "m " << s % 60 << "s";
+    return out.str();
+}
+
+int status(api_client& api) {
+    const auto v = api.call(http::verb::get, "/api/v1/status");
+    const auto& o = v.as_object();
+    const auto& c = o.at("counters").as_object();
+    std::cout << "edgemq " << text_of(o.at("version")) << " running, up "
+              << duration_text(o.at("uptime_seconds").to_number<std::uint64_t>()) << '\n';
+    for (const auto& l : o.at("listeners").as_array()) {
+        std::cout << "listener " << text_of(l.at("type")) << " on " << text_of(l.at("host"))
+                  << ':' << text_of(l.at("port")) << '\n';
+    }
+    for (const auto* key : {"clients_connected", "messages_received", "messages_sent",
+                            "messages_dropped", "bytes_received", "bytes_sent", "subscriptions",
+                            "retained_messages"}) {
+        std::cout << key << ' ' << text_of(c.at(key)) << '\n';
+    }
+    return 0;
+}
+
+int clients_list(api_client& api, std::string_view filter) {
+    std::vector<std::vector<std::string>> rows;
+    for (std::size_t page = 1;; ++page) {
+        auto target = "/api/v1/clients?limit=1000&page=" + std::to_string(page);
+        if (!filter.empty()) {
+            target += "&client_id=" + percent_encoded(filter);
+        }
+        const auto v = api.call(http::verb::get, target);
+        const auto& data = v.at("data").as_array();
+        for (const auto& c : data) {
+            std::string since = "offline";
+            if (const auto at = c.at("connected_at").to_number<std::int64_t>(); at != 0) {
+                const std::time_t t = at;
+                std::tm tm{};
+                gmtime_r(&t, &tm);
+                std::ostringstream s;
+                s << std::put_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
+                since = s.str();
+            }
+            rows.push_back({text_of(c.at("client_id")), text_of(c.at("peer")),
+                            text_of(c.at("listener")), text_of(c.at("username")),
+                            text_of(c.at("subscriptions")), since});
+        }
+        if (data.empty() || rows.size() >= v.at("meta").at("count").to_number<std::size_t>()) {
+            break;
+        }
+    }
+    if (rows.empty()) {
+        std::cout << "no clients\n";
+        return 0;
+    }
+    print_table({"CLIENT ID", "PEER", "LISTENER", "USER", "SUBS", "CONNECTED"}, rows);
+    return 0;
+}
+
+int named_list(api_client& api, const std::string& what) {
+    const auto v = api.call(http::verb::get, "/api/v1/" + what);
+    const auto& data = v.at("data").as_array();
+    if (data.empty()) {
+        std::cout << "no " << what << '\n';
+        return 0;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& d : data) {
+        const auto& o = d.as_object();
+        rows.push_back({o.contains("name") ? text_of(o.at("name")) : "",
+                        o.contains("state") ? text_of(o.at("state")) : ""});
+    }
+    print_table({"NAME", "STATE"}, rows);
+    return 0;
+}
+
+std::filesystem::path users_file(const std::optional<std::string>& config_file,
+                                 const std::optional<std::string>& explicit_file) {
+    if (explicit_file) {
+        return *explicit_file;
+    }
+    constexpr const char* system_config = "/etc/edgemq/edgemq.toml";
+    if (config_file) {
+        return config::load_file(*config_file).admin.users_file;
+    }
+    if (std::filesystem::exists(system_config)) {
+        return config::load_file(system_config).admin.users_file;
+    }
+    return config::defaults().admin.users_file;
+}
+
+int admins(std::span<const std::string_view> args, const std::filesystem::path& file) {
+    namespace auth = broker::auth;
+    const auto exists = std::filesystem::exists(file);
+    const auto sub = args.empty() ? std::string_view{} : args[0];
+    if (sub == "add" && (args.size() == 3 || args.size() == 4)) {
+        const std::string user(args[1]);
+        auth::check_username(user);
+        if (args[2].empty()) {
+            throw ctl_error("the password must not be empty");
+        }
+        if (exists && auth::password_file::load(file).contains(user)) {
+            throw ctl_error("admin " + user + " exists in " + file.string() +
+                            "; change the password with `edgemq ctl admins passwd`");
+        }
+        std::string text;
+        if (exists) {
+            std::ifstream in(file, std::ios::binary);
+            text.assign(std::istreambuf_iterator<char>(in), {});
+            if (!text.empty() && text.back() != '\n') {
+                text += '\n';
+            }
+        }
+        if (args.size() == 4) {
+            std::string description(args[3]);
+            std::erase_if(description, [](char c) { return c == '\n' || c == '\r'; });
+            text += "# " + user + ": " + description + '\n';
+        }
+        if (!exists && file.has_parent_path()) {
+            std::filesystem::create_directories(file.parent_path());
+        }
+        auth::write_file_atomically(file,
+                                    auth::with_user(text, user, auth::hash_password(args[2])));
+        std::cout << "admin " << user << " added to " << file.string() << '\n';
+        return 0;
+    }
+    if (sub == "passwd" && args.size() == 3) {
+        const std::string user(args[1]);
+        if (args[2].empty()) {
+            throw ctl_error("the password must not be empty");
+        }
+        if (!exists || !auth::password_file::load(file).contains(user)) {
+            throw ctl_error("no admin " + user + " in " + file.string());
+        }
+        auth::set_password(file, user, args[2]);
+        std::cout << "password of admin " << user << " changed\n";
+        return 0;
+    }
+    if (sub == "del" && args.size() == 2) {
+        const std::string user(args[1]);
+        if (!exists || !auth::remove_user(file, user)) {
+            throw ctl_error("no admin " + user + " in " + file.string());
+        }
+        std::cout << "admin " << user << " deleted from " << file.string() << '\n';
+        return 0;
+    }
+    std::cerr << ctl_usage;
+    return 2;
+}
+
+} // namespace
+
+int ctl_main(std::span<const std::string_view> args) {
+    std::string url_text = "http://127.0.0.1:18083";
+    const char* env_user = std::getenv("EDGEMQ_ADMIN_USER");
+    const char* env_password = std::getenv("EDGEMQ_ADMIN_PASSWORD");
+    std::string user = env_user ? env_user : "";
+    std::string password = env_password ? env_password : "";
+    std::optional<std::string> config_file;
+    std::optional<std::string> explicit_users_file;
+    std::size_t i = 0;
+    for (; i < args.size() && args[i].starts_with("--"); ++i) {
+        const auto option = args[i];
+        if (option == "--help") {
+            std::cout << ctl_usage;
+            return 0;
+        }
+        if (i + 1 >= args.size()) {
+            std::cerr << "edgemq ctl: " << option << " needs a value\n" << ctl_usage;
+            return 2;
+        }
+        const std::string value(args[++i]);
+        if (option == "--url") {
+            url_text = value;
+        } else if (option == "--user") {
+            user = value;
+        } else if (option == "--password") {
+            password = value;
+        } else if (option == "--config") {
+            config_file = value;
+        } else if (option == "--users-file") {
+            explicit_users_file = value;
+        } else {
+            std::cerr << "edgemq ctl: unknown option " << option << '\n' << ctl_usage;
+            return 2;
+        }
+    }
+    const auto rest = args.subspan(i);
+    const auto word = [&](std::size_t k) { return k < rest.size() ? rest[k] : std::string_view{}; };
+    try {
+        if (word(0) == "admins") {
+            return admins(rest.subspan(1), users_file(config_file, explicit_users_file));
+        }
+        api_client api{parse_url(url_text), user, password};
+        if (word(0) == "status" && rest.size() == 1) {
+            return status(api);
+        }
+        if (word(0) == "clients" && word(1) == "list" && rest.size() <= 3) {
+            return clients_list(api, word(2));
+        }
+        if (word(0) == "clients" && word(1) == "kick" && rest.size() == 3) {
+            api.call(http::verb::delete_, "/api/v1/clients/" + percent_encoded(word(2)));
+            std::cout << "client " << word(2) << " kicked\n";
+            return 0;
+        }
+        if ((word(0) == "devices" || word(0) == "bridges") && word(1) == "list" &&
+            rest.size() == 2) {
+            return named_list(api, std::string(word(0)));
+        }
+        if (word(0) == "devices" && word(1) == "restart" && rest.size() == 3) {
+            api.call(http::verb::post,
+                     "/api/v1/devices/" + percent_encoded(word(2)) + "/restart");
+            std::cout << "device " << word(2) << " restarting\n";
+            return 0;
+        }
+    } catch (const ctl_error& e) {
+        std::cerr << "edgemq ctl: " << e.what() << '\n';
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "edgemq ctl: " << e.what() << '\n';
+        return 1;
+    }
+    std::cerr << ctl_usage;
+    return 2;
+}
+
+} // namespace edgemq::app
