@@ -16,11 +16,16 @@ packages=(
 )
 test_packages=(
     catch2 python3 python3-paho-mqtt mosquitto socat openssl
+    # tests/dashboard: the dashboard in headless Chromium (Playwright from the npm registry)
+    chromium
 )
 
 want=("${packages[@]}")
 if [ "${1:-}" = "--test" ]; then
     want+=("${test_packages[@]}")
+    # Node.js for tests/dashboard, unless one is installed already (e.g. from NodeSource, whose
+    # nodejs package conflicts with Debian's npm).
+    command -v npm >/dev/null || want+=(nodejs npm)
 fi
 
 missing=()
