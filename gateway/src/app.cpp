@@ -4,6 +4,7 @@
 
 #include "edgemq/broker/broker.hpp"
 #include "edgemq/config/load.hpp"
+#include "edgemq/serial/device.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -107,6 +108,9 @@ int run(const std::optional<std::filesystem::path>& config_file) {
         main_log->info("ready: admin {} on {}:{}", cfg.admin.cert.empty() ? "http" : "https",
                        cfg.admin.host, admin->port());
     }
+    // Serial devices: started after the broker, stopped before it.
+    serial::service serial_devices{cfg.devices, b, make_logger("serial", cfg.log.level)};
+    serial_devices.start();
     for (const auto& l : b.listeners()) {
         main_log->info("ready: mqtt {} on {}:{}", l.type, l.host, l.port);
     }
@@ -130,6 +134,7 @@ int run(const std::optional<std::filesystem::path>& config_file) {
     };
     wait_for_hangup();
     ctx.run();
+    serial_devices.stop();
     if (admin) {
         admin->stop();
     }
