@@ -19,15 +19,15 @@ bool session_state::deliver(delivery d, net::write_queue* out) {
             return false; // not queued for offline clients unless configured; not a drop
         }
     }
-    if (out != nullptr && d.qos > 0 && queue_.empty() && !window_full()) {
+    if (out != nullptr && d.qos > 0 && q().queue.empty() && !window_full()) {
         send(std::move(d), *out);
         return true;
     }
-    if (limits_->max_queued != 0 && queue_.size() >= limits_->max_queued) {
+    if (limits_->max_queued != 0 && q().queue.size() >= limits_->max_queued) {
         ++dropped_;
         return false;
     }
-    queue_.push_back(std::move(d));
+    q().queue.push_back(std::move(d));
     return true;
 }
 
@@ -39,19 +39,22 @@ void session_state::send(delivery d, net::write_queue& out) {
     const auto id = next_packet_id();
     out.append_publish(d.msg, d.qos, d.retain, false, id);
     const auto st = d.qos == 1 ? stage::awaiting_puback : stage::awaiting_pubrec;
-    inflight_.push_back({id, st, std::move(d)});
+    q().inflight.push_back({id, st, std::move(d)});
 }
 
 void session_state::pump(net::write_queue& out) {
-    while (!queue_.empty() && (queue_.front().qos == 0 || !window_full())) {
-        auto d = std::move(queue_.front());
-        queue_.pop_front();
+    if (!q_) {
+        return; // nothing was ever queued
+    }
+    while (!q().queue.empty() && (q().queue.front().qos == 0 || !window_full())) {
+        auto d = std::move(q().queue.front());
+        q().queue.pop_front();
         send(std::move(d), out);
     }
 }
 
 fifo<session_state::inflight_entry>::iterator session_state::find(std::uint16_t id) {
-    return std::find_if(inflight_.begin(), inflight_.end(),
+    return std::find_if(q().inflight.begin(), q().inflight.end(),
                         [id](const inflight_entry& e) { return e.id == id; });
 }
 
@@ -60,23 +63,23 @@ std::uint16_t session_state::next_packet_id() {
     // window is far smaller than 65535, so this loop ends.
     do {
         last_id_ = static_cast<std::uint16_t>(last_id_ == 65535 ? 1 : last_id_ + 1);
-    } while (find(last_id_) != inflight_.end());
+    } while (find(last_id_) != q().inflight.end());
     return last_id_;
 }
 
 bool session_state::on_puback(std::uint16_t id, net::write_queue& out) {
     auto it = find(id);
-    if (it == inflight_.end() || it->st != stage::awaiting_puback) {
+    if (it == q().inflight.end() || it->st != stage::awaiting_puback) {
         return false;
     }
-    inflight_.erase(it);
+    q().inflight.erase(it);
     pump(out);
     return true;
 }
 
 bool session_state::on_pubrec(std::uint16_t id, net::write_queue& out) {
     auto it = find(id);
-    if (it == inflight_.end() || it->st == stage::awaiting_puback) {
+    if (it == q().inflight.end() || it->st == stage::awaiting_puback) {
         return false;
     }
     it->st = stage::awaiting_pubcomp;
@@ -87,34 +90,37 @@ bool session_state::on_pubrec(std::uint16_t id, net::write_queue& out) {
 
 bool session_state::on_pubcomp(std::uint16_t id, net::write_queue& out) {
     auto it = find(id);
-    if (it == inflight_.end() || it->st != stage::awaiting_pubcomp) {
+    if (it == q().inflight.end() || it->st != stage::awaiting_pubcomp) {
         return false;
     }
-    inflight_.erase(it);
+    q().inflight.erase(it);
     pump(out);
     return true;
 }
 
 bool session_state::on_publish_qos2(std::uint16_t id, net::write_queue& out) {
     codec::encode(codec::pubrec{id}, out.bytes());
-    if (std::find(inbound_qos2_.begin(), inbound_qos2_.end(), id) != inbound_qos2_.end()) {
+    if (std::find(q().inbound_qos2.begin(), q().inbound_qos2.end(), id) != q().inbound_qos2.end()) {
         return false; // a resend before PUBREL: acknowledge, do not deliver again
     }
-    inbound_qos2_.push_back(id);
+    q().inbound_qos2.push_back(id);
     return true;
 }
 
 void session_state::on_pubrel(std::uint16_t id, net::write_queue& out) {
-    auto it = std::find(inbound_qos2_.begin(), inbound_qos2_.end(), id);
-    if (it != inbound_qos2_.end()) {
-        *it = inbound_qos2_.back();
-        inbound_qos2_.pop_back();
+    auto it = std::find(q().inbound_qos2.begin(), q().inbound_qos2.end(), id);
+    if (it != q().inbound_qos2.end()) {
+        *it = q().inbound_qos2.back();
+        q().inbound_qos2.pop_back();
     }
     codec::encode(codec::pubcomp{id}, out.bytes()); // even for an unknown id [MQTT-4.3.3-1]
 }
 
 void session_state::resume(net::write_queue& out) {
-    for (const auto& e : inflight_) {
+    if (!q_) {
+        return;
+    }
+    for (const auto& e : q().inflight) {
         if (e.st == stage::awaiting_pubcomp) {
             codec::encode(codec::pubrel{e.id}, out.bytes());
         } else {

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 /// The QoS state of one MQTT session (MQTT 3.1.1 sections 4.3 and 4.4), Sans-I/O: fed
@@ -56,8 +57,8 @@ public:
     /// After a reconnect with session present: resend the window with DUP, then fill it.
     void resume(net::write_queue& out);
 
-    std::size_t inflight() const noexcept { return inflight_.size(); }
-    std::size_t queued() const noexcept { return queue_.size(); }
+    std::size_t inflight() const noexcept { return q_ ? q_->inflight.size() : 0; }
+    std::size_t queued() const noexcept { return q_ ? q_->queue.size() : 0; }
     std::uint64_t dropped() const noexcept { return dropped_; }
 
 private:
@@ -73,12 +74,24 @@ private:
     void pump(net::write_queue& out);
     fifo<inflight_entry>::iterator find(std::uint16_t id);
     std::uint16_t next_packet_id();
-    bool window_full() const noexcept { return inflight_.size() >= limits_->max_inflight; }
+    bool window_full() const noexcept { return inflight() >= limits_->max_inflight; }
+
+    /// Everything beyond QoS 0: allocated on first use, so that the many sessions that only
+    /// ever see QoS 0 (or nothing: idle sensors) stay small.
+    struct queues {
+        fifo<inflight_entry> inflight; ///< in send order; acks usually arrive in this order
+        fifo<delivery> queue;
+        std::vector<std::uint16_t> inbound_qos2;
+    };
+    queues& q() {
+        if (!q_) {
+            q_ = std::make_unique<queues>();
+        }
+        return *q_;
+    }
 
     const session_limits* limits_;
-    fifo<inflight_entry> inflight_; ///< in send order; acks usually arrive in this order
-    fifo<delivery> queue_;
-    std::vector<std::uint16_t> inbound_qos2_;
+    std::unique_ptr<queues> q_;
     std::uint16_t last_id_ = 0;
     std::uint64_t dropped_ = 0;
 };
