@@ -182,7 +182,7 @@ TEST_CASE("unknown keys and tables name the closest valid one", "[config]") {
                 "'allow_anonymous', 'password_file', 'acl_file', 'max_publish_rate'"});
     CHECK(errors("bridge = 1\n") ==
           lines{"t.toml:1:1: bridge: unknown key; valid keys are 'broker', 'listeners', 'log', "
-                "'admin'"});
+                "'admin', 'devices'"});
 }
 
 TEST_CASE("a value of the wrong type says what was expected", "[config]") {
