@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <deque>
@@ -536,6 +537,10 @@ private:
                     refusal->prepare_payload();
                     beast::get_lowest_layer(stream).expires_after(write_timeout);
                     co_await http::async_write(stream, *refusal, use_nothrow);
+                    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+                        co_await linger(stream);
+                        co_return;
+                    }
                 }
                 break;
             }
@@ -559,6 +564,21 @@ private:
         } else {
             beast::get_lowest_layer(stream).expires_after(1s);
             co_await stream.async_shutdown(use_nothrow);
+        }
+    }
+
+    /// Closes after a refusal without losing it: closing a socket with unread request bytes
+    /// sends a reset, which can destroy the answer before the client reads it. So: FIN first,
+    /// then read and drop what the client still sends, for a second and 64 KiB at most.
+    static asio::awaitable<void> linger(beast::tcp_stream& stream) {
+        boost::system::error_code ec;
+        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+        stream.expires_after(1s);
+        std::array<char, 4096> sink;
+        for (std::size_t total = 0; !ec && total < 64 * 1024;) {
+            std::size_t n = 0;
+            std::tie(ec, n) = co_await stream.async_read_some(asio::buffer(sink), use_nothrow);
+            total += n;
         }
     }
 
