@@ -606,7 +606,9 @@ TEST_CASE("edgemq on SIGHUP: a user added with edgemq passwd -b can connect, and
     REQUIRE(run_process({EDGEMQ_BINARY, "passwd", "-c", "-b", passwd, "alice", "alice-pw"})
                 .exited_ok());
     const auto config =
-        dir.write("edgemq.toml", "[broker]\nsys_interval = 0\n\n[log]\nlevel = \"info\"\n\n" +
+        // No admin server: 18083 may be taken by a test running beside this one.
+        dir.write("edgemq.toml", "[broker]\nsys_interval = 0\n\n[log]\nlevel = \"info\"\n\n"
+                                 "[admin]\nenabled = false\n\n" +
                                      listener("tcp", "password_file = " + quoted(passwd) + "\n") +
                                      "\n" + listener("tls", server_cert(c)));
     background_process gateway{{EDGEMQ_BINARY, "--config", config}};
