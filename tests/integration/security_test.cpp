@@ -300,7 +300,8 @@ TEST_CASE("openssl s_client: TLS 1.1 is refused, TLS 1.3 is negotiated", "[integ
     INFO("--- -tls1_3 ---\n" << tls13.out << tls13.err);
     CHECK(tls13.exit_code == 0);
     CHECK(tls13.out.find("New, TLSv1.3, Cipher is ") != std::string::npos);
-    CHECK(tls13.out.find("Protocol  : TLSv1.3") != std::string::npos);
+    // No "Protocol  : TLSv1.3" check: s_client prints its SSL-Session block only once the
+    // server's session ticket arrived, which races with its exit on the closed stdin.
     CHECK(tls13.out.find("Verify return code: 0 (ok)") != std::string::npos);
 }
 
