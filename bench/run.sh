@@ -223,6 +223,7 @@ mkdir -p "$(dirname "$output")"
 export BENCH_DATE=$(date -u '+%Y-%m-%d %H:%M UTC') BENCH_MACHINE="$(nproc) cores, $cpu, Linux $(uname -r)"
 export BENCH_LOAD="$load_before before, $load_after after" BENCH_EDGEMQ=$edgemq_version BENCH_MOSQUITTO=$mosquitto_version
 export BENCH_ELAPSED=$elapsed BENCH_IDLE=$idle_connections BENCH_HOLD=$idle_hold
+export BENCH_ANALYSIS=$repo/bench/analysis.md
 "$python" - "$work/results.tsv" "$output" <<'EOF'
 import json, os, sys
 
@@ -311,6 +312,8 @@ for name in ("edgemq", "mosquitto"):
         continue
     per = (r["rss_after_kb"] - r["rss_before_kb"]) * 1024 / max(r["connected"], 1)
     w(f"| {name} | {r['connected']:,} | {r['open_at_end']:,} | {r['connect_seconds']:.2f} s | {kb(r['rss_before_kb'])} | {kb(r['rss_after_kb'])} | {per:,.0f} B |")
+w("")
+w(open(env["BENCH_ANALYSIS"], encoding="utf-8").read().rstrip("\n"))
 w("")
 w("## Raw results")
 w("")
