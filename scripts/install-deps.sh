@@ -16,6 +16,8 @@ packages=(
 )
 test_packages=(
     catch2 python3 python3-paho-mqtt mosquitto socat openssl
+    # tests/package: build the .deb (dpkg-shlibdeps, file), lint it, verify the systemd unit
+    dpkg-dev file lintian systemd man-db
     # tests/dashboard: the dashboard in headless Chromium (Playwright from the npm registry)
     chromium
 )
