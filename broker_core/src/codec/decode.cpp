@@ -313,15 +313,12 @@ result<packet> decode(const fixed_header& header, std::span<const std::uint8_t> 
     return errc::malformed_packet; // types 0 and 15 are reserved [MQTT-2.2.1]
 }
 
-bool is_valid_utf8(std::string_view s) noexcept {
+bool is_well_formed_utf8(std::string_view s) noexcept {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     const auto* end = p + s.size();
     while (p < end) {
         const unsigned char c = *p;
         if (c < 0x80) {
-            if (c == 0) {
-                return false; // [MQTT-1.5.3-2]
-            }
             ++p;
             continue;
         }
@@ -355,6 +352,10 @@ bool is_valid_utf8(std::string_view s) noexcept {
         p += n + 1;
     }
     return true;
+}
+
+bool is_valid_utf8(std::string_view s) noexcept {
+    return s.find('\0') == std::string_view::npos && is_well_formed_utf8(s); // [MQTT-1.5.3-2]
 }
 
 } // namespace edgemq::broker::codec

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "edgemq/serial/framing.hpp"
 
+#include "edgemq/broker/codec/decode.hpp"
+
 namespace edgemq::serial {
 
 framer::framer(const config::device& device)
@@ -137,43 +139,7 @@ void framer::reset() {
 }
 
 bool is_valid_utf8(std::string_view text) noexcept {
-    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-    const auto* const end = p + text.size();
-    while (p < end) {
-        const unsigned c = *p;
-        std::size_t n = 0;
-        std::uint32_t cp = 0;
-        if (c < 0x80) {
-            ++p;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            n = 1;
-            cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            n = 2;
-            cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (static_cast<std::size_t>(end - p) <= n) {
-            return false;
-        }
-        for (std::size_t i = 1; i <= n; ++i) {
-            if ((p[i] & 0xC0) != 0x80) {
-                return false;
-            }
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        constexpr std::uint32_t min_of_length[] = {0, 0x80, 0x800, 0x10000};
-        if (cp < min_of_length[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return false;
-        }
-        p += n + 1;
-    }
-    return true;
+    return broker::codec::is_well_formed_utf8(text); // a serial line may hold U+0000
 }
 
 std::string to_hex(std::string_view bytes) {

@@ -34,7 +34,11 @@ result<std::optional<fixed_header>> decode_fixed_header(std::span<const std::uin
 /// `body` (exactly `header.remaining_length` bytes).
 result<packet> decode(const fixed_header& header, std::span<const std::uint8_t> body);
 
-/// True when `s` is well-formed UTF-8 without U+0000 and without surrogates [MQTT-1.5.3-1/2].
+/// True when `s` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+/// above U+10FFFF).
+bool is_well_formed_utf8(std::string_view s) noexcept;
+
+/// True when `s` is a valid MQTT string: well-formed UTF-8 without U+0000 [MQTT-1.5.3-1/2].
 bool is_valid_utf8(std::string_view s) noexcept;
 
 } // namespace edgemq::broker::codec
