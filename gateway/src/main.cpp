@@ -2,6 +2,7 @@
 #include "app.hpp"
 #include "ctl.hpp"
 #include "passwd.hpp"
+#include "ports.hpp"
 
 #include <filesystem>
 #include <iostream>
@@ -17,6 +18,7 @@ constexpr const char* usage = R"(usage: edgemq [--config FILE]
        edgemq check-config FILE
        edgemq passwd [-c] [-b] [-D] FILE USER [PASSWORD]
        edgemq ctl [--url URL] [--user U --password P] COMMAND...
+       edgemq ports [--config FILE]
        edgemq --help | --version
 
 edgemq is an MQTT broker and serial-to-MQTT gateway for the edge.
@@ -27,6 +29,8 @@ edgemq is an MQTT broker and serial-to-MQTT gateway for the edge.
   check-config FILE   validate FILE, print every error as file:line:col, exit non-zero on error
   passwd ...          add, update (-b: batch) or delete (-D) a user in a Mosquitto-format
                       password file; `edgemq passwd --help` for details
+  ports               list the serial ports, their /dev/serial/by-id names and the configured
+                      device each one matches
   ctl ...             talk to a running gateway (status, clients list|kick ID, devices
                       list|restart ID, bridges list) or edit its admin users (admins
                       add|passwd|del); `edgemq ctl --help` for details
@@ -58,6 +62,9 @@ int main(int argc, char** argv) {
     }
     if (args[0] == "passwd") {
         return edgemq::app::passwd_main(std::span{args}.subspan(1));
+    }
+    if (args[0] == "ports") {
+        return edgemq::app::ports_main(std::span{args}.subspan(1));
     }
     if (args[0] == "ctl") {
         return edgemq::app::ctl_main(std::span{args}.subspan(1));

@@ -148,3 +148,22 @@ TEST_CASE("edgemq --config refuses to start with a bad file", "[integration][gat
     CHECK(r.err.find(bad.path() + ":2:") != std::string::npos);
     CHECK(r.err.find("ready:") == std::string::npos);
 }
+
+TEST_CASE("edgemq ports lists the serial ports and which configured device matches each",
+          "[integration][gateway][serial]") {
+    // A pty stands in for an adapter: matched by a symlink to its node, as by-id names are.
+    const std::string link = "/tmp/edgemq-ports-" + std::to_string(::getpid());
+    background_process socat{{"socat", "pty,raw,echo=0,link=" + link, "pty,raw,echo=0"}};
+    REQUIRE(edgemq::test::eventually([&] { return std::filesystem::exists(link); }));
+    const temp_file config{"[admin]\nenabled = false\n\n[[devices]]\nid = \"bench\"\n"
+                           "match = { path = \"" + link + "\" }\n\n[[devices]]\nid = \"ghost\"\n"
+                           "match = { path = \"/dev/edgemq-no-such-port\" }\n"};
+    const auto r = run_process({EDGEMQ_BINARY, "ports", "--config", config.path()});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.rfind("PORT", 0) == 0);
+    CHECK(r.out.find("device ghost: no port matches it now\n") != std::string::npos);
+    // The pty is not a serial port of the listing, but the device resolves to it, so it is not
+    // reported missing.
+    CHECK(r.out.find("device bench: no port matches it now") == std::string::npos);
+}
