@@ -18,7 +18,7 @@ namespace edgemq::broker {
 namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
-constexpr const char* version_string = "edgemq version 0.1.0";
+constexpr const char* version_string = "edgemq version " EDGEMQ_VERSION;
 
 protocol::session_limits session_limits_from(const config::broker& b) {
     return {b.max_inflight_messages, b.max_queued_messages, b.queue_qos0_messages,

@@ -50,10 +50,6 @@
 #include <type_traits>
 #include <unordered_map>
 
-#ifndef EDGEMQ_VERSION
-#define EDGEMQ_VERSION "0.0.0"
-#endif
-
 namespace edgemq::app {
 namespace {
 

@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (args[0] == "--version") {
-        std::cout << "edgemq 0.1.0\n";
+        std::cout << "edgemq " EDGEMQ_VERSION "\n";
         return 0;
     }
     if ((args[0] == "--config" || args[0] == "-c") && args.size() == 2) {
