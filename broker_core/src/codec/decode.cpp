@@ -30,6 +30,15 @@ public:
         return v;
     }
 
+    /// A packet identifier, which is never 0 [MQTT-2.3.1-1].
+    result<std::uint16_t> packet_id() {
+        auto id = u16();
+        if (id && *id == 0) {
+            return errc::malformed_packet;
+        }
+        return id;
+    }
+
     /// Length-prefixed binary data [MQTT-1.5.3].
     result<std::string> binary() {
         auto len = u16();
@@ -157,10 +166,7 @@ result<packet> decode_publish(std::uint8_t flags, reader& r) {
     }
     p.topic = std::move(topic);
     if (p.qos > 0) {
-        EDGEMQ_TRY(id, r.u16());
-        if (id == 0) {
-            return errc::malformed_packet; // [MQTT-2.3.1-1]
-        }
+        EDGEMQ_TRY(id, r.packet_id()); // [MQTT-2.3.1-1]
         p.packet_id = id;
     }
     p.payload = r.rest();
@@ -169,9 +175,9 @@ result<packet> decode_publish(std::uint8_t flags, reader& r) {
 
 /// PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK: exactly a non-zero packet id.
 template <typename Packet> result<packet> decode_id_only(reader& r) {
-    EDGEMQ_TRY(id, r.u16());
-    if (id == 0 || !r.empty()) {
-        // An acknowledgement carries the id of a packet that could not have id 0 [MQTT-2.3.1-1].
+    // An acknowledgement carries the id of a packet that could not have id 0 [MQTT-2.3.1-1].
+    EDGEMQ_TRY(id, r.packet_id());
+    if (!r.empty()) {
         return errc::malformed_packet;
     }
     return packet{Packet{id}};
@@ -179,10 +185,7 @@ template <typename Packet> result<packet> decode_id_only(reader& r) {
 
 result<packet> decode_subscribe(reader& r) {
     subscribe p;
-    EDGEMQ_TRY(id, r.u16());
-    if (id == 0) {
-        return errc::malformed_packet; // [MQTT-2.3.1-1]
-    }
+    EDGEMQ_TRY(id, r.packet_id()); // [MQTT-2.3.1-1]
     p.packet_id = id;
     while (!r.empty()) {
         EDGEMQ_TRY(filter, r.utf8());
@@ -203,11 +206,7 @@ result<packet> decode_subscribe(reader& r) {
 
 result<packet> decode_suback(reader& r) {
     suback p;
-    EDGEMQ_TRY(id, r.u16());
-    if (id == 0) {
-        // It acknowledges a SUBSCRIBE, whose id is non-zero [MQTT-2.3.1-1].
-        return errc::malformed_packet;
-    }
+    EDGEMQ_TRY(id, r.packet_id()); // [MQTT-2.3.1-1]
     p.packet_id = id;
     while (!r.empty()) {
         EDGEMQ_TRY(code, r.u8());
@@ -221,10 +220,7 @@ result<packet> decode_suback(reader& r) {
 
 result<packet> decode_unsubscribe(reader& r) {
     unsubscribe p;
-    EDGEMQ_TRY(id, r.u16());
-    if (id == 0) {
-        return errc::malformed_packet; // [MQTT-2.3.1-1]
-    }
+    EDGEMQ_TRY(id, r.packet_id()); // [MQTT-2.3.1-1]
     p.packet_id = id;
     while (!r.empty()) {
         EDGEMQ_TRY(filter, r.utf8());
