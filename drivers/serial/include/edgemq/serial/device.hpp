@@ -6,6 +6,7 @@
 #include "edgemq/serial/framing.hpp"
 #include "edgemq/serial/mapping.hpp"
 #include "edgemq/serial/parser.hpp"
+#include "edgemq/serial/status.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -120,6 +121,15 @@ public:
     void start();
     /// Publishes `offline` for every device and joins the thread. Idempotent.
     void stop();
+
+    /// A snapshot of every device, in configuration order. Any thread.
+    std::vector<device_status> devices() const;
+    /// Closes and reopens one device (publishing offline, then online); false when no device
+    /// has this id. Any thread.
+    bool restart(std::string_view id);
+    /// SIGHUP: stops devices that are gone or whose configuration changed, starts new and
+    /// changed ones, and leaves the others running. From the controlling thread.
+    void apply(const std::vector<config::device>& devices);
 
 private:
     asio::io_context ctx_;

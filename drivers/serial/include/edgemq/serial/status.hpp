@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace edgemq::serial {
+
+/// One configured device as the admin surface shows it (service::devices()).
+struct device_status {
+    std::string id;
+    /// The port the device is bound to while it is open ("/dev/ttyUSB0"), else empty.
+    std::string port;
+    bool online = false;
+    /// Why the port is not open (the last open error), empty while online.
+    std::string last_error;
+    std::uint64_t bytes = 0;
+    std::uint64_t frames = 0;
+    std::uint64_t parse_errors = 0;
+    /// Frames dropped: over max_frame_bytes, invalid encoding, discarded during settle.
+    std::uint64_t dropped = 0;
+    /// Times the port was opened again after it went away.
+    std::uint64_t reconnects = 0;
+    std::uint64_t commands = 0;
+    std::uint64_t command_errors = 0;
+    /// Unix milliseconds of the last byte read, 0 before any.
+    std::int64_t last_seen_ms = 0;
+    /// The last JSON state published on {base}/{device} ("{}" before the first frame).
+    std::string last_state = "{}";
+};
+
+} // namespace edgemq::serial
