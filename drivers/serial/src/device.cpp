@@ -48,7 +48,37 @@ device::device(asio::io_context& ctx, config::device cfg, broker::broker& broker
                std::shared_ptr<spdlog::logger> log)
     : ctx_(ctx), cfg_(std::move(cfg)), broker_(broker), log_(std::move(log)), port_(ctx),
       retry_timer_(ctx), tick_timer_(ctx), writer_wake_(ctx), reply_timer_(ctx),
-      stats_timer_(ctx), framer_(cfg_), parser_(cfg_), mapper_(cfg_) {}
+      stats_timer_(ctx), framer_(cfg_), parser_(cfg_), mapper_(cfg_) {
+    status_.id = cfg_.id;
+    if (cfg_.publish.state) {
+        state_topic_ = expand_topic(cfg_.publish.state_topic, cfg_.publish.base, cfg_.id);
+    }
+}
+
+device_status device::status() const {
+    const std::lock_guard lock{status_mutex_};
+    return status_;
+}
+
+void device::refresh_status() {
+    const auto& f = framer_.stats();
+    const std::lock_guard lock{status_mutex_};
+    status_.online = port_.is_open();
+    status_.port = status_.online ? port_path_ : std::string();
+    status_.last_error = last_error_;
+    status_.bytes = f.bytes;
+    status_.frames = f.frames;
+    status_.parse_errors = parse_errors_;
+    status_.dropped = f.overflows + encoding_errors_;
+    status_.reconnects = opens_ > 0 ? opens_ - 1 : 0;
+    status_.commands = commands_;
+    status_.command_errors = command_errors_;
+    status_.last_seen_ms = last_seen_ms_;
+    if (state_changed_) {
+        status_.last_state = last_state_;
+        state_changed_ = false;
+    }
+}
 
 std::string device::topic(std::string_view suffix) const {
     return cfg_.publish.base + '/' + cfg_.id + std::string(suffix);
@@ -96,8 +126,26 @@ void device::stop() {
         self->writer_wake_.cancel();
         self->reply_timer_.cancel();
         self->stats_timer_.cancel();
-        self->availability(false);
-        self->client_->disconnect();
+        self->refresh_status();
+        if (self->client_) { // never started: nothing was published
+            self->availability(false);
+            self->client_->disconnect();
+        }
+    });
+}
+
+void device::restart() {
+    asio::post(ctx_, [self = shared_from_this()] {
+        if (self->stopping_ || !self->client_) {
+            return;
+        }
+        self->log_->info("device={} restart requested", self->cfg_.id);
+        self->restarting_ = true;
+        // Either ends the read loop (async_run then publishes offline and reopens at once) or
+        // ends the backoff wait of a device that is offline.
+        boost::system::error_code ignored;
+        self->port_.close(ignored);
+        self->retry_timer_.cancel();
     });
 }
 
@@ -107,6 +155,10 @@ void device::publish(std::string topic, std::string payload, std::uint8_t qos, b
 
 void device::publish_all(std::vector<broker::message> messages) {
     for (auto& m : messages) {
+        if (m.topic == state_topic_) {
+            last_state_ = m.payload;
+            state_changed_ = true;
+        }
         client_->publish(std::move(m));
     }
 }
@@ -129,6 +181,7 @@ void device::respond(const std::string& command, bool ok, std::uint64_t seq,
         ++command_errors_;
     }
     publish(topic("/response/" + command), response_json(ok, seq, text), 1, false);
+    refresh_status();
 }
 
 asio::awaitable<void> device::async_run() {
@@ -136,6 +189,10 @@ asio::awaitable<void> device::async_run() {
     bool offline_published = false;
     std::string last_problem;
     while (!stopping_) {
+        if (restarting_) {
+            restarting_ = false;
+            backoff = backoff_initial;
+        }
         const auto path = resolve_port(cfg_.match);
         const auto opened =
             path ? open_port(*path, cfg_)
@@ -144,6 +201,8 @@ asio::awaitable<void> device::async_run() {
             if (opened.message != last_problem) {
                 log_->warn("device={} {}; retrying", cfg_.id, opened.message);
                 last_problem = opened.message;
+                last_error_ = opened.message;
+                refresh_status();
             }
             if (!offline_published) {
                 availability(false);
@@ -156,6 +215,7 @@ asio::awaitable<void> device::async_run() {
         }
         backoff = backoff_initial;
         last_problem.clear();
+        last_error_.clear();
         port_path_ = *path;
         boost::system::error_code ec;
         port_.assign(opened.fd, ec);
@@ -163,6 +223,7 @@ asio::awaitable<void> device::async_run() {
         log_->info("device={} opened {} ({} baud)", cfg_.id, port_path_, cfg_.baud);
         framer_.reset();
         settle_until_ = now() + cfg_.settle;
+        refresh_status();
         availability(true);
         offline_published = false;
         writer_wake_.cancel();
@@ -170,6 +231,7 @@ asio::awaitable<void> device::async_run() {
         port_.close(ec);
         framer_.reset();
         reply_timer_.cancel(); // a command awaiting its reply fails now
+        refresh_status();
         if (!stopping_) {
             availability(false);
             offline_published = true;
@@ -199,7 +261,7 @@ asio::awaitable<void> device::async_read_port() {
             std::tie(ec, n) = co_await port_.async_read_some(asio::buffer(buffer), use_nothrow);
         }
         if (ec) {
-            if (!stopping_) {
+            if (!stopping_ && !restarting_) {
                 log_->warn("device={} port {} closed: {}", cfg_.id, port_path_,
                            ec == asio::error::eof ? "end of file (unplugged?)" : ec.message());
             }
@@ -213,6 +275,7 @@ asio::awaitable<void> device::async_read_port() {
         for (const auto& frame : framer_.feed(bytes)) {
             on_frame(frame);
         }
+        refresh_status();
     }
 }
 
@@ -276,6 +339,7 @@ asio::awaitable<void> device::async_stats() {
                 "{\"bytes\":" + std::to_string(f.bytes) +
                     ",\"frames\":" + std::to_string(f.frames) +
                     ",\"overflows\":" + std::to_string(f.overflows) +
+                    ",\"dropped\":" + std::to_string(f.overflows + encoding_errors_) +
                     ",\"settle_discarded\":" + std::to_string(f.settle_discarded) +
                     ",\"parse_errors\":" + std::to_string(parse_errors_) +
                     ",\"encoding_errors\":" + std::to_string(encoding_errors_) +
@@ -382,9 +446,10 @@ asio::awaitable<void> device::async_write_commands() {
 }
 
 service::service(const std::vector<config::device>& devices, broker::broker& broker,
-                 std::shared_ptr<spdlog::logger> log) {
+                 std::shared_ptr<spdlog::logger> log)
+    : work_(ctx_.get_executor()), broker_(broker), log_(std::move(log)) {
     for (const auto& d : devices) {
-        devices_.push_back(std::make_shared<device>(ctx_, d, broker, log));
+        devices_.push_back(std::make_shared<device>(ctx_, d, broker_, log_));
     }
 }
 
@@ -393,9 +458,11 @@ service::~service() {
 }
 
 void service::start() {
-    if (devices_.empty() || thread_.joinable()) {
+    const std::lock_guard lock{devices_mutex_};
+    if (started_ || stopped_) {
         return;
     }
+    started_ = true;
     for (auto& d : devices_) {
         d->start();
     }
@@ -403,16 +470,88 @@ void service::start() {
 }
 
 void service::stop() {
-    if (!thread_.joinable()) {
-        return;
-    }
-    for (auto& d : devices_) {
-        d->stop();
+    {
+        const std::lock_guard lock{devices_mutex_};
+        if (stopped_) {
+            return;
+        }
+        stopped_ = true;
+        if (!started_) {
+            return;
+        }
+        for (auto& d : devices_) {
+            d->stop();
+        }
     }
     // After every device's stop (handlers run in order on the one thread): the coroutines
     // still suspended are destroyed with the io_context.
+    work_.reset();
     asio::post(ctx_, [this] { ctx_.stop(); });
     thread_.join();
+}
+
+std::vector<device_status> service::devices() const {
+    std::vector<std::shared_ptr<device>> devices;
+    {
+        const std::lock_guard lock{devices_mutex_};
+        devices = devices_;
+    }
+    std::vector<device_status> out;
+    out.reserve(devices.size());
+    for (const auto& d : devices) {
+        out.push_back(d->status());
+    }
+    return out;
+}
+
+bool service::restart(std::string_view id) {
+    const std::lock_guard lock{devices_mutex_};
+    const auto it = std::ranges::find_if(devices_, [id](const auto& d) {
+        return d->config().id == id;
+    });
+    if (it == devices_.end()) {
+        return false;
+    }
+    (*it)->restart();
+    return true;
+}
+
+void service::apply(const std::vector<config::device>& devices) {
+    const std::lock_guard lock{devices_mutex_};
+    // Build every new device before touching the running ones: a constructor that throws
+    // leaves the running set as it was.
+    std::vector<std::shared_ptr<device>> next;
+    std::vector<std::shared_ptr<device>> fresh;
+    for (const auto& cfg : devices) {
+        const auto same =
+            std::ranges::find_if(devices_, [&cfg](const auto& d) { return d->config() == cfg; });
+        if (same != devices_.end()) {
+            next.push_back(*same);
+        } else {
+            fresh.push_back(std::make_shared<device>(ctx_, cfg, broker_, log_));
+            next.push_back(fresh.back());
+        }
+    }
+    std::size_t stopped = 0;
+    for (auto& d : devices_) {
+        if (std::ranges::find(next, d) == next.end()) {
+            if (started_ && !stopped_) {
+                d->stop();
+            }
+            ++stopped;
+        }
+    }
+    devices_ = std::move(next);
+    log_->info("serial devices reloaded: {} kept, {} stopped, {} started",
+               devices_.size() - fresh.size(), stopped, fresh.size());
+    if (!started_ || stopped_) {
+        return;
+    }
+    // Started after the stops were posted, so a changed device's old instance has closed its
+    // port (and published offline) before the new one opens it.
+    for (auto& d : fresh) {
+        asio::post(ctx_, [d] { d->start(); });
+    }
 }
 
 } // namespace edgemq::serial

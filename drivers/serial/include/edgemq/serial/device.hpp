@@ -9,6 +9,7 @@
 #include "edgemq/serial/status.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <regex>
 #include <string>
@@ -41,7 +43,7 @@ namespace asio = boost::asio;
 /// order by one writer; with `reply`, the first frame matching it within `timeout` is published
 /// as the response (and not parsed as telemetry).
 /// Thread safety: everything runs on the io_context given at construction, which must be run
-/// by one thread; start() and stop() may be called from any thread.
+/// by one thread; start(), stop(), restart() and status() may be called from any thread.
 class device : public std::enable_shared_from_this<device> {
 public:
     /// Throws std::invalid_argument on a configuration the loader cannot check (a bad regex).
@@ -51,6 +53,13 @@ public:
     void start();
     /// Publishes `offline`, closes the port and ends the coroutines.
     void stop();
+    /// Closes the port (publishing `offline`) and opens it again at once, or, while it cannot
+    /// be opened, retries now with the backoff reset.
+    void restart();
+
+    const config::device& config() const noexcept { return cfg_; }
+    /// A copy of the status, as of the device's last read, open, close or command.
+    device_status status() const;
 
 private:
     struct command_job {
@@ -72,6 +81,8 @@ private:
     void log_line(const std::string& text);
     void respond(const std::string& command, bool ok, std::uint64_t seq, std::string_view text);
     void rearm_tick();
+    /// Copies the counters into the shared status (once per read, not per byte or frame).
+    void refresh_status();
     std::string topic(std::string_view suffix) const;
 
     asio::io_context& ctx_;
@@ -93,7 +104,12 @@ private:
     std::optional<std::regex> awaiting_reply_;
     std::string reply_text_;
     bool stopping_ = false;
+    bool restarting_ = false;
     std::string port_path_;
+    std::string last_error_;
+    std::string state_topic_; ///< the expanded state topic, empty without state messages
+    std::string last_state_ = "{}";
+    bool state_changed_ = false;
     steady_time settle_until_{};
     std::uint64_t seq_ = 0;
     // Stats.
@@ -104,11 +120,16 @@ private:
     std::uint64_t commands_ = 0;
     std::uint64_t command_errors_ = 0;
     std::int64_t last_seen_ms_ = 0;
+
+    mutable std::mutex status_mutex_;
+    device_status status_; ///< guarded by status_mutex_
 };
 
 /// The serial subsystem: one io_context on one thread of its own running every configured
-/// device. Start it after the broker and stop it before the broker stops.
-/// Thread safety: start() and stop() from one controlling thread.
+/// device. Start it after the broker and stop it before the broker stops. The thread runs even
+/// with no device, so that apply() can add some later.
+/// Thread safety: start(), stop() and apply() from one controlling thread; devices() and
+/// restart() from any thread.
 class service {
 public:
     /// Throws std::invalid_argument as device's constructor does.
@@ -133,7 +154,13 @@ public:
 
 private:
     asio::io_context ctx_;
-    std::vector<std::shared_ptr<device>> devices_;
+    asio::executor_work_guard<asio::io_context::executor_type> work_;
+    broker::broker& broker_;
+    std::shared_ptr<spdlog::logger> log_;
+    mutable std::mutex devices_mutex_;
+    std::vector<std::shared_ptr<device>> devices_; ///< guarded by devices_mutex_
+    bool started_ = false;
+    bool stopped_ = false;
     std::thread thread_;
 };
 

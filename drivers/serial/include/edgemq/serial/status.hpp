@@ -17,7 +17,8 @@ struct device_status {
     std::uint64_t bytes = 0;
     std::uint64_t frames = 0;
     std::uint64_t parse_errors = 0;
-    /// Frames dropped: over max_frame_bytes, invalid encoding, discarded during settle.
+    /// Frames dropped: over max_frame_bytes or invalid in the device's encoding. (Boot noise
+    /// discarded during settle is counted in bytes, in the stats topic's settle_discarded.)
     std::uint64_t dropped = 0;
     /// Times the port was opened again after it went away.
     std::uint64_t reconnects = 0;
