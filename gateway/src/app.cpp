@@ -2,6 +2,7 @@
 #include "app.hpp"
 #include "admin_http.hpp"
 
+#include "edgemq/bridge/bridge.hpp"
 #include "edgemq/broker/broker.hpp"
 #include "edgemq/config/load.hpp"
 #include "edgemq/serial/device.hpp"
@@ -38,8 +39,8 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name, config::log
     return log;
 }
 
-void reload(const std::optional<std::filesystem::path>& config_file,
-            const config::gateway& running, broker::broker& b, spdlog::logger& log) {
+void reload(const std::optional<std::filesystem::path>& config_file, config::gateway& running,
+            broker::broker& b, bridge::service& bridges, spdlog::logger& log) {
     if (!config_file) {
         log.info("SIGHUP: running on the embedded defaults, nothing to reload");
         return;
@@ -64,6 +65,14 @@ void reload(const std::optional<std::filesystem::path>& config_file,
         log.warn("reload: changes to [broker] and [[listeners]] other than certificate files "
                  "take effect at the next restart");
     }
+    try {
+        for (const auto& name : bridges.apply(fresh.bridges)) {
+            log.info("reload: bridge {} (re)started", name);
+        }
+    } catch (const std::exception& e) {
+        log.error("reload: {}", e.what());
+    }
+    running.bridges = fresh.bridges;
 }
 
 } // namespace
@@ -111,6 +120,21 @@ int run(const std::optional<std::filesystem::path>& config_file) {
     // Serial devices: started after the broker, stopped before it.
     serial::service serial_devices{cfg.devices, b, make_logger("serial", cfg.log.level)};
     serial_devices.start();
+    // Bridges: after the broker (they are its clients), stopped before it.
+    bridge::service bridges{cfg.bridges, b, make_logger("bridge", cfg.log.level),
+                            cfg.broker.sys_interval, cfg.broker.max_packet_size};
+    try {
+        bridges.start();
+    } catch (const std::exception& e) {
+        main_log->error("{}", e.what());
+        bridges.stop();
+        serial_devices.stop();
+        if (admin) {
+            admin->stop();
+        }
+        b.stop();
+        return 1;
+    }
     for (const auto& l : b.listeners()) {
         main_log->info("ready: mqtt {} on {}:{}", l.type, l.host, l.port);
     }
@@ -128,12 +152,13 @@ int run(const std::optional<std::filesystem::path>& config_file) {
             if (ec) {
                 return;
             }
-            reload(config_file, cfg, b, *main_log);
+            reload(config_file, cfg, b, bridges, *main_log);
             wait_for_hangup();
         });
     };
     wait_for_hangup();
     ctx.run();
+    bridges.stop();
     serial_devices.stop();
     if (admin) {
         admin->stop();

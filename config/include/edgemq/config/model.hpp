@@ -250,6 +250,83 @@ struct device {
     bool operator==(const device&) const = default;
 };
 
+// Bridges -------------------------------------------------------------------------------------
+
+/// Which way a bridge topic rule carries messages: local to remote, remote to local, or both.
+enum class bridge_direction { out, in, both };
+
+/// `[[bridges.topics]]`: one topic tree mirrored, with Mosquitto's prefix semantics. `out`
+/// subscribes locally to local_prefix + pattern and publishes remote_prefix + (topic without
+/// local_prefix); `in` is the mirror image on the remote.
+struct bridge_topic {
+    /// A topic filter ("sensors/#"), relative to the prefixes; required.
+    std::string pattern;
+    bridge_direction direction = bridge_direction::out;
+    /// Largest QoS forwarded (0 to 2). Default 1: unlike Mosquitto's 0, so that nothing is
+    /// lost by default.
+    std::uint8_t qos = 1;
+    /// Written before pattern on each side ("site-7/"); no wildcards. Default none.
+    std::string local_prefix;
+    std::string remote_prefix;
+    bool operator==(const bridge_topic&) const = default;
+};
+
+/// What a full bridge queue does with one more message.
+enum class queue_full_policy { drop_oldest, drop_newest };
+
+/// One `[[bridges]]` entry: a connection to a remote MQTT broker (EMQX, Mosquitto...).
+struct bridge {
+    /// [A-Za-z0-9_-]+; required and unique. Names the queue file and the $SYS topics.
+    std::string name;
+    /// "host:port", from `address` (a string or a list tried in turn for failover); required.
+    /// Port default 8883 with TLS, else 1883.
+    std::vector<std::string> addresses;
+    /// Client id on the remote; it must be unique there. Default "<hostname>-<name>".
+    std::string client_id;
+    std::string username;
+    std::optional<std::string> password;
+    /// Seconds between PINGREQs when idle; 5 to 65535. Default 60.
+    std::uint16_t keepalive = 60;
+    /// Whether the remote forgets the bridge's session (and its in-flight messages) when the
+    /// link drops. Default false.
+    bool clean_session = false;
+    /// Set the "bridge" bit in CONNECT (protocol level 0x84) so that Mosquitto and EMQX do not
+    /// echo the bridge's own messages back. Default true, as Mosquitto's try_private.
+    bool try_private = true;
+    /// TLS to the remote. Default: on when ca, cert or key is set.
+    bool tls = false;
+    /// PEM CA file the remote's certificate must chain to; default the system's CAs.
+    std::string ca;
+    /// PEM client certificate and key (mutual TLS). Default none.
+    std::string cert;
+    std::string key;
+    /// Skip the check that the certificate names the host (the chain is still verified).
+    /// Default false; only written explicitly.
+    bool insecure = false;
+    std::vector<bridge_topic> topics;
+    /// The durable queue (SQLite). Default "/var/lib/edgemq/bridge-<name>.db".
+    std::string queue_file;
+    /// Queue bounds; 0 = no bound. Defaults 1,000,000 messages and 1 GiB.
+    std::size_t max_messages = 1'000'000;
+    std::size_t max_bytes = std::size_t{1} << 30;
+    queue_full_policy when_full = queue_full_policy::drop_oldest;
+    /// Also queue (and so keep across outages) QoS 0 messages. Default false: QoS 0 is
+    /// forwarded while connected and dropped (and counted) while not.
+    bool queue_qos0 = false;
+    /// QoS 1 and 2 messages sent and not yet acknowledged; 1 to 65535. Default 100.
+    std::uint16_t max_inflight = 100;
+    /// Reconnect backoff: doubles from reconnect_min up to reconnect_max, with jitter.
+    /// Defaults 1s and 60s.
+    std::chrono::milliseconds reconnect_min{1000};
+    std::chrono::milliseconds reconnect_max{60000};
+    /// Retained "online"/"offline" on the remote (offline through the CONNECT's will).
+    /// Default true.
+    bool notifications = true;
+    /// Default "<remote_prefix of the first topic rule>$bridge/<name>/state".
+    std::string notification_topic;
+    bool operator==(const bridge&) const = default;
+};
+
 /// `[admin]`: the HTTP API, dashboard and Prometheus metrics (gateway/src/admin_http.hpp).
 struct admin {
     /// Whether the admin HTTP server runs. Default true.
@@ -282,6 +359,8 @@ struct gateway {
     config::admin admin;
     /// `[[devices]]`: serial devices. Default none.
     std::vector<device> devices;
+    /// `[[bridges]]`: connections to remote brokers. Default none.
+    std::vector<bridge> bridges;
 
     bool operator==(const gateway&) const = default;
 };
