@@ -40,7 +40,8 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name, config::log
 }
 
 void reload(const std::optional<std::filesystem::path>& config_file, config::gateway& running,
-            broker::broker& b, bridge::service& bridges, spdlog::logger& log) {
+            broker::broker& b, serial::service& devices, bridge::service& bridges,
+            spdlog::logger& log) {
     if (!config_file) {
         log.info("SIGHUP: running on the embedded defaults, nothing to reload");
         return;
@@ -64,6 +65,14 @@ void reload(const std::optional<std::filesystem::path>& config_file, config::gat
     if (fresh.broker != running.broker || fresh.listeners != running.listeners) {
         log.warn("reload: changes to [broker] and [[listeners]] other than certificate files "
                  "take effect at the next restart");
+    }
+    // Only what changed restarts: the other devices keep their ports, the other bridges
+    // their connections.
+    try {
+        devices.apply(fresh.devices);
+        running.devices = fresh.devices;
+    } catch (const std::exception& e) {
+        log.error("reload refused for [[devices]]: {}; the running devices stay", e.what());
     }
     try {
         for (const auto& name : bridges.apply(fresh.bridges)) {
@@ -152,7 +161,7 @@ int run(const std::optional<std::filesystem::path>& config_file) {
             if (ec) {
                 return;
             }
-            reload(config_file, cfg, b, bridges, *main_log);
+            reload(config_file, cfg, b, serial_devices, bridges, *main_log);
             wait_for_hangup();
         });
     };
