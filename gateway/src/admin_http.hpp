@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "admin_users.hpp"
+
 #include "edgemq/config/model.hpp"
 
 #include <cstdint>
-#include <filesystem>
 #include <memory>
-#include <optional>
-#include <string>
 
 namespace spdlog {
 class logger;
@@ -29,10 +28,9 @@ class admin_http_impl;
 /// Devices and bridges are not part of the gateway yet: /api/v1/devices and /api/v1/bridges
 /// answer empty lists, and the page shows them as such.
 ///
-/// Users come from `cfg.users_file` (Mosquitto password file format, PBKDF2-SHA512), re-read
-/// when the file changes, so `edgemq ctl admins ...` takes effect without a restart. Clients
-/// authenticate with the session cookie set by POST /api/v1/login (the page), the bearer token
-/// that login returns, or HTTP Basic.
+/// Users come from `cfg.users_file` (see admin_users). Clients authenticate with the session
+/// cookie set by POST /api/v1/login (the page), the bearer token that login returns, or HTTP
+/// Basic.
 ///
 /// Thread safety: start, stop and port from one controlling thread.
 class admin_http {
@@ -56,14 +54,5 @@ public:
 private:
     std::unique_ptr<admin_http_impl> impl_;
 };
-
-/// Where ensure_admin_user writes the first admin's password: `<users_file>.initial`.
-std::filesystem::path initial_password_file(const std::filesystem::path& users_file);
-
-/// When `users_file` is missing or has no user, adds `admin` with a random password (24
-/// characters from the OpenSSL CSPRNG), writes "admin:<password>" to initial_password_file()
-/// with mode 0600 and returns the password so that the caller logs it once. Returns nullopt
-/// when there already is a user. Throws std::runtime_error naming the file on failure.
-std::optional<std::string> ensure_admin_user(const std::filesystem::path& users_file);
 
 } // namespace edgemq::app

@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "admin_api.hpp"
+
+#include "edgemq/broker/broker.hpp"
+#include "edgemq/broker/codec/decode.hpp"
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+namespace edgemq::app {
+namespace {
+
+using namespace web;
+
+constexpr std::size_t max_samples = 600 / admin_api::sample_period.count(); // ten minutes
+constexpr std::size_t default_limit = 100;
+constexpr std::size_t max_limit = 1000;
+
+json::object stats_json(const broker::broker_stats& s) {
+    return {
+        {"messages_received", s.messages_received}, {"messages_sent", s.messages_sent},
+        {"bytes_received", s.bytes_received},       {"bytes_sent", s.bytes_sent},
+        {"messages_dropped", s.messages_dropped},   {"messages_denied", s.messages_denied},
+        {"clients_connected", s.clients_connected}, {"clients_total", s.clients_total},
+        {"clients_maximum", s.clients_maximum},     {"subscriptions", s.subscriptions},
+        {"retained_messages", s.retained_messages}, {"uptime_seconds", s.uptime_seconds},
+    };
+}
+
+json::object client_json(const broker::client_info& c) {
+    json::object o{
+        {"client_id", c.client_id},
+        {"connected", c.connected},
+        {"internal", c.internal},
+        {"peer", c.peer},
+        {"listener", c.listener},
+        {"clean_session", c.clean_session},
+        {"keep_alive", c.keep_alive},
+        {"connected_at", c.connected_at},
+        {"subscriptions", c.subscriptions},
+        {"inflight", c.inflight},
+        {"queued", c.queued},
+        {"dropped", c.dropped},
+    };
+    o["username"] = c.username ? json::value(*c.username) : json::value(nullptr);
+    return o;
+}
+
+json::object message_json(const broker::message& m) {
+    json::object o{{"topic", m.topic}, {"qos", m.qos}, {"payload_size", m.payload.size()}};
+    if (broker::codec::is_well_formed_utf8(m.payload)) {
+        o["payload"] = m.payload;
+    } else {
+        o["payload"] = nullptr; // binary payloads are not shown as text
+    }
+    return o;
+}
+
+/// One Prometheus metric with its HELP and TYPE lines.
+void metric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+            std::uint64_t value) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+    out += name;
+    out += ' ';
+    out += std::to_string(value);
+    out += '\n';
+}
+
+/// `?page=&limit=` as 1-based page and page size.
+struct paging {
+    std::size_t page = 1;
+    std::size_t limit = default_limit;
+};
+
+std::optional<std::size_t> positive(const std::unordered_map<std::string, std::string>& q,
+                                    const std::string& key, std::size_t fallback) {
+    const auto it = q.find(key);
+    if (it == q.end()) {
+        return fallback;
+    }
+    std::size_t v = 0;
+    const auto& s = it->second;
+    const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size() || v == 0) {
+        return std::nullopt;
+    }
+    return v;
+}
+
+template <class T, class ToJson>
+json::object page_of(const std::vector<T>& all, const paging& p, ToJson to_json) {
+    json::array data;
+    const std::size_t first = (p.page - 1) * p.limit;
+    for (std::size_t i = first; i < all.size() && i < first + p.limit; ++i) {
+        data.push_back(to_json(all[i]));
+    }
+    return {{"data", std::move(data)},
+            {"meta", {{"page", p.page}, {"limit", p.limit}, {"count", all.size()}}}};
+}
+
+} // namespace
+
+admin_api::admin_api(broker::broker& b, std::shared_ptr<spdlog::logger> log)
+    : broker_(b), log_(std::move(log)) {}
+
+void admin_api::sample() {
+    const auto s = broker_.stats();
+    samples_.push_back({unix_now(), s.messages_received, s.messages_sent});
+    while (samples_.size() > max_samples) {
+        samples_.pop_front();
+    }
+}
+
+std::string admin_api::stats_event() const {
+    auto o = stats_json(broker_.stats());
+    o["time"] = unix_now();
+    return json::serialize(o);
+}
+
+std::string admin_api::metrics() const {
+    const auto s = broker_.stats();
+    std::string out;
+    metric(out, "edgemq_messages_received_total", "counter",
+           "PUBLISH messages received from clients.", s.messages_received);
+    metric(out, "edgemq_messages_sent_total", "counter", "PUBLISH messages sent to clients.",
+           s.messages_sent);
+    metric(out, "edgemq_bytes_received_total", "counter", "Bytes received from clients.",
+           s.bytes_received);
+    metric(out, "edgemq_bytes_sent_total", "counter", "Bytes sent to clients.", s.bytes_sent);
+    metric(out, "edgemq_messages_dropped_total", "counter",
+           "Messages dropped (full queues, ACL refusals).", s.messages_dropped);
+    metric(out, "edgemq_clients_connected", "gauge", "Clients connected now.", s.clients_connected);
+    metric(out, "edgemq_subscriptions", "gauge", "Subscriptions held by all sessions.",
+           s.subscriptions);
+    metric(out, "edgemq_retained_messages", "gauge", "Retained messages stored.",
+           s.retained_messages);
+    metric(out, "edgemq_uptime_seconds", "gauge", "Seconds since the broker started.",
+           s.uptime_seconds);
+    return out;
+}
+
+response admin_api::handle(const request& req, const target& t, std::string_view route) {
+    const auto v = req.version();
+    const auto method = req.method();
+    const auto get_only = [&](auto&& make) {
+        return method == http::verb::get ? make() : not_allowed(req, "GET");
+    };
+    const auto page = [&]() -> std::optional<paging> {
+        const auto p = positive(t.query, "page", 1);
+        const auto l = positive(t.query, "limit", default_limit);
+        if (!p || !l || *l > max_limit) {
+            return std::nullopt;
+        }
+        return paging{*p, *l};
+    };
+    const auto bad_paging = [&] {
+        return error_response(http::status::bad_request, v, "bad_request",
+                              "page must be a positive integer and limit one from 1 to " +
+                                  std::to_string(max_limit));
+    };
+    const auto filter = [&]() -> std::string {
+        const auto it = t.query.find("client_id");
+        return it == t.query.end() ? std::string{} : it->second;
+    };
+
+    if (route == "status") {
+        return get_only([&] {
+            json::array listeners;
+            for (const auto& l : broker_.listeners()) {
+                listeners.push_back({{"type", l.type}, {"host", l.host}, {"port", l.port}});
+            }
+            listeners.push_back({{"type", self_.type}, {"host", self_.host}, {"port", self_.port}});
+            const auto s = broker_.stats();
+            return json_response(http::status::ok, v,
+                                 json::object{{"version", EDGEMQ_VERSION},
+                                              {"uptime_seconds", s.uptime_seconds},
+                                              {"listeners", std::move(listeners)},
+                                              {"counters", stats_json(s)}});
+        });
+    }
+    if (route == "rates") {
+        return get_only([&] {
+            json::array data;
+            for (const auto& s : samples_) {
+                data.push_back({{"time", s.time}, {"received", s.received}, {"sent", s.sent}});
+            }
+            return json_response(http::status::ok, v, json::object{{"data", std::move(data)}});
+        });
+    }
+    if (route == "clients") {
+        return get_only([&] {
+            const auto p = page();
+            if (!p) {
+                return bad_paging();
+            }
+            auto all = broker_.clients();
+            if (const auto f = filter(); !f.empty()) {
+                std::erase_if(all, [&](const broker::client_info& c) {
+                    return c.client_id.find(f) == std::string::npos;
+                });
+            }
+            std::ranges::sort(all, {}, &broker::client_info::client_id);
+            return json_response(http::status::ok, v, page_of(all, *p, client_json));
+        });
+    }
+    if (route.starts_with("clients/")) {
+        const auto id = percent_decoded(route.substr(8), false);
+        if (!id || id->empty()) {
+            return error_response(http::status::bad_request, v, "bad_request",
+                                  "expected /api/v1/clients/CLIENT_ID, percent-encoded");
+        }
+        if (method == http::verb::delete_) {
+            if (!broker_.kick(*id)) {
+                return error_response(http::status::not_found, v, "not_found",
+                                      "no connected client " + *id);
+            }
+            log_->info("admin kicked client_id={}", *id);
+            return make_response(http::status::no_content, v, "", "application/json");
+        }
+        if (method == http::verb::get) {
+            for (const auto& c : broker_.clients()) {
+                if (c.client_id == *id) {
+                    return json_response(http::status::ok, v, client_json(c));
+                }
+            }
+            return error_response(http::status::not_found, v, "not_found", "no client " + *id);
+        }
+        return not_allowed(req, "GET, DELETE");
+    }
+    if (route == "subscriptions") {
+        return get_only([&] {
+            const auto p = page();
+            if (!p) {
+                return bad_paging();
+            }
+            auto all = broker_.subscriptions();
+            if (const auto f = filter(); !f.empty()) {
+                std::erase_if(all, [&](const broker::subscription_info& s) {
+                    return s.client_id.find(f) == std::string::npos;
+                });
+            }
+            return json_response(
+                http::status::ok, v, page_of(all, *p, [](const broker::subscription_info& s) {
+                    return json::object{
+                        {"client_id", s.client_id}, {"filter", s.filter}, {"qos", s.qos}};
+                }));
+        });
+    }
+    if (route == "retained") {
+        return get_only([&] {
+            const auto p = page();
+            if (!p) {
+                return bad_paging();
+            }
+            auto all = broker_.retained();
+            std::ranges::sort(all, {}, [](const broker::message_ptr& m) { return m->topic; });
+            return json_response(
+                http::status::ok, v,
+                page_of(all, *p, [](const broker::message_ptr& m) { return message_json(*m); }));
+        });
+    }
+    if (route.starts_with("retained/")) {
+        const auto topic = percent_decoded(route.substr(9), false);
+        if (!topic || topic->empty()) {
+            return error_response(http::status::bad_request, v, "bad_request",
+                                  "expected /api/v1/retained/TOPIC, percent-encoded");
+        }
+        if (method == http::verb::delete_) {
+            if (!broker_.delete_retained(*topic)) {
+                return error_response(http::status::not_found, v, "not_found",
+                                      "no retained message on " + *topic);
+            }
+            log_->info("admin deleted the retained message topic={}", *topic);
+            return make_response(http::status::no_content, v, "", "application/json");
+        }
+        if (method == http::verb::get) {
+            for (const auto& m : broker_.retained()) {
+                if (m->topic == *topic) {
+                    return json_response(http::status::ok, v, message_json(*m));
+                }
+            }
+            return error_response(http::status::not_found, v, "not_found",
+                                  "no retained message on " + *topic);
+        }
+        return not_allowed(req, "GET, DELETE");
+    }
+    // Devices and bridges do not exist yet: empty lists in the final shape, so that the
+    // dashboard and `edgemq ctl` need no change when they arrive.
+    if (route == "devices" || route == "bridges") {
+        return get_only([&] {
+            return json_response(
+                http::status::ok, v,
+                json::object{{"data", json::array{}},
+                             {"meta", {{"page", 1}, {"limit", default_limit}, {"count", 0}}}});
+        });
+    }
+    if (route.starts_with("devices/") || route.starts_with("bridges/")) {
+        const bool device = route.starts_with("devices/");
+        auto rest = route.substr(8); // "devices/" and "bridges/" are both 8 long
+        const auto slash = rest.find('/');
+        const auto id = percent_decoded(rest.substr(0, slash), false).value_or("");
+        if (device && slash != std::string_view::npos && rest.substr(slash) == "/restart" &&
+            method != http::verb::post) {
+            return not_allowed(req, "POST");
+        }
+        return error_response(http::status::not_found, v, "not_found",
+                              std::string(device ? "no device " : "no bridge ") + id);
+    }
+    return error_response(http::status::not_found, v, "not_found",
+                          "no such API: " + std::string(t.path));
+}
+
+} // namespace edgemq::app

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "web.hpp"
+
+#include <boost/beast/http/field.hpp>
+#include <boost/json/serialize.hpp>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace edgemq::app::web {
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+} // namespace
+
+std::optional<std::string> percent_decoded(std::string_view text, bool plus) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '%') {
+            if (i + 2 >= text.size()) {
+                return std::nullopt;
+            }
+            const int hi = hex_value(text[i + 1]);
+            const int lo = hex_value(text[i + 2]);
+            if (hi < 0 || lo < 0) {
+                return std::nullopt;
+            }
+            out += static_cast<char>(hi * 16 + lo);
+            i += 2;
+        } else if (plus && text[i] == '+') {
+            out += ' ';
+        } else {
+            out += text[i];
+        }
+    }
+    return out;
+}
+
+std::optional<std::string> base64_decoded(std::string_view text) {
+    if (text.empty() || text.size() % 4 != 0 || text.size() > 4096) {
+        return text.empty() ? std::optional<std::string>{""} : std::nullopt;
+    }
+    std::string out(text.size() / 4 * 3, '\0');
+    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  reinterpret_cast<const unsigned char*>(text.data()),
+                                  static_cast<int>(text.size()));
+    if (n < 0) {
+        return std::nullopt;
+    }
+    std::size_t padding = 0;
+    for (std::size_t i = text.size(); i > 0 && text[i - 1] == '='; --i) {
+        ++padding;
+    }
+    out.resize(static_cast<std::size_t>(n) - std::min<std::size_t>(padding, 2));
+    return out;
+}
+
+target split_target(std::string_view raw) {
+    target t;
+    const auto q = raw.find('?');
+    t.path = raw.substr(0, q);
+    if (q == std::string_view::npos) {
+        return t;
+    }
+    std::string_view rest = raw.substr(q + 1);
+    while (!rest.empty()) {
+        const auto amp = rest.find('&');
+        const auto pair = rest.substr(0, amp);
+        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+        if (pair.empty()) {
+            continue;
+        }
+        const auto eq = pair.find('=');
+        auto key = percent_decoded(pair.substr(0, eq), true);
+        auto value = percent_decoded(
+            eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+        if (!key || !value) {
+            t.bad_query = true;
+            continue;
+        }
+        t.query[*key] = *value;
+    }
+    return t;
+}
+
+response make_response(http::status status, unsigned version, std::string body,
+                       std::string_view content_type) {
+    response res{status, version};
+    res.set(http::field::server, "edgemq/" EDGEMQ_VERSION);
+    res.set(http::field::content_type, content_type);
+    res.set(http::field::cache_control, "no-store");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.body() = std::move(body);
+    return res;
+}
+
+response json_response(http::status status, unsigned version, const json::value& v) {
+    return make_response(status, version, json::serialize(v), "application/json");
+}
+
+response error_response(http::status status, unsigned version, std::string_view code,
+                        std::string_view message) {
+    return json_response(status, version, json::object{{"code", code}, {"message", message}});
+}
+
+response not_allowed(const request& req, std::string_view allow) {
+    auto res = error_response(http::status::method_not_allowed, req.version(), "method_not_allowed",
+                              std::string(req.method_string()) + " is not allowed here; use " +
+                                  std::string(allow));
+    res.set(http::field::allow, allow);
+    return res;
+}
+
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+} // namespace edgemq::app::web
