@@ -199,8 +199,9 @@ durable_queue::push_result durable_queue::push(std::vector<queued_message>& batc
     // drop_oldest: make room by dropping the oldest messages not on the wire; a batch larger
     // than the whole queue drops its own first messages.
     while (ok && (over(count_, limits_.max_messages) || over(bytes_, limits_.max_bytes))) {
+        // Over max_bytes alone: one at a time, as message sizes differ.
         const std::size_t n =
-            over(count_, limits_.max_messages) ? count_ - limits_.max_messages : 64;
+            over(count_, limits_.max_messages) ? count_ - limits_.max_messages : 1;
         const auto dropped = drop_oldest(in_flight_through, n, result.dropped_through);
         result.dropped += dropped;
         if (dropped == 0) {

@@ -935,7 +935,7 @@ void read_bridge_topic(context& cx, const toml::node& node, const std::string& p
     if (t.pattern.empty()) {
         cx.error(node, path, R"(missing "pattern", e.g. pattern = "sensors/#")");
     } else if (!is_topic_filter(t.pattern)) {
-        cx.error(node, path + ".pattern",
+        cx.error(*node.as_table()->get("pattern"), path + ".pattern",
                  "not a valid topic filter (# only as the last level, + only as a whole "
                  "level), got " +
                      double_quoted(t.pattern));
