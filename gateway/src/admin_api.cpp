@@ -115,8 +115,9 @@ json::object page_of(const std::vector<T>& all, const paging& p, ToJson to_json)
 
 } // namespace
 
-admin_api::admin_api(broker::broker& b, std::shared_ptr<spdlog::logger> log)
-    : broker_(b), log_(std::move(log)) {}
+admin_api::admin_api(broker::broker& b, serial::service* devices,
+                     std::shared_ptr<spdlog::logger> log)
+    : broker_(b), devices_(devices), log_(std::move(log)) {}
 
 void admin_api::sample() {
     const auto s = broker_.stats();

@@ -18,6 +18,10 @@ namespace edgemq::broker {
 class broker;
 }
 
+namespace edgemq::serial {
+class service;
+}
+
 namespace edgemq::app {
 
 /// The JSON API under /api/v1/ once the request is authenticated, the Prometheus text of
@@ -37,7 +41,8 @@ public:
     /// How often the server calls sample(); the history keeps ten minutes of them.
     static constexpr std::chrono::seconds sample_period{5};
 
-    admin_api(broker::broker& b, std::shared_ptr<spdlog::logger> log);
+    /// `devices` may be null: no serial gateway, no devices.
+    admin_api(broker::broker& b, serial::service* devices, std::shared_ptr<spdlog::logger> log);
 
     void set_self(self_listener self) { self_ = std::move(self); }
 
@@ -61,6 +66,7 @@ private:
     };
 
     broker::broker& broker_;
+    serial::service* devices_;
     std::shared_ptr<spdlog::logger> log_;
     self_listener self_;
     std::deque<rate_sample> samples_;

@@ -92,9 +92,10 @@ void log_exception(spdlog::logger& log, std::exception_ptr e, std::string_view w
 
 class admin_http_impl {
 public:
-    admin_http_impl(config::admin cfg, broker::broker& b, std::shared_ptr<spdlog::logger> log)
-        : cfg_(std::move(cfg)), log_(std::move(log)), api_(b, log_), users_(cfg_.users_file, log_) {
-    }
+    admin_http_impl(config::admin cfg, broker::broker& b, std::shared_ptr<spdlog::logger> log,
+                    serial::service* devices)
+        : cfg_(std::move(cfg)), log_(std::move(log)), api_(b, devices, log_),
+          users_(cfg_.users_file, log_) {}
 
     ~admin_http_impl() { stop(); }
 
@@ -449,8 +450,9 @@ private:
     std::thread thread_;
 };
 
-admin_http::admin_http(config::admin cfg, broker::broker& b, std::shared_ptr<spdlog::logger> log)
-    : impl_(std::make_unique<admin_http_impl>(std::move(cfg), b, std::move(log))) {}
+admin_http::admin_http(config::admin cfg, broker::broker& b, std::shared_ptr<spdlog::logger> log,
+                       serial::service* devices)
+    : impl_(std::make_unique<admin_http_impl>(std::move(cfg), b, std::move(log), devices)) {}
 
 admin_http::~admin_http() = default;
 

@@ -112,11 +112,15 @@ int run(const std::optional<std::filesystem::path>& config_file) {
         main_log->error("{}", e.what());
         return 1;
     }
+    // Serial devices: built before the admin server (which shows them), started after the
+    // broker, stopped before it.
+    serial::service serial_devices{cfg.devices, b, make_logger("serial", cfg.log.level)};
     // The admin server after the broker (it serves the broker's state), stopped before it.
     std::unique_ptr<admin_http> admin;
     if (cfg.admin.enabled) {
         try {
-            admin = std::make_unique<admin_http>(cfg.admin, b, make_logger("http", cfg.log.level));
+            admin = std::make_unique<admin_http>(cfg.admin, b, make_logger("http", cfg.log.level),
+                                                 &serial_devices);
             admin->start();
         } catch (const std::exception& e) {
             main_log->error("{}", e.what());
@@ -126,8 +130,6 @@ int run(const std::optional<std::filesystem::path>& config_file) {
         main_log->info("ready: admin {} on {}:{}", cfg.admin.cert.empty() ? "http" : "https",
                        cfg.admin.host, admin->port());
     }
-    // Serial devices: started after the broker, stopped before it.
-    serial::service serial_devices{cfg.devices, b, make_logger("serial", cfg.log.level)};
     serial_devices.start();
     // Bridges: after the broker (they are its clients), stopped before it.
     bridge::service bridges{cfg.bridges, b, make_logger("bridge", cfg.log.level),
