@@ -8,6 +8,7 @@
 // "<dotted.path>: <what is wrong>; <what would be right>".
 
 #include <edgemq/config/load.hpp>
+#include <edgemq/config/regex.hpp>
 
 #include <toml++/toml.h>
 
@@ -648,6 +649,45 @@ field placeholder_text(std::string_view key, std::string& out, names known) {
             }};
 }
 
+/// A regex of the device dialect (config/regex.hpp), refused here, at its value, when the
+/// driver could not compile it. Placeholders in `known` ({seq}) count as a number; other
+/// `{name}`s are unknown placeholders, while `{3}` and `{2,5}` stay regex quantifiers.
+field regex_text(std::string_view key, std::string& out, names known) {
+    return {key, [&out, known](context& cx, const toml::node& node, const std::string& path) {
+                const auto value = read_string(cx, node, path);
+                if (!value) {
+                    return;
+                }
+                std::string pattern;
+                for (std::size_t i = 0; i < value->size(); ++i) {
+                    const auto close = value->find('}', i);
+                    const auto name = (*value)[i] == '{' && close != std::string::npos
+                                          ? std::string_view(*value).substr(i + 1, close - i - 1)
+                                          : std::string_view();
+                    if (known.empty() || name.empty() ||
+                        !(std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_')) {
+                        pattern.push_back((*value)[i]);
+                    } else if (std::ranges::find(known, name) != known.end()) {
+                        pattern += '1';
+                        i = close;
+                    } else {
+                        cx.error(node, path,
+                                 "unknown placeholder {" + std::string(name) +
+                                     "}; valid ones are " + listed(known, [](std::string_view n) {
+                                         return "{" + std::string(n) + "}";
+                                     }));
+                        return;
+                    }
+                }
+                // Kept even when refused, so that "needs pattern" does not pile on.
+                out = *value;
+                if (const auto why = regex_problem(pattern); !why.empty()) {
+                    cx.error(node, path,
+                             double_quoted(*value) + " is not a valid regex (ECMAScript): " + why);
+                }
+            }};
+}
+
 constexpr std::array<std::string_view, 3> parities{"none", "even", "odd"};
 constexpr std::array<std::string_view, 3> flow_controls{"none", "rtscts", "xonxoff"};
 constexpr std::array<std::string_view, 3> modem_lines{"keep", "on", "off"};
@@ -707,7 +747,7 @@ void read_command(context& cx, const toml::node& node, const std::string& path,
                    text_array("values", c.values),
                    integer("max_length", c.max_length, 1, 65536),
                    boolean("append_eol", c.append_eol),
-                   placeholder_text("reply", c.reply, reply_placeholders),
+                   regex_text("reply", c.reply, reply_placeholders),
                    duration("timeout", c.timeout, milliseconds(1), milliseconds(1h)),
                });
     if (!node.is_table()) {
@@ -814,7 +854,7 @@ field device_array(std::string_view key, std::vector<device>& out) {
                               text("kv_separator", d.parser.kv_separator),
                               nonempty_text("separator", d.parser.separator),
                               text_array("columns", d.parser.columns),
-                              text("pattern", d.parser.pattern),
+                              regex_text("pattern", d.parser.pattern, {}),
                           }),
                     named_tables("fields", d.fields, read_field),
                     table("publish",

@@ -41,15 +41,21 @@ int ports_main(std::span<const std::string_view> args) {
             return 1;
         }
     }
-    // Which device node each configured device resolves to now.
-    std::vector<std::pair<std::string, std::string>> resolved; // node, device id
+    const auto ports = serial::list_ports();
+    // Which device node each configured device resolves to now, or why none.
+    std::vector<std::pair<std::string, std::string>> resolved;   // node, device id
+    std::vector<std::pair<std::string, std::string>> unresolved; // device id, why
     for (const auto& d : cfg.devices) {
-        if (const auto node = serial::resolve_port(d.match)) {
-            resolved.emplace_back(canonical_or_same(*node), d.id);
+        const auto r = serial::resolve_port(d.match, ports);
+        if (r.ok()) {
+            resolved.emplace_back(canonical_or_same(r.path), d.id);
+        } else {
+            unresolved.emplace_back(d.id, r.error);
         }
     }
-    const auto ports = serial::list_ports();
-    std::cout << std::left << std::setw(16) << "PORT" << std::setw(56) << "BY-ID" << "DEVICE\n";
+    std::cout << std::left << std::setw(16) << "PORT" << std::setw(56) << "BY-ID" << std::setw(24)
+              << "USB"
+              << "DEVICE\n";
     for (const auto& p : ports) {
         std::string device = "-";
         const auto node = canonical_or_same(p.path);
@@ -58,19 +64,20 @@ int ports_main(std::span<const std::string_view> args) {
                 device = id;
             }
         }
+        const auto usb = p.vid.empty()
+                             ? std::string("-")
+                             : p.vid + ":" + p.pid + (p.serial.empty() ? "" : " " + p.serial);
         std::cout << std::setw(16) << p.path << std::setw(56) << (p.by_id.empty() ? "-" : p.by_id)
-                  << device << '\n';
+                  << std::setw(24) << usb << device << '\n';
     }
     if (ports.empty()) {
         std::cout << "(no serial ports found)\n";
     }
-    for (const auto& d : cfg.devices) {
-        bool found = false;
-        for (const auto& [path, id] : resolved) {
-            found = found || id == d.id;
-        }
-        if (!found) {
-            std::cout << "device " << d.id << ": no port matches it now\n";
+    for (const auto& [id, why] : unresolved) {
+        if (why.starts_with("no port matches")) {
+            std::cout << "device " << id << ": no port matches it now\n";
+        } else {
+            std::cout << "device " << id << ": " << why << '\n';
         }
     }
     return 0;

@@ -32,16 +32,6 @@ steady_time now() {
     return std::chrono::steady_clock::now();
 }
 
-std::string describe(const config::device_match& m) {
-    if (!m.path.empty()) {
-        return "path " + m.path;
-    }
-    if (!m.by_id.empty()) {
-        return "by_id " + m.by_id;
-    }
-    return "usb " + m.vid + ":" + m.pid + (m.serial.empty() ? "" : " serial " + m.serial);
-}
-
 } // namespace
 
 device::device(asio::io_context& ctx, config::device cfg, broker::broker& broker,
@@ -194,9 +184,7 @@ asio::awaitable<void> device::async_run() {
             backoff = backoff_initial;
         }
         const auto path = resolve_port(cfg_.match);
-        const auto opened =
-            path ? open_port(*path, cfg_)
-                 : open_result{-1, {}, "no port matches " + describe(cfg_.match)};
+        const auto opened = path.ok() ? open_port(path.path, cfg_) : open_result{-1, {}, path.error};
         if (!opened.ok()) {
             if (opened.message != last_problem) {
                 log_->warn("device={} {}; retrying", cfg_.id, opened.message);
@@ -216,7 +204,7 @@ asio::awaitable<void> device::async_run() {
         backoff = backoff_initial;
         last_problem.clear();
         last_error_.clear();
-        port_path_ = *path;
+        port_path_ = path.path;
         boost::system::error_code ec;
         port_.assign(opened.fd, ec);
         ++opens_;
@@ -411,7 +399,8 @@ asio::awaitable<void> device::async_write_commands() {
         std::optional<std::regex> reply;
         if (!job.command->reply.empty()) {
             try {
-                reply.emplace(reply_pattern(*job.command, job.seq), std::regex::ECMAScript);
+                reply.emplace(config::strip_named_groups(reply_pattern(*job.command, job.seq)).first,
+                              std::regex::ECMAScript);
             } catch (const std::regex_error& e) {
                 respond(name, false, job.seq, std::string("bad reply pattern: ") + e.what());
                 continue;

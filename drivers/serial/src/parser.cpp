@@ -82,43 +82,6 @@ void flatten(const boost::json::value& v, const std::string& key,
 
 } // namespace
 
-std::pair<std::string, std::vector<std::string>> strip_named_groups(std::string_view pattern) {
-    std::string out;
-    std::vector<std::string> names;
-    bool in_class = false;
-    for (std::size_t i = 0; i < pattern.size(); ++i) {
-        const char c = pattern[i];
-        if (c == '\\' && i + 1 < pattern.size()) {
-            out += pattern.substr(i, 2);
-            ++i;
-            continue;
-        }
-        if (in_class) {
-            in_class = c != ']';
-            out.push_back(c);
-            continue;
-        }
-        if (c == '[') {
-            in_class = true;
-        } else if (c == '(') {
-            const auto rest = pattern.substr(i + 1);
-            if (rest.starts_with("?<") && !rest.starts_with("?<=") && !rest.starts_with("?<!")) {
-                const auto close = rest.find('>');
-                if (close != std::string_view::npos) {
-                    names.emplace_back(rest.substr(2, close - 2));
-                    out.push_back('(');
-                    i += close + 1;
-                    continue;
-                }
-            } else if (!rest.starts_with("?")) {
-                names.push_back(std::to_string(names.size() + 1));
-            }
-        }
-        out.push_back(c);
-    }
-    return {out, names};
-}
-
 std::variant<value, std::string> typed(std::string_view text, bool quoted,
                                        const config::device_field& field) {
     const auto number = [&](double v) -> value { return v * field.scale + field.offset; };

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -112,6 +113,13 @@ open_result open_port(const std::string& path, const config::device& d) {
                            "group '" + group + "': add the gateway's user to it (usermod -aG " +
                            group + " edgemq) or install a udev rule");
         }
+        if (err == EBUSY) {
+            // TIOCEXCL held by another process (as a second edgemq holds it).
+            const auto holders = holders_of(path);
+            return failure(-1, err,
+                           path + " is in exclusive use by another process" +
+                               (holders.empty() ? std::string() : ": " + holders));
+        }
         return failure(-1, err, "cannot open " + path + ": " + std::strerror(err));
     }
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -174,45 +182,65 @@ open_result open_port(const std::string& path, const config::device& d) {
     return {fd, {}, {}};
 }
 
-std::optional<std::string> resolve_port(const config::device_match& match) {
+std::string describe(const config::device_match& m) {
+    if (!m.path.empty()) {
+        return "path " + m.path;
+    }
+    if (!m.by_id.empty()) {
+        return "by_id " + m.by_id;
+    }
+    return "usb " + m.vid + ":" + m.pid + (m.serial.empty() ? "" : " serial " + m.serial);
+}
+
+resolved_port resolve_port(const config::device_match& match,
+                           const std::vector<port_info>& ports) {
     if (!match.path.empty()) {
         if (auto p = real(match.path); !p.empty()) {
-            return p;
+            return {p, {}};
         }
     }
     if (!match.by_id.empty()) {
         const auto full = match.by_id.starts_with('/') ? match.by_id
                                                        : "/dev/serial/by-id/" + match.by_id;
         if (auto p = real(full); !p.empty()) {
-            return p;
+            return {p, {}};
         }
     }
+    std::vector<std::string> found;
     if (!match.vid.empty() || !match.serial.empty()) {
-        // Without libserialport, USB identity comes from sysfs of the tty's USB device.
-        for (const auto& port : list_ports()) {
-            const auto name = fs::path(port.path).filename().string();
-            std::error_code ec;
-            auto dir = fs::canonical("/sys/class/tty/" + name + "/device", ec);
-            for (int up = 0; !ec && up < 4 && !dir.empty(); ++up, dir = dir.parent_path()) {
-                const auto read = [&](const char* file) {
-                    std::ifstream in(dir / file);
-                    std::string s;
-                    std::getline(in, s);
-                    return s;
-                };
-                if (!fs::exists(dir / "idVendor")) {
-                    continue;
-                }
-                if ((match.vid.empty() || read("idVendor") == match.vid) &&
-                    (match.pid.empty() || read("idProduct") == match.pid) &&
-                    (match.serial.empty() || read("serial") == match.serial)) {
-                    return port.path;
-                }
-                break;
+        const auto same = [](std::string_view want, std::string_view have) {
+            return want.empty() || (want.size() == have.size() &&
+                                    std::ranges::equal(want, have, [](char a, char b) {
+                                        return std::tolower(static_cast<unsigned char>(a)) ==
+                                               std::tolower(static_cast<unsigned char>(b));
+                                    }));
+        };
+        for (const auto& port : ports) {
+            if (!port.vid.empty() && same(match.vid, port.vid) && same(match.pid, port.pid) &&
+                (match.serial.empty() || match.serial == port.serial)) {
+                found.push_back(port.path);
             }
         }
     }
-    return std::nullopt;
+    if (found.size() == 1) {
+        return {found.front(), {}};
+    }
+    if (found.empty()) {
+        return {{}, "no port matches " + describe(match)};
+    }
+    std::string names;
+    for (const auto& f : found) {
+        names += (names.empty() ? "" : " and ") + f;
+    }
+    return {{},
+            describe(match) + " matches " + std::to_string(found.size()) + " ports, " + names +
+                "; refusing to guess which is the device: add the adapter's serial to match, or "
+                "match by_id (see `edgemq ports`)"};
+}
+
+resolved_port resolve_port(const config::device_match& match) {
+    const bool usb = !match.vid.empty() || !match.serial.empty();
+    return resolve_port(match, usb ? list_ports() : std::vector<port_info>{});
 }
 
 std::vector<port_info> list_ports() {
@@ -230,15 +258,38 @@ std::vector<port_info> list_ports() {
         if (uart && !fs::exists("/sys/class/tty/" + name + "/device/driver", link_ec)) {
             continue;
         }
-        ports.push_back({entry.path().string(), {}});
+        ports.push_back({entry.path().string(), {}, {}, {}, {}});
     }
     for (const auto& link : fs::directory_iterator("/dev/serial/by-id", ec)) {
         const auto target = real(link.path().string());
         auto it = std::ranges::find(ports, target, &port_info::path);
         if (it == ports.end()) {
-            ports.push_back({target, link.path().filename().string()});
+            ports.push_back({target, link.path().filename().string(), {}, {}, {}});
         } else {
             it->by_id = link.path().filename().string();
+        }
+    }
+    for (auto& port : ports) {
+        // The tty's USB device is a few levels up from /sys/class/tty/<name>/device (the
+        // interface); the first ancestor with idVendor is it.
+        std::error_code dir_ec;
+        const auto name = fs::path(port.path).filename().string();
+        auto dir = fs::canonical("/sys/class/tty/" + name + "/device", dir_ec);
+        for (int up = 0; !dir_ec && up < 4 && dir.has_relative_path();
+             ++up, dir = dir.parent_path()) {
+            if (!fs::exists(dir / "idVendor")) {
+                continue;
+            }
+            const auto read = [&dir](const char* file) {
+                std::ifstream in(dir / file);
+                std::string s;
+                std::getline(in, s);
+                return s;
+            };
+            port.vid = read("idVendor");
+            port.pid = read("idProduct");
+            port.serial = read("serial");
+            break;
         }
     }
     std::ranges::sort(ports, {}, &port_info::path);

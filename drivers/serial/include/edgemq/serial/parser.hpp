@@ -2,6 +2,7 @@
 #pragma once
 
 #include "edgemq/config/model.hpp"
+#include "edgemq/config/regex.hpp"
 
 #include <cstdint>
 #include <regex>
@@ -59,9 +60,8 @@ private:
     std::vector<std::string> group_names_;
 };
 
-/// `pattern` with `(?<name>` turned into `(` for std::regex, and the name of every capturing
-/// group in order ("1", "2"... for unnamed ones).
-std::pair<std::string, std::vector<std::string>> strip_named_groups(std::string_view pattern);
+/// Named groups for std::regex; shared with the config loader, which checks patterns with it.
+using config::strip_named_groups;
 
 /// `v` converted to `type` and scaled; an error message if it does not convert.
 std::variant<value, std::string> typed(std::string_view text, bool quoted,
