@@ -3,6 +3,7 @@
 
 #include "edgemq/broker/broker.hpp"
 #include "edgemq/broker/codec/decode.hpp"
+#include "edgemq/serial/device.hpp"
 
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
@@ -81,6 +82,76 @@ void metric(std::string& out, std::string_view name, std::string_view type, std:
     out += '\n';
 }
 
+/// A device as JSON text. `values` is the last state exactly as the driver published it, so
+/// that the API shows the numbers MQTT subscribers saw (a double parsed and serialized again by
+/// Boost.JSON turns 25.1 into 2.51E1); null if it is not JSON, which it never should be.
+std::string device_json(const serial::device_status& d) {
+    json::object o{
+        {"id", d.id},
+        {"online", d.online},
+        {"availability", d.online ? "online" : "offline"},
+        {"port", d.port},
+        {"last_error", d.last_error},
+        {"last_seen_ms", d.last_seen_ms},
+        {"stats",
+         {{"bytes", d.bytes},
+          {"frames", d.frames},
+          {"parse_errors", d.parse_errors},
+          {"dropped", d.dropped},
+          {"reconnects", d.reconnects},
+          {"commands", d.commands},
+          {"command_errors", d.command_errors}}},
+    };
+    boost::system::error_code ec;
+    json::parse(d.last_state, ec); // a check only: one complete JSON value
+    auto out = json::serialize(o);
+    out.pop_back(); // the object's closing brace
+    out += R"(,"values":)";
+    out += ec ? std::string_view("null") : std::string_view(d.last_state);
+    out += '}';
+    return out;
+}
+
+/// A Prometheus label value: backslash, double quote and line feed escaped.
+std::string label_value(std::string_view v) {
+    std::string out;
+    for (const char c : v) {
+        if (c == '\\' || c == '"') {
+            out += '\\';
+            out += c;
+        } else if (c == '\n') {
+            out += "\\n";
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+/// One Prometheus metric family with a sample per device, labelled `device`.
+template <class Value>
+void device_metric(std::string& out, const std::vector<serial::device_status>& devices,
+                   std::string_view name, std::string_view type, std::string_view help,
+                   Value value) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+    for (const auto& d : devices) {
+        out += name;
+        out += "{device=\"";
+        out += label_value(d.id);
+        out += "\"} ";
+        out += value(d);
+        out += '\n';
+    }
+}
+
 /// `?page=&limit=` as 1-based page and page size.
 struct paging {
     std::size_t page = 1;
@@ -152,6 +223,45 @@ std::string admin_api::metrics() const {
            s.retained_messages);
     metric(out, "edgemq_uptime_seconds", "gauge", "Seconds since the broker started.",
            s.uptime_seconds);
+    if (devices_ == nullptr) {
+        return out;
+    }
+    const auto devices = devices_->devices();
+    if (devices.empty()) {
+        return out;
+    }
+    const auto count = [](std::uint64_t serial::device_status::*field) {
+        return [field](const serial::device_status& d) { return std::to_string(d.*field); };
+    };
+    device_metric(out, devices, "edgemq_device_online", "gauge",
+                  "Whether the device's serial port is open (1) or not (0).",
+                  [](const serial::device_status& d) { return std::string(d.online ? "1" : "0"); });
+    device_metric(out, devices, "edgemq_device_bytes_received_total", "counter",
+                  "Bytes read from the device's serial port.",
+                  count(&serial::device_status::bytes));
+    device_metric(out, devices, "edgemq_device_frames_total", "counter",
+                  "Frames (lines) received from the device.",
+                  count(&serial::device_status::frames));
+    device_metric(out, devices, "edgemq_device_parse_errors_total", "counter",
+                  "Frames the device's parser could not read.",
+                  count(&serial::device_status::parse_errors));
+    device_metric(out, devices, "edgemq_device_dropped_total", "counter",
+                  "Frames dropped: too long, or invalid in the device's encoding.",
+                  count(&serial::device_status::dropped));
+    device_metric(out, devices, "edgemq_device_reconnects_total", "counter",
+                  "Times the device's port was opened again after it went away.",
+                  count(&serial::device_status::reconnects));
+    device_metric(out, devices, "edgemq_device_commands_total", "counter",
+                  "Commands received for the device (on its set/ topics).",
+                  count(&serial::device_status::commands));
+    device_metric(out, devices, "edgemq_device_command_errors_total", "counter",
+                  "Commands that failed: refused, or not answered in time.",
+                  count(&serial::device_status::command_errors));
+    device_metric(out, devices, "edgemq_device_last_seen_timestamp_seconds", "gauge",
+                  "Unix time of the last byte from the device; 0 before any.",
+                  [](const serial::device_status& d) {
+                      return fmt::format("{}.{:03}", d.last_seen_ms / 1000, d.last_seen_ms % 1000);
+                  });
     return out;
 }
 
@@ -300,9 +410,11 @@ response admin_api::handle(const request& req, const target& t, std::string_view
         }
         return not_allowed(req, "GET, DELETE");
     }
-    // Devices and bridges do not exist yet: empty lists in the final shape, so that the
-    // dashboard and `edgemq ctl` need no change when they arrive.
-    if (route == "devices" || route == "bridges") {
+    if (route == "devices" || route.starts_with("devices/")) {
+        return handle_devices(req, t, route);
+    }
+    // Bridges are not on the admin surface yet: an empty list in the final shape.
+    if (route == "bridges") {
         return get_only([&] {
             return json_response(
                 http::status::ok, v,
@@ -310,20 +422,70 @@ response admin_api::handle(const request& req, const target& t, std::string_view
                              {"meta", {{"page", 1}, {"limit", default_limit}, {"count", 0}}}});
         });
     }
-    if (route.starts_with("devices/") || route.starts_with("bridges/")) {
-        const bool device = route.starts_with("devices/");
-        auto rest = route.substr(8); // "devices/" and "bridges/" are both 8 long
-        const auto slash = rest.find('/');
-        const auto id = percent_decoded(rest.substr(0, slash), false).value_or("");
-        if (device && slash != std::string_view::npos && rest.substr(slash) == "/restart" &&
-            method != http::verb::post) {
-            return not_allowed(req, "POST");
-        }
-        return error_response(http::status::not_found, v, "not_found",
-                              std::string(device ? "no device " : "no bridge ") + id);
+    if (route.starts_with("bridges/")) {
+        const auto id = percent_decoded(route.substr(8), false).value_or("");
+        return error_response(http::status::not_found, v, "not_found", "no bridge " + id);
     }
     return error_response(http::status::not_found, v, "not_found",
                           "no such API: " + std::string(t.path));
+}
+
+response admin_api::handle_devices(const request& req, const target& t, std::string_view route) {
+    const auto v = req.version();
+    const auto method = req.method();
+    const auto all = devices_ ? devices_->devices() : std::vector<serial::device_status>{};
+    if (route == "devices") {
+        if (method != http::verb::get) {
+            return not_allowed(req, "GET");
+        }
+        const auto p = positive(t.query, "page", 1);
+        const auto l = positive(t.query, "limit", default_limit);
+        if (!p || !l || *l > max_limit) {
+            return error_response(http::status::bad_request, v, "bad_request",
+                                  "page must be a positive integer and limit one from 1 to " +
+                                      std::to_string(max_limit));
+        }
+        // In configuration order, which is the order the operator wrote them in; the same
+        // shape as page_of(), written as text (see device_json).
+        std::string body = R"({"data":[)";
+        const std::size_t first = (*p - 1) * *l;
+        for (std::size_t i = first; i < all.size() && i < first + *l; ++i) {
+            body += i == first ? "" : ",";
+            body += device_json(all[i]);
+        }
+        body += R"(],"meta":)";
+        body += json::serialize(json::object{{"page", *p}, {"limit", *l}, {"count", all.size()}});
+        body += '}';
+        return make_response(http::status::ok, v, std::move(body), "application/json");
+    }
+    // devices/ID or devices/ID/restart, ID percent-encoded.
+    const auto rest = route.substr(8);
+    const auto slash = rest.find('/');
+    const auto action = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
+    const auto id = percent_decoded(rest.substr(0, slash), false);
+    if (!id || id->empty() || (!action.empty() && action != "/restart")) {
+        return error_response(http::status::not_found, v, "not_found",
+                              "no such API: " + std::string(t.path) +
+                                  "; expected /api/v1/devices/ID or /api/v1/devices/ID/restart");
+    }
+    if (action.empty() ? method != http::verb::get : method != http::verb::post) {
+        return not_allowed(req, action.empty() ? "GET" : "POST");
+    }
+    const auto it = std::ranges::find(all, *id, &serial::device_status::id);
+    if (it == all.end()) {
+        return error_response(http::status::not_found, v, "not_found", "no device " + *id);
+    }
+    if (action.empty()) {
+        return make_response(http::status::ok, v, device_json(*it), "application/json");
+    }
+    // The id was there a moment ago; a SIGHUP may have removed it since.
+    if (!devices_->restart(*id)) {
+        return error_response(http::status::not_found, v, "not_found", "no device " + *id);
+    }
+    log_->info("admin restarted device={}", *id);
+    // Accepted: the port closes and reopens on the serial thread, after this answer.
+    return json_response(http::status::accepted, v,
+                         json::object{{"id", *id}, {"status", "restarting"}});
 }
 
 } // namespace edgemq::app

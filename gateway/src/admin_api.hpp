@@ -59,6 +59,9 @@ public:
     void sample();
 
 private:
+    web::response handle_devices(const web::request& req, const web::target& t,
+                                 std::string_view route);
+
     struct rate_sample {
         std::int64_t time = 0;
         std::uint64_t received = 0;

@@ -42,8 +42,8 @@ from --user/--password or EDGEMQ_ADMIN_USER/EDGEMQ_ADMIN_PASSWORD):
   status                  version, uptime, listeners and counters
   clients list [FILTER]   connected clients (FILTER: part of the client id)
   clients kick ID         disconnect a client (its will is published)
-  devices list            serial devices (none until the serial gateway lands)
-  devices restart ID      restart a serial device
+  devices list            serial devices: availability, port, counters, last values
+  devices restart ID      close and reopen a serial device's port
   bridges list            bridges to remote brokers (none until bridges land)
 
 Commands that edit the admin users file (default: users_file of [admin] in --config FILE, else
@@ -278,6 +278,15 @@ int status(api_client& api) {
     return 0;
 }
 
+std::string utc_text(std::int64_t unix_seconds) {
+    const std::time_t t = unix_seconds;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::ostringstream s;
+    s << std::put_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
+    return s.str();
+}
+
 int clients_list(api_client& api, std::string_view filter) {
     std::vector<std::vector<std::string>> rows;
     for (std::size_t page = 1;; ++page) {
@@ -290,12 +299,7 @@ int clients_list(api_client& api, std::string_view filter) {
         for (const auto& c : data) {
             std::string since = "offline";
             if (const auto at = c.at("connected_at").to_number<std::int64_t>(); at != 0) {
-                const std::time_t t = at;
-                std::tm tm{};
-                gmtime_r(&t, &tm);
-                std::ostringstream s;
-                s << std::put_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
-                since = s.str();
+                since = utc_text(at);
             }
             rows.push_back({text_of(c.at("client_id")), text_of(c.at("peer")),
                             text_of(c.at("listener")), text_of(c.at("username")),
@@ -310,6 +314,64 @@ int clients_list(api_client& api, std::string_view filter) {
         return 0;
     }
     print_table({"CLIENT ID", "PEER", "LISTENER", "USER", "SUBS", "CONNECTED"}, rows);
+    return 0;
+}
+
+/// A JSON value for a person: numbers in their shortest form (25.1, not Boost.JSON's 2.51E1).
+std::string value_text(const json::value& v) {
+    if (v.is_double()) {
+        char buf[64];
+        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.get_double());
+        return ec == std::errc() ? std::string(buf, end) : json::serialize(v);
+    }
+    return text_of(v);
+}
+
+/// `{"temp":25.1,"hum":60}` as `temp=25.1 hum=60`; anything but an object as its JSON. `ts`
+/// is left out: LAST SEEN has the time.
+std::string values_text(const json::value& v) {
+    if (!v.is_object()) {
+        return v.is_null() ? "" : json::serialize(v);
+    }
+    std::string out;
+    for (const auto& [key, value] : v.as_object()) {
+        if (key == "ts") {
+            continue;
+        }
+        if (!out.empty()) {
+            out += ' ';
+        }
+        out += std::string(key) + '=' + value_text(value);
+    }
+    return out;
+}
+
+int devices_list(api_client& api) {
+    std::vector<std::vector<std::string>> rows;
+    for (std::size_t page = 1;; ++page) {
+        const auto v =
+            api.call(http::verb::get, "/api/v1/devices?limit=1000&page=" + std::to_string(page));
+        const auto& data = v.at("data").as_array();
+        for (const auto& d : data) {
+            const auto& stats = d.at("stats");
+            const auto seen = d.at("last_seen_ms").to_number<std::int64_t>();
+            const auto port = text_of(d.at("port"));
+            rows.push_back({text_of(d.at("id")), text_of(d.at("availability")),
+                            port.empty() ? "-" : port, text_of(stats.at("frames")),
+                            text_of(stats.at("parse_errors")), text_of(stats.at("reconnects")),
+                            seen == 0 ? "never" : utc_text(seen / 1000),
+                            values_text(d.at("values"))});
+        }
+        if (data.empty() || rows.size() >= v.at("meta").at("count").to_number<std::size_t>()) {
+            break;
+        }
+    }
+    if (rows.empty()) {
+        std::cout << "no devices\n";
+        return 0;
+    }
+    print_table({"ID", "STATE", "PORT", "FRAMES", "ERRORS", "RECONNECTS", "LAST SEEN", "VALUES"},
+                rows);
     return 0;
 }
 
@@ -459,8 +521,10 @@ int ctl_main(std::span<const std::string_view> args) {
             std::cout << "client " << word(2) << " kicked\n";
             return 0;
         }
-        if ((word(0) == "devices" || word(0) == "bridges") && word(1) == "list" &&
-            rest.size() == 2) {
+        if (word(0) == "devices" && word(1) == "list" && rest.size() == 2) {
+            return devices_list(api);
+        }
+        if (word(0) == "bridges" && word(1) == "list" && rest.size() == 2) {
             return named_list(api, std::string(word(0)));
         }
         if (word(0) == "devices" && word(1) == "restart" && rest.size() == 3) {

@@ -4,7 +4,8 @@
 /// The dashboard, served from the binary by admin_http: one page, one script, one style sheet,
 /// no CDN (the machines of our users are often offline). The page logs in with POST
 /// /api/v1/login (session cookie), follows /api/v1/events (server-sent events, a `stats` event
-/// every 2 s) and refreshes the clients table on each event. The chart is a plain canvas.
+/// every 2 s) and refreshes the clients and devices tables on each event. The chart is a plain
+/// canvas.
 
 #include <string_view>
 
@@ -51,11 +52,15 @@ inline constexpr std::string_view dashboard_html = R"html(<!DOCTYPE html>
       <th>User</th><th>Subscriptions</th><th>Connected since</th></tr></thead>
       <tbody></tbody></table>
   </section>
-  <section class="pair">
-    <div><h2>Devices</h2><table id="devices"><tbody>
-      <tr><td class="muted">No serial devices yet.</td></tr></tbody></table></div>
-    <div><h2>Bridges</h2><table id="bridges"><tbody>
-      <tr><td class="muted">No bridges yet.</td></tr></tbody></table></div>
+  <section>
+    <h2>Devices</h2>
+    <table id="devices"><thead><tr><th>Device</th><th>Availability</th><th>Port</th>
+      <th>Last values</th><th>Frames</th><th>Errors</th><th>Last seen</th></tr></thead>
+      <tbody></tbody></table>
+  </section>
+  <section>
+    <h2>Bridges</h2><table id="bridges"><tbody>
+      <tr><td class="muted">No bridges yet.</td></tr></tbody></table>
   </section>
 </div>
 </main>
@@ -80,7 +85,9 @@ form#login { display: grid; gap: .6em; max-width: 320px; background: #fff; paddi
 canvas { background: #fff; border-radius: 6px; width: 100%; }
 table { border-collapse: collapse; width: 100%; background: #fff; border-radius: 6px; }
 th, td { text-align: left; padding: .35em .6em; border-bottom: 1px solid #e4e8ee; }
-.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; }
+.badge { padding: .1em .5em; border-radius: 1em; font-size: .9em; }
+.badge.online { background: #dcf5e3; color: #1a7f37; }
+.badge.offline { background: #fde2e1; color: #b3261e; }
 .muted { color: #8391a2; }
 .error { color: #b3261e; }
 .in { color: #1f6feb; } .out { color: #d97706; }
@@ -123,10 +130,40 @@ async function refresh_clients() {
     const row = tbody.insertRow();
     cell(row, c.client_id); cell(row, c.peer); cell(row, c.listener);
     cell(row, c.username === null ? '' : c.username); cell(row, c.subscriptions);
-    cell(row, c.connected_at ? new Date(c.connected_at * 1000).toLocaleString() : 'offline');
+    // In-process clients (serial devices, bridges) have no connection time.
+    cell(row, c.internal ? 'internal'
+              : c.connected_at ? new Date(c.connected_at * 1000).toLocaleString() : 'offline');
   }
   if (body.data.length === 0) {
     const row = tbody.insertRow(); cell(row, 'No clients.'); row.className = 'muted';
+  }
+}
+
+// Last values as `temp=25.1  hum=60`; `ts` is left out, the last-seen column has the time.
+function values_text(v) {
+  if (v === null || typeof v !== 'object') return v === null ? '' : JSON.stringify(v);
+  return Object.entries(v).filter(([k]) => k !== 'ts')
+    .map(([k, x]) => k + '=' + (typeof x === 'object' ? JSON.stringify(x) : x)).join('  ');
+}
+
+async function refresh_devices() {
+  const body = await (await api('devices?limit=1000')).json();
+  const tbody = $('devices').tBodies[0];
+  tbody.replaceChildren();
+  for (const d of body.data) {
+    const row = tbody.insertRow();
+    row.dataset.device = d.id;
+    cell(row, d.id);
+    const badge = document.createElement('span');
+    badge.className = 'badge ' + d.availability; badge.textContent = d.availability;
+    const availability = row.insertCell(); availability.appendChild(badge);
+    if (d.last_error) availability.title = d.last_error;
+    cell(row, d.port || '-'); cell(row, values_text(d.values)); cell(row, d.stats.frames);
+    cell(row, d.stats.parse_errors + d.stats.dropped);
+    cell(row, d.last_seen_ms ? new Date(d.last_seen_ms).toLocaleTimeString() : 'never');
+  }
+  if (body.data.length === 0) {
+    const row = tbody.insertRow(); cell(row, 'No serial devices.'); row.className = 'muted';
   }
 }
 
@@ -168,6 +205,7 @@ function on_stats(c) {
   points = points.filter(p => p.time > c.time - 600);
   draw();
   refresh_clients().catch(() => {});
+  refresh_devices().catch(() => {});
 }
 
 async function start() {
@@ -179,6 +217,7 @@ async function start() {
   points = rates.data;
   $('login').hidden = true; $('dashboard').hidden = false; $('logout').hidden = false;
   await refresh_clients();
+  await refresh_devices();
   draw();
   events = new EventSource('/api/v1/events');
   events.addEventListener('stats', (e) => on_stats(JSON.parse(e.data)));

@@ -4,9 +4,11 @@
 //   node dashboard_test.js EDGEMQ_BINARY CHROMIUM SCREENSHOT.png
 //
 // Starts the edgemq binary on free ports with a fresh users file (so the first-start admin
-// with its random password is created, and read back from the 0600 file), connects a
-// mosquitto_sub, publishes with mosquitto_pub, then logs in on the page and waits until the
-// clients table shows the subscriber and the received-message count rises. Saves a screenshot.
+// with its random password is created, and read back from the 0600 file) and a serial device
+// on a socat pty pair, connects a mosquitto_sub, publishes with mosquitto_pub and plays the
+// device, then logs in on the page and waits until the clients table shows the subscriber, the
+// received-message count rises and the device row shows it online with its last values
+// changing. Saves a screenshot.
 'use strict';
 
 const { chromium } = require('playwright-core');
@@ -46,11 +48,20 @@ function wait_for(child, regex, timeout_ms) {
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgemq-dashboard-'));
   try {
+    // The device: socat joins two ptys, "dev" for the gateway and "sim" for this script.
+    const dev = path.join(dir, 'dev');
+    const sim = path.join(dir, 'sim');
+    start(['socat', `pty,raw,echo=0,link=${dev}`, `pty,raw,echo=0,link=${sim}`]);
+    for (let i = 0; i < 200 && !(fs.existsSync(dev) && fs.existsSync(sim)); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const config = path.join(dir, 'edgemq.toml');
     fs.writeFileSync(config, [
       '[broker]', 'sys_interval = 0',
       '[[listeners]]', 'type = "tcp"', 'bind = "127.0.0.1:0"',
-      '[admin]', 'bind = "127.0.0.1:0"', `users_file = "${path.join(dir, 'admins')}"`, ''
+      '[admin]', 'bind = "127.0.0.1:0"', `users_file = "${path.join(dir, 'admins')}"`,
+      '[[devices]]', 'id = "greenhouse"', `match = { path = "${dev}" }`, 'stats_interval = 0',
+      'parser = { kind = "kv" }', ''
     ].join('\n'));
     const gateway = start([binary, '--config', config]);
     const admin = wait_for(gateway, /ready: admin http on 127\.0\.0\.1:(\d+)/, 20000);
@@ -70,6 +81,11 @@ async function main() {
                              '-i', 'dashboard-pub', '-t', 'site/gw1/temp', '-l']);
     let n = 0;
     const publishing = setInterval(() => publisher.stdin.write(`${20 + (n++ % 7)}.5\n`), 100);
+    const device = fs.openSync(sim, fs.constants.O_RDWR | fs.constants.O_NOCTTY);
+    let reading = 0;
+    const sensing = setInterval(
+      () => fs.writeSync(device, `temp=${(21 + (reading++ % 10) / 10).toFixed(1)},hum=${40 + reading % 5}\n`),
+      500);
 
     const browser = await chromium.launch({
       executablePath: chromium_path,
@@ -96,15 +112,29 @@ async function main() {
         (before) => Number(document.getElementById('messages-received').textContent) > before + 10,
         first, { timeout: 15000 });
       const second = await count();
+      // The device: online, and its last values change as the sensor keeps printing.
+      const row = '#devices tr[data-device="greenhouse"]';
+      await page.waitForFunction(
+        (sel) => { const r = document.querySelector(sel);
+                   return r && r.cells[1].textContent === 'online' && r.cells[3].textContent.includes('temp='); },
+        row, { timeout: 15000 });
+      const values = await page.textContent(`${row} td:nth-child(4)`);
+      await page.waitForFunction(
+        ([sel, before]) => { const r = document.querySelector(sel);
+                             return r && r.cells[3].textContent !== before; },
+        [row, values], { timeout: 15000 });
       // Let a few more events draw the rate chart before the picture.
       await page.waitForTimeout(7000);
       fs.mkdirSync(path.dirname(screenshot), { recursive: true });
       await page.screenshot({ path: screenshot, fullPage: true });
       if (external.length) throw new Error('the page fetched outside the gateway: ' + external);
       console.log(`ok: logged in as ${user}, client dashboard-sub listed, messages received ` +
-                  `${first} -> ${second}; screenshot ${screenshot}`);
+                  `${first} -> ${second}, device greenhouse online (${values} -> ...); ` +
+                  `screenshot ${screenshot}`);
     } finally {
       clearInterval(publishing);
+      clearInterval(sensing);
+      fs.closeSync(device);
       await browser.close();
     }
   } finally {

@@ -4,10 +4,12 @@
 
 #include "admin_http.hpp"
 #include "process.hpp"
+#include "pty.hpp"
 #include "real_clients.hpp"
 #include "test_broker.hpp"
 
 #include "edgemq/broker/auth/password_file.hpp"
+#include "edgemq/serial/device.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -144,19 +146,28 @@ std::string basic(const std::string& user, const std::string& password) {
     return "Basic " + out;
 }
 
-/// A broker with its admin server, and one admin user "ops" / "s3cret-pass".
+std::shared_ptr<spdlog::logger> null_logger(const std::string& name) {
+    return std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::null_sink_mt>());
+}
+
+/// A broker with its admin server, and one admin user "ops" / "s3cret-pass". With `devices`,
+/// a serial::service runs them and the admin server shows it.
 struct admin_fixture {
-    explicit admin_fixture(bool metrics_auth = false) {
+    explicit admin_fixture(bool metrics_auth = false,
+                           const std::vector<edgemq::config::device>& devices = {}) {
         edgemq::broker::auth::set_password(users_file(), "ops", "s3cret-pass", true);
         edgemq::config::admin cfg;
         cfg.host = "127.0.0.1";
         cfg.port = 0;
         cfg.users_file = users_file().string();
         cfg.metrics_auth = metrics_auth;
-        admin = std::make_unique<edgemq::app::admin_http>(
-            cfg, broker.get(),
-            std::make_shared<spdlog::logger>("http",
-                                             std::make_shared<spdlog::sinks::null_sink_mt>()));
+        if (!devices.empty()) {
+            serial = std::make_unique<edgemq::serial::service>(devices, broker.get(),
+                                                               null_logger("serial"));
+            serial->start();
+        }
+        admin = std::make_unique<edgemq::app::admin_http>(cfg, broker.get(), null_logger("http"),
+                                                          serial.get());
         admin->start();
     }
 
@@ -171,8 +182,18 @@ struct admin_fixture {
 
     temp_dir dir;
     edgemq::test::test_broker broker;
+    std::unique_ptr<edgemq::serial::service> serial; // stopped after the admin server
     std::unique_ptr<edgemq::app::admin_http> admin;
 };
+
+/// `edgemq ctl --url ... WORDS`, logged in as ops.
+edgemq::test::process_result run_ctl(std::uint16_t port, const std::vector<std::string>& w) {
+    std::vector<std::string> argv{"env", "EDGEMQ_ADMIN_USER=ops",
+                                  "EDGEMQ_ADMIN_PASSWORD=s3cret-pass", EDGEMQ_BINARY, "ctl",
+                                  "--url", "http://127.0.0.1:" + std::to_string(port)};
+    argv.insert(argv.end(), w.begin(), w.end());
+    return run_process(argv);
+}
 
 /// The value of a sample line `name value` in Prometheus text, or -1.
 double sample(const std::string& text, const std::string& name) {
@@ -295,7 +316,7 @@ TEST_CASE("the admin API answers bad requests with JSON errors", "[integration][
     CHECK(garbage.starts_with("HTTP/1.1 400 "));
     CHECK(garbage.find(R"("code":"bad_request")") != std::string::npos);
 
-    // Devices and bridges do not exist yet: empty lists; restarting a device is a 404.
+    // No serial service: no devices, and restarting one is a 404; no bridges yet.
     CHECK(f.authed(http::verb::get, "/api/v1/devices").json().at("data").as_array().empty());
     CHECK(f.authed(http::verb::get, "/api/v1/bridges").json().at("data").as_array().empty());
     CHECK(f.authed(http::verb::post, "/api/v1/devices/uart0/restart").status == 404);
@@ -404,13 +425,7 @@ TEST_CASE("/api/v1/events streams stats as server-sent events", "[integration][a
 TEST_CASE("edgemq ctl talks to the admin API and edits the admins file", "[integration][admin]") {
     admin_fixture f;
     const auto url = "http://127.0.0.1:" + std::to_string(f.port());
-    const auto ctl = [&](std::vector<std::string> words) {
-        std::vector<std::string> argv{"env", "EDGEMQ_ADMIN_USER=ops",
-                                      "EDGEMQ_ADMIN_PASSWORD=s3cret-pass", EDGEMQ_BINARY, "ctl",
-                                      "--url", url};
-        argv.insert(argv.end(), words.begin(), words.end());
-        return run_process(argv);
-    };
+    const auto ctl = [&](const std::vector<std::string>& w) { return run_ctl(f.port(), w); };
     auto sub = start_mosquitto_sub(f.broker.port(), {"-i", "ctl-sub", "-t", "a"});
 
     auto r = ctl({"status"});
@@ -473,4 +488,112 @@ TEST_CASE("edgemq ctl talks to the admin API and edits the admins file", "[integ
     CHECK_FALSE(edgemq::broker::auth::password_file::load(users).contains("alice"));
     CHECK(admins({"del", "alice"}).exit_code == 1);
     CHECK(admins({"passwd", "nobody", "x"}).exit_code == 1);
+}
+
+TEST_CASE("devices on the admin API: a socat pty sensor's availability, last values, counters, "
+          "metrics, restart and ctl",
+          "[integration][admin][serial]") {
+    temp_dir pty;
+    auto socat = edgemq::test::start_pty_pair(pty.path());
+    const auto cfg = edgemq::config::load_string(
+        "[[devices]]\nid = \"sensor\"\nmatch = { path = \"" + (pty.path() / "dev").string() +
+            "\" }\nstats_interval = 0\nparser = { kind = \"kv\" }\n",
+        "test.toml");
+    admin_fixture f{false, cfg.devices};
+    const auto device = [&] { return f.authed(http::verb::get, "/api/v1/devices/sensor").json(); };
+    const auto stat = [&](const char* name) {
+        return device().at("stats").at(name).to_number<std::uint64_t>();
+    };
+    REQUIRE(eventually([&] { return device().at("online") == true; }));
+
+    const auto list = f.authed(http::verb::get, "/api/v1/devices");
+    REQUIRE(list.status == 200);
+    CHECK(list.header("content-type") == "application/json");
+    REQUIRE(list.json().at("data").as_array().size() == 1);
+    CHECK(list.json().at("meta").at("count") == 1);
+    const auto first = list.json().at("data").at(0);
+    CHECK(first.at("id") == "sensor");
+    CHECK(first.at("availability") == "online");
+    CHECK(text(first.at("port")).starts_with("/dev/pts/"));
+    CHECK(first.at("last_seen_ms") == 0);
+    CHECK(first.at("values").as_object().empty());
+
+    // A line from the device: its values, parsed from the state JSON, and the counters.
+    edgemq::test::sim_port sim(pty.path() / "sim");
+    const auto before_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    sim.write("temp=25.1,hum=60\n");
+    REQUIRE(eventually([&] { return stat("frames") == 1; }));
+    auto d = device();
+    CHECK(d.at("values").at("temp") == 25.1);
+    CHECK(d.at("values").at("hum") == 60);
+    // The number as the device sent it, not as 2.51E1.
+    CHECK(f.authed(http::verb::get, "/api/v1/devices/sensor").body.find(R"("temp":25.1)") !=
+          std::string::npos);
+    CHECK(d.at("stats").at("bytes").to_number<std::uint64_t>() >= 17);
+    CHECK(d.at("last_seen_ms").to_number<std::int64_t>() >= before_ms);
+    sim.write("garbage\n");
+    REQUIRE(eventually([&] { return stat("parse_errors") == 1; }));
+
+    // /metrics: one series per device, labelled, with HELP and TYPE.
+    const auto metrics = f.get("/metrics").body;
+    for (const auto* name :
+         {"edgemq_device_online", "edgemq_device_bytes_received_total",
+          "edgemq_device_frames_total", "edgemq_device_parse_errors_total",
+          "edgemq_device_dropped_total", "edgemq_device_reconnects_total",
+          "edgemq_device_last_seen_timestamp_seconds"}) {
+        INFO(name);
+        CHECK(metrics.find(std::string("# HELP ") + name + " ") != std::string::npos);
+        CHECK(metrics.find(std::string("# TYPE ") + name + " ") != std::string::npos);
+        CHECK(sample(metrics, std::string(name) + R"(\{device="sensor"\})") >= 0);
+    }
+    CHECK(metrics.find("# TYPE edgemq_device_online gauge\n") != std::string::npos);
+    CHECK(metrics.find("# TYPE edgemq_device_frames_total counter\n") != std::string::npos);
+    CHECK(sample(metrics, R"(edgemq_device_online\{device="sensor"\})") == 1);
+    CHECK(sample(metrics, R"(edgemq_device_parse_errors_total\{device="sensor"\})") == 1);
+    CHECK(sample(metrics, R"(edgemq_device_bytes_received_total\{device="sensor"\})") >= 25);
+    CHECK(sample(metrics, R"(edgemq_device_last_seen_timestamp_seconds\{device="sensor"\})") >=
+          static_cast<double>(before_ms / 1000));
+
+    // Errors: unknown devices, wrong methods, unknown sub-resources.
+    const auto unknown = f.authed(http::verb::get, "/api/v1/devices/nope");
+    CHECK(unknown.status == 404);
+    CHECK(unknown.json().at("code") == "not_found");
+    CHECK(unknown.json().at("message") == "no device nope");
+    CHECK(f.authed(http::verb::post, "/api/v1/devices/nope/restart").status == 404);
+    const auto get_restart = f.authed(http::verb::get, "/api/v1/devices/sensor/restart");
+    CHECK(get_restart.status == 405);
+    CHECK(get_restart.header("allow") == "POST");
+    CHECK(f.authed(http::verb::delete_, "/api/v1/devices/sensor").status == 405);
+    CHECK(f.authed(http::verb::post, "/api/v1/devices").status == 405);
+    CHECK(f.authed(http::verb::get, "/api/v1/devices/sensor/other").status == 404);
+    CHECK(f.authed(http::verb::get, "/api/v1/devices?limit=0").status == 400);
+    CHECK(f.get("/api/v1/devices").status == 401);
+
+    // Restart: accepted at once; the port closes and opens again (one reconnect).
+    const auto restarted = f.authed(http::verb::post, "/api/v1/devices/sensor/restart");
+    CHECK(restarted.status == 202);
+    CHECK(restarted.json().at("status") == "restarting");
+    CHECK(eventually([&] {
+        const auto now = device();
+        return now.at("stats").at("reconnects") == 1 && now.at("online") == true;
+    }));
+
+    // And the same through edgemq ctl.
+    auto r = run_ctl(f.port(), {"devices", "list"});
+    INFO(r.out << r.err);
+    CHECK(r.exited_ok());
+    CHECK(r.out.starts_with("ID "));
+    // ID, STATE, PORT, FRAMES, ERRORS, RECONNECTS, LAST SEEN, VALUES
+    const std::regex row{
+        R"(\nsensor +online +/dev/pts/[0-9]+ +[0-9]+ +1 +1 +[0-9T:-]+Z +temp=25.1 hum=60\n)"};
+    CHECK(std::regex_search(r.out, row));
+    r = run_ctl(f.port(), {"devices", "restart", "sensor"});
+    CHECK(r.exited_ok());
+    CHECK(r.out == "device sensor restarting\n");
+    CHECK(eventually([&] { return stat("reconnects") == 2; }));
+    r = run_ctl(f.port(), {"devices", "restart", "nope"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err == "edgemq ctl: no device nope\n");
 }
