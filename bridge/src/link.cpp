@@ -14,6 +14,7 @@
 #include <boost/asio/write.hpp>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <spdlog/fmt/chrono.h>
 #include <spdlog/logger.h>
 
 #include <unistd.h>
@@ -249,8 +250,8 @@ asio::awaitable<void> link::async_run() {
             set_state("disconnected", why);
         } else {
             if (why != last_failure_) {
-                log_->warn("bridge {}: cannot connect to {}: {}; retrying every {}s at most",
-                           cfg_.name, address, why, cfg_.reconnect_max.count() / 1000);
+                log_->warn("bridge {}: cannot connect to {}: {}; retrying with backoff up to {}",
+                           cfg_.name, address, why, cfg_.reconnect_max);
                 last_failure_ = why;
             } else {
                 log_->debug("bridge {}: cannot connect to {}: {}", cfg_.name, address, why);

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <string>
 
 using namespace edgemq::config;
@@ -131,4 +132,24 @@ pattern = "#"
 )"),
                Catch::Contains("cert and key come together") &&
                    Catch::Contains("name \"a\" is already used by bridges[0]"));
+}
+
+TEST_CASE("the commented bridge example in config/edgemq.toml loads", "[config][bridge]") {
+    std::ifstream in{std::string(EDGEMQ_SOURCE_DIR) + "/config/edgemq.toml"};
+    std::string line;
+    std::string example;
+    bool inside = false;
+    while (std::getline(in, line)) {
+        inside = inside || line == "# [[bridges]]";
+        if (inside && line.starts_with("# ")) {
+            example += line.substr(2) + '\n';
+        }
+    }
+    REQUIRE_FALSE(example.empty());
+    const auto g = load_string(example, "example.toml");
+    const auto& b = g.bridges.at(0);
+    CHECK(b.tls);
+    CHECK(b.addresses == std::vector<std::string>{"emqx.example.com:8883"});
+    CHECK(b.topics.size() == 2);
+    CHECK(b.topics.at(1).direction == bridge_direction::in);
 }

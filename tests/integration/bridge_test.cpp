@@ -1,0 +1,412 @@
+// SPDX-License-Identifier: Apache-2.0
+// The bridge against a real remote: Debian's mosquitto on a free loopback port plays the remote
+// EMQX, started and stopped by the test. The gateway is the built edgemq binary, so that outages,
+// SIGHUP and kill -9 are the real thing.
+
+#include "certs.hpp"
+#include "real_clients.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <string>
+
+namespace {
+
+using edgemq::test::background_process;
+using edgemq::test::eventually;
+using edgemq::test::messages;
+using edgemq::test::mosquitto_pub;
+using edgemq::test::paho_script;
+using edgemq::test::run_process;
+using edgemq::test::start_mosquitto_sub;
+using edgemq::test::test_certs;
+using namespace std::chrono_literals;
+
+/// A port the kernel has just handed out on loopback (mosquitto cannot bind port 0).
+std::uint16_t free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+/// A temporary directory for one test: configs, the queue file, mosquitto's persistence.
+struct scratch_dir {
+    std::filesystem::path path;
+    scratch_dir() {
+        std::string templ = (std::filesystem::temp_directory_path() / "edgemq-br-XXXXXX").string();
+        REQUIRE(::mkdtemp(templ.data()) != nullptr);
+        path = templ;
+    }
+    ~scratch_dir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path, ignored);
+    }
+    std::string write(const std::string& name, const std::string& text) const {
+        std::ofstream{path / name} << text;
+        return (path / name).string();
+    }
+};
+
+/// Debian's mosquitto as the remote broker. Sessions persist across its restarts (as EMQX's
+/// would across an uplink outage) and its queues are unbounded, so that what it delivers
+/// afterwards is exactly what the bridge sent. port() is plain MQTT for the test's clients;
+/// with `tls_lines`, tls_port() is a second listener configured by them.
+class remote_broker {
+public:
+    explicit remote_broker(const scratch_dir& dir, const std::string& tls_lines = "")
+        : port_(free_port()), tls_port_(free_port()),
+          conf_(dir.write("remote.conf",
+                          "listener " + std::to_string(port_) + " 127.0.0.1\n" +
+                              (tls_lines.empty() ? std::string{}
+                                                 : "listener " + std::to_string(tls_port_) +
+                                                       " 127.0.0.1\n" + tls_lines) +
+                              // As root, mosquitto would drop to its own user, which
+                              // cannot read the test's 0700 directories.
+                              std::string(::getuid() == 0 ? "user root\n" : "") +
+                              "allow_anonymous true\n"
+                              "persistence true\n"
+                              "persistence_location " +
+                              dir.path.string() +
+                              "/\n"
+                              "max_queued_messages 0\n"
+                              "log_type all\n")) {
+        start();
+    }
+    void start() {
+        process_ = std::make_unique<background_process>(
+            std::vector<std::string>{"mosquitto", "-c", conf_});
+        EDGEMQ_REQUIRE_PROC(*process_, process_->wait_for_stderr("mosquitto version", 10s));
+        EDGEMQ_REQUIRE_PROC(*process_,
+                            process_->wait_for_stderr("Opening ipv4 listen socket", 10s));
+    }
+    void stop() {
+        process_->stop();
+        process_.reset();
+    }
+    std::uint16_t port() const { return port_; }
+    std::uint16_t tls_port() const { return tls_port_; }
+
+private:
+    std::uint16_t port_;
+    std::uint16_t tls_port_;
+    std::string conf_;
+    std::unique_ptr<background_process> process_;
+};
+
+/// The edgemq binary with one config file; port() is its MQTT listener.
+class gateway {
+public:
+    gateway(const scratch_dir& dir, const std::string& toml)
+        : config_(dir.write("edgemq.toml", toml)) {
+        start();
+    }
+    void start() {
+        process_ = std::make_unique<background_process>(
+            std::vector<std::string>{EDGEMQ_BINARY, "--config", config_});
+        const std::regex ready{R"(ready: mqtt tcp on 127\.0\.0\.1:(\d+)\n)"};
+        std::smatch m;
+        std::string err;
+        EDGEMQ_REQUIRE_PROC(*process_, process_->wait_until_stderr([&](const std::string& e) {
+            err = e;
+            return std::regex_search(err, m, ready);
+        }));
+        port_ = static_cast<std::uint16_t>(std::stoi(m[1].str()));
+    }
+    void kill9() {
+        process_->signal(SIGKILL);
+        process_->wait();
+    }
+    std::uint16_t port() const { return port_; }
+    background_process& process() { return *process_; }
+    const std::string& config_file() const { return config_; }
+
+private:
+    std::string config_;
+    std::unique_ptr<background_process> process_;
+    std::uint16_t port_ = 0;
+};
+
+/// The gateway's config: a tcp listener on a free port and one bridge named "up".
+std::string gateway_config(const scratch_dir& dir, const std::string& bridge_lines) {
+    return R"([broker]
+sys_interval = "1s"
+
+[[listeners]]
+bind = "127.0.0.1:0"
+
+[admin]
+enabled = false
+
+[[bridges]]
+name = "up"
+client_id = "edgemq-test-bridge"
+queue_file = ")" +
+           (dir.path / "queue" / "up.db").string() + R"("
+reconnect_min = "100ms"
+reconnect_max = "500ms"
+)" + bridge_lines;
+}
+
+/// The value of a retained $SYS topic of the gateway.
+std::string sys_value(std::uint16_t port, const std::string& topic) {
+    const auto r = run_process({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(port),
+                                "-t", topic, "-C", "1", "-W", "3"},
+                               std::nullopt, 5s);
+    auto v = r.out;
+    while (!v.empty() && v.back() == '\n') {
+        v.pop_back();
+    }
+    return v;
+}
+
+/// A paho subscriber with a persistent session on the remote, so that the remote keeps what the
+/// bridge delivers while the test is not looking.
+std::unique_ptr<background_process> remote_subscriber(std::uint16_t port, const std::string& topic,
+                                                      int count, bool wait_subscribed = true) {
+    auto p = std::make_unique<background_process>(paho_script(
+        "subscriber.py", port,
+        {topic, "1", std::to_string(count), "--id", "test-subscriber", "--persistent"}));
+    if (wait_subscribed) {
+        EDGEMQ_REQUIRE_PROC(*p, p->wait_for_line("subscribed granted=1"));
+    }
+    return p;
+}
+
+/// The payloads among a paho subscriber's lines ("TOPIC qos=1 retain=0 PAYLOAD").
+std::vector<std::string> payloads(const std::vector<std::string>& lines) {
+    std::vector<std::string> out;
+    for (const auto& l : lines) {
+        if (l.find(" qos=") != std::string::npos) {
+            out.push_back(l.substr(l.rfind(' ') + 1));
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> numbered(int from, int to) {
+    std::vector<std::string> out;
+    for (int i = from; i < to; ++i) {
+        out.push_back("msg-" + std::to_string(i));
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("bridge: out, in and both directions with prefixes, and nothing echoed back",
+          "[integration][bridge]") {
+    scratch_dir dir;
+    remote_broker remote{dir};
+    gateway gw{dir,
+               gateway_config(dir, R"(address = "127.0.0.1:)" + std::to_string(remote.port()) + R"("
+[[bridges.topics]]
+pattern = "sensors/#"
+remote_prefix = "site-7/"
+[[bridges.topics]]
+pattern = "cmd/#"
+direction = "in"
+local_prefix = "down/"
+remote_prefix = "site-7/"
+[[bridges.topics]]
+pattern = "shared/#"
+direction = "both"
+)")};
+    EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("bridge up: connected to"));
+
+    auto up = start_mosquitto_sub(remote.port(), {"-t", "site-7/#", "-t", "shared/#", "-v"});
+    auto down = start_mosquitto_sub(gw.port(), {"-t", "down/#", "-t", "shared/#", "-v"});
+
+    // Out: local sensors/# arrives as site-7/sensors/#.
+    mosquitto_pub(gw.port(), {"-q", "1", "-t", "sensors/greenhouse/temp", "-m", "21.5"});
+    REQUIRE(edgemq::test::wait_for_messages(*up, 1));
+    CHECK(messages(*up).back() == "site-7/sensors/greenhouse/temp 21.5");
+
+    // In: remote site-7/cmd/# arrives as local down/cmd/#.
+    mosquitto_pub(remote.port(), {"-q", "1", "-t", "site-7/cmd/fan", "-m", "on"});
+    REQUIRE(edgemq::test::wait_for_messages(*down, 1));
+    CHECK(messages(*down).back() == "down/cmd/fan on");
+
+    // Both: a message from the remote comes down once and is never sent back up. A local
+    // message published after it travels the same way an echo would, so once it is up an
+    // echo would be too.
+    mosquitto_pub(remote.port(), {"-q", "1", "-t", "shared/x", "-m", "from-remote"});
+    REQUIRE(edgemq::test::wait_for_messages(*down, 2));
+    CHECK(messages(*down).back() == "shared/x from-remote");
+    mosquitto_pub(gw.port(), {"-q", "1", "-t", "shared/y", "-m", "from-local"});
+    REQUIRE(edgemq::test::wait_for_messages(*up, 3));
+    std::this_thread::sleep_for(300ms); // room for a (wrong) echo to show up
+    const auto seen_up = messages(*up);
+    CHECK(std::count(seen_up.begin(), seen_up.end(), "shared/x from-remote") == 1);
+    CHECK(std::count(seen_up.begin(), seen_up.end(), "shared/y from-local") == 1);
+    const auto seen_down = messages(*down);
+    CHECK(std::count(seen_down.begin(), seen_down.end(), "shared/y from-local") == 1);
+
+    // Status: $SYS on the gateway, the retained notification on the remote.
+    CHECK(sys_value(gw.port(), "$SYS/broker/bridges/up/state") == "connected");
+    const auto note =
+        run_process({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(remote.port()), "-t",
+                     "site-7/$bridge/#", "-v", "-C", "1", "-W", "3"},
+                    std::nullopt, 5s);
+    CHECK(note.out == "site-7/$bridge/up/state online\n");
+}
+
+TEST_CASE("bridge: mutual TLS to the remote; a wrong CA is refused with the reason and retried",
+          "[integration][bridge][tls]") {
+    const auto& certs = test_certs();
+    scratch_dir dir;
+    remote_broker remote{dir, "cafile " + certs.ca.cert + "\ncertfile " + certs.server.cert +
+                                  "\nkeyfile " + certs.server.key + "\nrequire_certificate true\n"};
+    const auto bridge = [&](const std::string& ca) {
+        return gateway_config(dir, R"(address = "localhost:)" + std::to_string(remote.tls_port()) +
+                                       R"("
+ca = ")" + ca + R"("
+cert = ")" + certs.client.cert +
+                                       R"("
+key = ")" + certs.client.key + R"("
+[[bridges.topics]]
+pattern = "sensors/#"
+)");
+    };
+    gateway gw{dir, bridge(certs.untrusted_ca.cert)};
+    EDGEMQ_REQUIRE_PROC(gw.process(),
+                        gw.process().wait_for_stderr("TLS certificate verification failed: "));
+    CHECK(sys_value(gw.port(), "$SYS/broker/bridges/up/state") == "disconnected");
+    // Messages published meanwhile wait in the queue.
+    mosquitto_pub(gw.port(), {"-q", "1", "-t", "sensors/a", "-m", "queued-while-refused"});
+
+    // The operator fixes the CA and reloads: the bridge reconnects and the backlog goes up.
+    auto sub = remote_subscriber(remote.port(), "sensors/#", 0);
+    sub->wait();
+    dir.write("edgemq.toml", bridge(certs.ca.cert));
+    gw.process().signal(SIGHUP);
+    EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("over TLS"));
+    // The session queued it: it may arrive before the SUBACK.
+    auto after = remote_subscriber(remote.port(), "sensors/#", 1, false);
+    EDGEMQ_REQUIRE_PROC(*after, after->wait_for_line("disconnected received=1"));
+    CHECK(payloads(after->lines()) == std::vector<std::string>{"queued-while-refused"});
+    // The reason was logged once, not once per retry.
+    const auto err = gw.process().err();
+    const auto first = err.find("TLS certificate verification failed");
+    CHECK(err.find("TLS certificate verification failed", first + 1) == std::string::npos);
+}
+
+TEST_CASE("bridge: 10,000 QoS 1 messages published during an outage all arrive, in order",
+          "[integration][bridge][outage]") {
+    scratch_dir dir;
+    remote_broker remote{dir};
+    gateway gw{dir,
+               gateway_config(dir, R"(address = "127.0.0.1:)" + std::to_string(remote.port()) + R"("
+[[bridges.topics]]
+pattern = "sensors/#"
+)")};
+    EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("bridge up: connected to"));
+    remote_subscriber(remote.port(), "sensors/#", 0)->wait();
+
+    remote.stop();
+    EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("lost the connection"));
+    background_process pub{paho_script("publisher.py", gw.port(), {"sensors/a", "1", "10000"})};
+    EDGEMQ_REQUIRE_PROC(pub, pub.wait_for_line("published 10000", 60s));
+    REQUIRE(eventually(
+        [&] { return sys_value(gw.port(), "$SYS/broker/bridges/up/queue/messages") == "10000"; },
+        15s));
+
+    remote.start();
+    auto sub = remote_subscriber(remote.port(), "sensors/#", 10000, false);
+    EDGEMQ_REQUIRE_PROC(*sub, sub->wait_for_line("disconnected received=10000", 60s));
+    CHECK(payloads(sub->lines()) == numbered(0, 10000));
+    REQUIRE(eventually(
+        [&] { return sys_value(gw.port(), "$SYS/broker/bridges/up/queue/messages") == "0"; }, 15s));
+    CHECK(sys_value(gw.port(), "$SYS/broker/bridges/up/messages/dropped") == "0");
+}
+
+TEST_CASE("bridge: kill -9 with a backlog and again in the middle of draining it loses nothing",
+          "[integration][bridge][crash]") {
+    scratch_dir dir;
+    remote_broker remote{dir};
+    // One message in flight at a time, so that draining takes long enough to be interrupted.
+    gateway gw{dir,
+               gateway_config(dir, R"(address = "127.0.0.1:)" + std::to_string(remote.port()) + R"("
+max_inflight = 1
+[[bridges.topics]]
+pattern = "sensors/#"
+)")};
+    EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("bridge up: connected to"));
+    remote_subscriber(remote.port(), "sensors/#", 0)->wait();
+
+    remote.stop();
+    background_process pub{paho_script("publisher.py", gw.port(), {"sensors/a", "1", "3000"})};
+    EDGEMQ_REQUIRE_PROC(pub, pub.wait_for_line("published 3000", 60s));
+    gw.kill9(); // with all 3000 queued and none sent
+
+    remote.start();
+    gw.start();
+    EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("3000 messages waiting"));
+    auto sub = remote_subscriber(remote.port(), "sensors/#", 1'000'000, false);
+    EDGEMQ_REQUIRE_PROC(*sub, sub->wait_until(
+                                  [](const std::vector<std::string>& lines) {
+                                      return payloads(lines).size() >= 100;
+                                  },
+                                  30s));
+    gw.kill9(); // in the middle of the drain
+    const auto before = payloads(sub->lines()).size();
+    CHECK(before < 3000);
+    gw.start();
+
+    // Everything arrives. QoS 1 is at least once: a message in flight at the kill may come
+    // twice, but the first arrivals keep the order of publication.
+    const auto complete = [](const std::vector<std::string>& lines) {
+        const auto p = payloads(lines);
+        return std::set<std::string>(p.begin(), p.end()).size() == 3000;
+    };
+    EDGEMQ_REQUIRE_PROC(*sub, sub->wait_until(complete, 60s));
+    std::vector<std::string> first_seen;
+    std::set<std::string> seen;
+    for (const auto& p : payloads(sub->lines())) {
+        if (seen.insert(p).second) {
+            first_seen.push_back(p);
+        }
+    }
+    CHECK(first_seen == numbered(0, 3000));
+    CHECK(payloads(sub->lines()).size() - 3000 <= 2); // at most the one in flight, resent
+}
+
+TEST_CASE("bridge: a full queue drops the oldest and counts them", "[integration][bridge]") {
+    scratch_dir dir;
+    remote_broker remote{dir};
+    gateway gw{dir,
+               gateway_config(dir, R"(address = "127.0.0.1:)" + std::to_string(remote.port()) + R"("
+max_messages = 100
+[[bridges.topics]]
+pattern = "sensors/#"
+)")};
+    EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("bridge up: connected to"));
+    remote_subscriber(remote.port(), "sensors/#", 0)->wait();
+
+    remote.stop();
+    background_process pub{paho_script("publisher.py", gw.port(), {"sensors/a", "1", "150"})};
+    EDGEMQ_REQUIRE_PROC(pub, pub.wait_for_line("published 150", 30s));
+    REQUIRE(eventually(
+        [&] { return sys_value(gw.port(), "$SYS/broker/bridges/up/messages/dropped") == "50"; },
+        15s));
+    CHECK(sys_value(gw.port(), "$SYS/broker/bridges/up/queue/messages") == "100");
+
+    remote.start();
+    auto sub = remote_subscriber(remote.port(), "sensors/#", 100, false);
+    EDGEMQ_REQUIRE_PROC(*sub, sub->wait_for_line("disconnected received=100", 30s));
+    CHECK(payloads(sub->lines()) == numbered(50, 150));
+}
