@@ -10,11 +10,20 @@
 // This file is the server and the authentication in front of everything: the pages, /metrics
 // and the login routes. The JSON API behind the login is admin_api; the users and their
 // sessions are admin_users.
+//
+// Password guessing: login_throttle counts failed logins per peer address (a wrong password
+// on POST /api/v1/login or in HTTP Basic, an unknown bearer token). After 5 within a minute,
+// the address gets 429 with Retry-After for every password it sends, without the password
+// being checked, until the window has passed. Tokens still work from there: they were earned
+// by a login, cannot be guessed, and an attacker on a shared address should not lock the
+// operators out of their open dashboards. A stale cookie is not a failure (browsers send one
+// after every restart). The block and its end are logged once each.
 
 #include "admin_http.hpp"
 #include "admin_api.hpp"
 #include "admin_users.hpp"
 #include "dashboard.hpp"
+#include "login_throttle.hpp"
 #include "web.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -56,6 +65,18 @@ constexpr auto write_timeout = 30s;
 constexpr auto tls_handshake_timeout = 10s;
 constexpr auto events_period = 2s;
 constexpr std::string_view cookie_name = "edgemq_session";
+
+/// Who sent a request: `peer` (address:port) for the logs, `address` for the throttle.
+struct client {
+    std::string peer;
+    std::string address;
+};
+
+/// The outcome of authenticating a request: the user, or refused (401), or throttled (429).
+struct auth_result {
+    std::optional<std::string> user;
+    std::chrono::seconds retry_after{0}; // non-zero: throttled
+};
 
 /// The value of cookie `name` in the request's Cookie headers.
 std::optional<std::string_view> cookie(const request& req, std::string_view name) {
@@ -189,13 +210,18 @@ private:
                 co_return;
             }
             api_.sample();
+            for (const auto& address : throttle_.expire(login_throttle::clock::now())) {
+                log_->info("admin logins from address={} allowed again", address);
+            }
         }
     }
 
     template <class Stream> asio::awaitable<void> serve(Stream stream) {
         boost::system::error_code ignored;
         const auto remote = beast::get_lowest_layer(stream).socket().remote_endpoint(ignored);
-        const std::string peer = remote.address().to_string() + ":" + std::to_string(remote.port());
+        const client from{remote.address().to_string() + ":" + std::to_string(remote.port()),
+                          remote.address().to_string()};
+        const auto& peer = from.peer;
         if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
             beast::get_lowest_layer(stream).expires_after(tls_handshake_timeout);
             auto [ec] =
@@ -243,11 +269,16 @@ private:
             }
             request req = parser.release();
             const auto t = split_target(req.target());
-            if (t.path == "/api/v1/events" && req.method() == http::verb::get && authorize(req)) {
-                co_await serve_events(stream, req.version());
-                break;
+            std::optional<response> answer;
+            if (t.path == "/api/v1/events" && req.method() == http::verb::get) {
+                const auto auth = authenticate(req, from);
+                if (auth.user) {
+                    co_await serve_events(stream, req.version());
+                    break;
+                }
+                answer = refusal(req, auth);
             }
-            response res = handle(req, t, peer);
+            response res = answer ? std::move(*answer) : handle(req, t, from);
             res.keep_alive(req.keep_alive());
             res.prepare_payload();
             beast::get_lowest_layer(stream).expires_after(write_timeout);
@@ -304,34 +335,68 @@ private:
 
     // Authentication ----------------------------------------------------------------------
 
-    /// The user a request authenticates as: bearer token, Basic, or the session cookie.
-    std::optional<std::string> authorize(const request& req) {
+    /// The user a request authenticates as: bearer token, Basic, or the session cookie; see
+    /// the top of the file for what counts as a failure and what a throttled address may do.
+    auth_result authenticate(const request& req, const client& from) {
         const auto auth = req[http::field::authorization];
         if (auth.starts_with("Bearer ")) {
-            return users_.session_user(auth.substr(7));
+            if (auto user = users_.session_user(auth.substr(7))) {
+                return {std::move(user)};
+            }
+            if (const auto wait = throttled(from); wait.count() != 0) {
+                return {std::nullopt, wait};
+            }
+            return failed_login(from);
         }
         if (auth.starts_with("Basic ")) {
+            if (const auto wait = throttled(from); wait.count() != 0) {
+                return {std::nullopt, wait};
+            }
             const auto decoded = base64_decoded(auth.substr(6));
-            if (!decoded) {
-                return std::nullopt;
+            const auto colon = decoded ? decoded->find(':') : std::string::npos;
+            if (colon == std::string::npos ||
+                !users_.verify(decoded->substr(0, colon),
+                               std::string_view(*decoded).substr(colon + 1))) {
+                return failed_login(from);
             }
-            const auto colon = decoded->find(':');
-            if (colon == std::string::npos) {
-                return std::nullopt;
-            }
-            const auto user = decoded->substr(0, colon);
-            if (!users_.verify(user, std::string_view(*decoded).substr(colon + 1))) {
-                return std::nullopt;
-            }
-            return user;
+            throttle_.succeeded(from.address);
+            return {decoded->substr(0, colon)};
         }
         if (const auto token = cookie(req, cookie_name)) {
-            return users_.session_user(*token);
+            return {users_.session_user(*token)};
         }
-        return std::nullopt;
+        return {};
     }
 
-    response login(const request& req, const std::string& peer) {
+    /// Non-zero while `from` is refused for too many failed logins (rounded up to seconds).
+    std::chrono::seconds throttled(const client& from) const {
+        const auto wait = throttle_.blocked_for(from.address, login_throttle::clock::now());
+        return std::chrono::ceil<std::chrono::seconds>(wait);
+    }
+
+    /// Counts a failure (answered 401; the attempts after the one that blocks get 429).
+    auth_result failed_login(const client& from) {
+        if (throttle_.failed(from.address, login_throttle::clock::now())) {
+            log_->warn("admin logins from address={} refused for {}s: too many failed logins",
+                       from.address, throttled(from).count());
+        }
+        return {};
+    }
+
+    /// 401, or 429 with Retry-After when the address is throttled.
+    static response refusal(const request& req, const auth_result& auth) {
+        if (auth.retry_after.count() == 0) {
+            return unauthorized(req);
+        }
+        const auto seconds = std::to_string(auth.retry_after.count());
+        auto res = error_response(
+            http::status::too_many_requests, req.version(), "too_many_requests",
+            "too many failed logins from this address; try again in " + seconds + " s");
+        res.set(http::field::retry_after, seconds);
+        return res;
+    }
+
+    response login(const request& req, const client& from) {
         boost::system::error_code ec;
         const auto body = json::parse(req.body(), ec);
         const auto* o = ec ? nullptr : body.if_object();
@@ -342,14 +407,19 @@ private:
             return error_response(http::status::bad_request, req.version(), "bad_request",
                                   R"(expected a JSON body {"username": "...", "password": "..."})");
         }
+        if (const auto wait = throttled(from); wait.count() != 0) {
+            return refusal(req, {std::nullopt, wait});
+        }
         const std::string name(user->as_string().data(), user->as_string().size());
         if (!users_.verify(name, {password->as_string().data(), password->as_string().size()})) {
-            log_->warn("admin login refused user={} peer={}", name, peer);
+            log_->warn("admin login refused user={} peer={}", name, from.peer);
+            failed_login(from);
             return error_response(http::status::unauthorized, req.version(), "unauthorized",
                                   "bad username or password");
         }
+        throttle_.succeeded(from.address);
         const auto token = users_.open_session(name);
-        log_->info("admin login user={} peer={}", name, peer);
+        log_->info("admin login user={} peer={}", name, from.peer);
         const auto seconds =
             std::chrono::duration_cast<std::chrono::seconds>(admin_users::session_lifetime).count();
         auto res = json_response(
@@ -385,7 +455,7 @@ private:
 
     // Routing -----------------------------------------------------------------------------
 
-    response handle(const request& req, const target& t, const std::string& peer) {
+    response handle(const request& req, const target& t, const client& from) {
         const auto v = req.version();
         const auto method = req.method();
         const std::string_view path = t.path;
@@ -411,8 +481,10 @@ private:
             if (method != http::verb::get) {
                 return not_allowed(req, "GET");
             }
-            if (cfg_.metrics_auth && !authorize(req)) {
-                return unauthorized(req);
+            if (cfg_.metrics_auth) {
+                if (const auto auth = authenticate(req, from); !auth.user) {
+                    return refusal(req, auth);
+                }
             }
             return make_response(http::status::ok, v, api_.metrics(),
                                  "text/plain; version=0.0.4; charset=utf-8");
@@ -424,13 +496,13 @@ private:
         }
         const std::string_view route = path.substr(prefix.size());
         if (route == "login") {
-            return method == http::verb::post ? login(req, peer) : not_allowed(req, "POST");
+            return method == http::verb::post ? login(req, from) : not_allowed(req, "POST");
         }
         if (route == "logout") {
             return method == http::verb::post ? logout(req) : not_allowed(req, "POST");
         }
-        if (!authorize(req)) {
-            return unauthorized(req);
+        if (const auto auth = authenticate(req, from); !auth.user) {
+            return refusal(req, auth);
         }
         if (t.bad_query) {
             return error_response(http::status::bad_request, v, "bad_request",
@@ -443,6 +515,7 @@ private:
     std::shared_ptr<spdlog::logger> log_;
     admin_api api_;
     admin_users users_;
+    login_throttle throttle_;
     asio::io_context ctx_{1};
     std::optional<asio::ssl::context> tls_;
     tcp::acceptor acceptor_{ctx_};

@@ -22,6 +22,7 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <spdlog/sinks/null_sink.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -83,10 +84,16 @@ struct reply {
 
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
+/// One request on a connection of its own; from the loopback address `source` when given.
 reply call(std::uint16_t port, http::verb method, const std::string& target,
-           const header_list& headers = {}, std::string body = {}) {
+           const header_list& headers = {}, std::string body = {},
+           const std::string& source = {}) {
     asio::io_context ctx;
     beast::tcp_stream stream{ctx};
+    if (!source.empty()) {
+        stream.socket().open(tcp::v4());
+        stream.socket().bind(tcp::endpoint{asio::ip::make_address(source), 0});
+    }
     stream.connect(tcp::endpoint{asio::ip::make_address("127.0.0.1"), port});
     http::request<http::string_body> req{method, target, 11};
     req.set(http::field::host, "127.0.0.1");
@@ -166,8 +173,9 @@ struct admin_fixture {
                                                                null_logger("serial"));
             serial->start();
         }
-        admin = std::make_unique<edgemq::app::admin_http>(cfg, broker.get(), null_logger("http"),
-                                                          serial.get());
+        auto log = std::make_shared<spdlog::logger>("http", log_lines);
+        log->set_pattern("%l %v");
+        admin = std::make_unique<edgemq::app::admin_http>(cfg, broker.get(), log, serial.get());
         admin->start();
     }
 
@@ -179,8 +187,16 @@ struct admin_fixture {
     reply authed(http::verb method, const std::string& target) {
         return call(port(), method, target, {{"Authorization", basic("ops", "s3cret-pass")}});
     }
+    /// How many of the server's log lines contain `text`.
+    std::size_t logged(const std::string& text) const {
+        const auto lines = log_lines->last_formatted();
+        return static_cast<std::size_t>(std::ranges::count_if(
+            lines, [&](const std::string& l) { return l.find(text) != std::string::npos; }));
+    }
 
     temp_dir dir;
+    std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> log_lines =
+        std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000);
     edgemq::test::test_broker broker;
     std::unique_ptr<edgemq::serial::service> serial; // stopped after the admin server
     std::unique_ptr<edgemq::app::admin_http> admin;
@@ -238,11 +254,6 @@ TEST_CASE("the admin API refuses requests without a valid login", "[integration]
     }
     CHECK(f.get("/api/v1/clients", {{"Cookie", "edgemq_session=forged"}}).status == 401);
 
-    const auto refused = call(f.port(), http::verb::post, "/api/v1/login", {},
-                              R"({"username":"ops","password":"nope"})");
-    CHECK(refused.status == 401);
-    CHECK(refused.header("set-cookie").empty());
-
     // Login: a token for the API and an HttpOnly, SameSite=Strict cookie for the page.
     const auto login = call(f.port(), http::verb::post, "/api/v1/login", {},
                             R"({"username":"ops","password":"s3cret-pass"})");
@@ -257,6 +268,12 @@ TEST_CASE("the admin API refuses requests without a valid login", "[integration]
     CHECK(f.get("/api/v1/status", {{"Authorization", "Bearer " + token}}).status == 200);
     CHECK(f.get("/api/v1/status", {{"Cookie", "theme=dark; edgemq_session=" + token}}).status ==
           200);
+    // After the success (which clears this address's four failures above: a fifth would
+    // block it, see the rate limit test).
+    const auto refused = call(f.port(), http::verb::post, "/api/v1/login", {},
+                              R"({"username":"ops","password":"nope"})");
+    CHECK(refused.status == 401);
+    CHECK(refused.header("set-cookie").empty());
     const auto status = f.authed(http::verb::get, "/api/v1/status");
     REQUIRE(status.status == 200);
     CHECK(status.json().at("version").is_string());
@@ -596,4 +613,75 @@ TEST_CASE("devices on the admin API: a socat pty sensor's availability, last val
     r = run_ctl(f.port(), {"devices", "restart", "nope"});
     CHECK(r.exit_code == 1);
     CHECK(r.err == "edgemq ctl: no device nope\n");
+}
+
+TEST_CASE("failed logins from one address are refused with 429 for a minute, others are not",
+          "[integration][admin]") {
+    admin_fixture f{true}; // /metrics needs a login too
+    const auto good = header_list{{"Authorization", basic("ops", "s3cret-pass")}};
+    const auto from = [&](const std::string& source, http::verb method, const std::string& target,
+                          const header_list& h = {}, const std::string& body = {}) {
+        return call(f.port(), method, target, h, body, source);
+    };
+    // A session opened before the guessing starts, from the address that will be blocked.
+    const auto login = from("127.0.0.2", http::verb::post, "/api/v1/login", {},
+                            R"({"username":"ops","password":"s3cret-pass"})");
+    REQUIRE(login.status == 200);
+    const auto token = text(login.json().at("token"));
+
+    // Five failures of every kind: page login, Basic, a bad Basic, an unknown bearer token.
+    CHECK(from("127.0.0.2", http::verb::post, "/api/v1/login", {},
+               R"({"username":"ops","password":"guess1"})")
+              .status == 401);
+    CHECK(from("127.0.0.2", http::verb::get, "/api/v1/status",
+               {{"Authorization", basic("ops", "guess2")}})
+              .status == 401);
+    CHECK(from("127.0.0.2", http::verb::get, "/metrics", {{"Authorization", basic("ops", "g3")}})
+              .status == 401);
+    CHECK(from("127.0.0.2", http::verb::get, "/api/v1/clients", {{"Authorization", "Basic !!"}})
+              .status == 401);
+    // Not failures: no credentials, a stale cookie, a malformed login body.
+    CHECK(from("127.0.0.2", http::verb::get, "/api/v1/status").status == 401);
+    CHECK(from("127.0.0.2", http::verb::get, "/api/v1/status",
+               {{"Cookie", "edgemq_session=stale"}})
+              .status == 401);
+    CHECK(from("127.0.0.2", http::verb::post, "/api/v1/login", {}, "{").status == 400);
+    CHECK(f.logged("refused for") == 0);
+    // The fifth failure is still answered 401, and blocks the address.
+    CHECK(from("127.0.0.2", http::verb::get, "/api/v1/status",
+               {{"Authorization", "Bearer 00ff"}})
+              .status == 401);
+
+    // Blocked now: even the right password is not checked.
+    const auto blocked = from("127.0.0.2", http::verb::get, "/api/v1/status", good);
+    CHECK(blocked.status == 429);
+    CHECK(blocked.json().at("code") == "too_many_requests");
+    const auto retry_after = std::stoi(blocked.header("retry-after"));
+    CHECK(retry_after >= 1);
+    CHECK(retry_after <= 60);
+    const auto page_login = from("127.0.0.2", http::verb::post, "/api/v1/login", {},
+                                 R"({"username":"ops","password":"s3cret-pass"})");
+    CHECK(page_login.status == 429);
+    CHECK(page_login.header("set-cookie").empty());
+    CHECK(!page_login.header("retry-after").empty());
+    CHECK(from("127.0.0.2", http::verb::get, "/metrics", good).status == 429);
+    CHECK(from("127.0.0.2", http::verb::get, "/api/v1/status",
+               {{"Authorization", "Bearer 00ff"}})
+              .status == 429);
+    // A session opened before still works from there; the block was logged once.
+    CHECK(from("127.0.0.2", http::verb::get, "/api/v1/status",
+               {{"Authorization", "Bearer " + token}})
+              .status == 200);
+    CHECK(from("127.0.0.2", http::verb::get, "/api/v1/status",
+               {{"Cookie", "edgemq_session=" + token}})
+              .status == 200);
+    CHECK(f.logged("admin logins from address=127.0.0.2 refused for") == 1);
+
+    // Another address is not affected, and its successes do not unblock the first one.
+    CHECK(from("127.0.0.3", http::verb::get, "/api/v1/status", good).status == 200);
+    CHECK(from("127.0.0.1", http::verb::post, "/api/v1/login", {},
+               R"({"username":"ops","password":"s3cret-pass"})")
+              .status == 200);
+    CHECK(from("127.0.0.2", http::verb::get, "/api/v1/status", good).status == 429);
+    CHECK(f.logged("refused for") == 1);
 }
