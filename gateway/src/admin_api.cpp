@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "admin_api.hpp"
 
+#include "edgemq/bridge/bridge.hpp"
 #include "edgemq/broker/broker.hpp"
 #include "edgemq/broker/codec/decode.hpp"
 #include "edgemq/serial/device.hpp"
@@ -128,11 +129,12 @@ std::string label_value(std::string_view v) {
     return out;
 }
 
-/// One Prometheus metric family with a sample per device, labelled `device`.
-template <class Value>
-void device_metric(std::string& out, const std::vector<serial::device_status>& devices,
-                   std::string_view name, std::string_view type, std::string_view help,
-                   Value value) {
+/// One Prometheus metric family with a sample per item (device, bridge), labelled
+/// `label="<id of the item>"`.
+template <class Item, class Value>
+void labelled_metric(std::string& out, const std::vector<Item>& items, std::string_view label,
+                     const std::string Item::*id, std::string_view name, std::string_view type,
+                     std::string_view help, Value value) {
     out += "# HELP ";
     out += name;
     out += ' ';
@@ -142,14 +144,29 @@ void device_metric(std::string& out, const std::vector<serial::device_status>& d
     out += ' ';
     out += type;
     out += '\n';
-    for (const auto& d : devices) {
+    for (const auto& item : items) {
         out += name;
-        out += "{device=\"";
-        out += label_value(d.id);
+        out += '{';
+        out += label;
+        out += "=\"";
+        out += label_value(item.*id);
         out += "\"} ";
-        out += value(d);
+        out += value(item);
         out += '\n';
     }
+}
+
+json::object bridge_json(const bridge::bridge_status& b) {
+    return {
+        {"name", b.name},
+        {"state", b.state},
+        {"address", b.address},
+        {"last_error", b.last_error},
+        {"connected_since", b.connected_since},
+        {"queue", {{"messages", b.queued}, {"bytes", b.queued_bytes}}},
+        {"stats",
+         {{"sent", b.sent}, {"acked", b.acked}, {"dropped", b.dropped}, {"received", b.received}}},
+    };
 }
 
 /// `?page=&limit=` as 1-based page and page size.
@@ -186,9 +203,9 @@ json::object page_of(const std::vector<T>& all, const paging& p, ToJson to_json)
 
 } // namespace
 
-admin_api::admin_api(broker::broker& b, serial::service* devices,
+admin_api::admin_api(broker::broker& b, serial::service* devices, bridge::service* bridges,
                      std::shared_ptr<spdlog::logger> log)
-    : broker_(b), devices_(devices), log_(std::move(log)) {}
+    : broker_(b), devices_(devices), bridges_(bridges), log_(std::move(log)) {}
 
 void admin_api::sample() {
     const auto s = broker_.stats();
@@ -223,46 +240,91 @@ std::string admin_api::metrics() const {
            s.retained_messages);
     metric(out, "edgemq_uptime_seconds", "gauge", "Seconds since the broker started.",
            s.uptime_seconds);
-    if (devices_ == nullptr) {
-        return out;
+    const auto devices = devices_ ? devices_->devices() : std::vector<serial::device_status>{};
+    if (!devices.empty()) {
+        device_metrics(out, devices);
     }
-    const auto devices = devices_->devices();
-    if (devices.empty()) {
-        return out;
+    const auto bridges = bridges_ ? bridges_->bridges() : std::vector<bridge::bridge_status>{};
+    if (!bridges.empty()) {
+        bridge_metrics(out, bridges);
     }
+    return out;
+}
+
+void admin_api::device_metrics(std::string& out,
+                               const std::vector<serial::device_status>& devices) {
     const auto count = [](std::uint64_t serial::device_status::*field) {
         return [field](const serial::device_status& d) { return std::to_string(d.*field); };
     };
-    device_metric(out, devices, "edgemq_device_online", "gauge",
-                  "Whether the device's serial port is open (1) or not (0).",
-                  [](const serial::device_status& d) { return std::string(d.online ? "1" : "0"); });
-    device_metric(out, devices, "edgemq_device_bytes_received_total", "counter",
-                  "Bytes read from the device's serial port.",
-                  count(&serial::device_status::bytes));
-    device_metric(out, devices, "edgemq_device_frames_total", "counter",
-                  "Frames (lines) received from the device.",
-                  count(&serial::device_status::frames));
-    device_metric(out, devices, "edgemq_device_parse_errors_total", "counter",
-                  "Frames the device's parser could not read.",
-                  count(&serial::device_status::parse_errors));
-    device_metric(out, devices, "edgemq_device_dropped_total", "counter",
-                  "Frames dropped: too long, or invalid in the device's encoding.",
-                  count(&serial::device_status::dropped));
-    device_metric(out, devices, "edgemq_device_reconnects_total", "counter",
-                  "Times the device's port was opened again after it went away.",
-                  count(&serial::device_status::reconnects));
-    device_metric(out, devices, "edgemq_device_commands_total", "counter",
-                  "Commands received for the device (on its set/ topics).",
-                  count(&serial::device_status::commands));
-    device_metric(out, devices, "edgemq_device_command_errors_total", "counter",
-                  "Commands that failed: refused, or not answered in time.",
-                  count(&serial::device_status::command_errors));
-    device_metric(out, devices, "edgemq_device_last_seen_timestamp_seconds", "gauge",
-                  "Unix time of the last byte from the device; 0 before any.",
-                  [](const serial::device_status& d) {
-                      return fmt::format("{}.{:03}", d.last_seen_ms / 1000, d.last_seen_ms % 1000);
-                  });
-    return out;
+    labelled_metric(
+        out, devices, "device", &serial::device_status::id, "edgemq_device_online", "gauge",
+        "Whether the device's serial port is open (1) or not (0).",
+        [](const serial::device_status& d) { return std::string(d.online ? "1" : "0"); });
+    labelled_metric(out, devices, "device", &serial::device_status::id,
+                    "edgemq_device_bytes_received_total", "counter",
+                    "Bytes read from the device's serial port.",
+                    count(&serial::device_status::bytes));
+    labelled_metric(
+        out, devices, "device", &serial::device_status::id, "edgemq_device_frames_total", "counter",
+        "Frames (lines) received from the device.", count(&serial::device_status::frames));
+    labelled_metric(out, devices, "device", &serial::device_status::id,
+                    "edgemq_device_parse_errors_total", "counter",
+                    "Frames the device's parser could not read.",
+                    count(&serial::device_status::parse_errors));
+    labelled_metric(out, devices, "device", &serial::device_status::id,
+                    "edgemq_device_dropped_total", "counter",
+                    "Frames dropped: too long, or invalid in the device's encoding.",
+                    count(&serial::device_status::dropped));
+    labelled_metric(out, devices, "device", &serial::device_status::id,
+                    "edgemq_device_reconnects_total", "counter",
+                    "Times the device's port was opened again after it went away.",
+                    count(&serial::device_status::reconnects));
+    labelled_metric(out, devices, "device", &serial::device_status::id,
+                    "edgemq_device_commands_total", "counter",
+                    "Commands received for the device (on its set/ topics).",
+                    count(&serial::device_status::commands));
+    labelled_metric(out, devices, "device", &serial::device_status::id,
+                    "edgemq_device_command_errors_total", "counter",
+                    "Commands that failed: refused, or not answered in time.",
+                    count(&serial::device_status::command_errors));
+    labelled_metric(out, devices, "device", &serial::device_status::id,
+                    "edgemq_device_last_seen_timestamp_seconds", "gauge",
+                    "Unix time of the last byte from the device; 0 before any.",
+                    [](const serial::device_status& d) {
+                        return fmt::format("{}.{:03}", d.last_seen_ms / 1000,
+                                           d.last_seen_ms % 1000);
+                    });
+}
+
+void admin_api::bridge_metrics(std::string& out,
+                               const std::vector<bridge::bridge_status>& bridges) {
+    const auto count = [](std::uint64_t bridge::bridge_status::*field) {
+        return [field](const bridge::bridge_status& b) { return std::to_string(b.*field); };
+    };
+    const auto name = &bridge::bridge_status::name;
+    labelled_metric(out, bridges, "bridge", name, "edgemq_bridge_connected", "gauge",
+                    "Whether the bridge is connected to its remote broker (1) or not (0).",
+                    [](const bridge::bridge_status& b) {
+                        return std::string(b.state == "connected" ? "1" : "0");
+                    });
+    labelled_metric(out, bridges, "bridge", name, "edgemq_bridge_queue_messages", "gauge",
+                    "Messages in the bridge's durable queue, in flight included.",
+                    count(&bridge::bridge_status::queued));
+    labelled_metric(out, bridges, "bridge", name, "edgemq_bridge_queue_bytes", "gauge",
+                    "Topic and payload bytes in the bridge's durable queue.",
+                    count(&bridge::bridge_status::queued_bytes));
+    labelled_metric(out, bridges, "bridge", name, "edgemq_bridge_messages_sent_total", "counter",
+                    "PUBLISH packets sent to the remote broker, resends included.",
+                    count(&bridge::bridge_status::sent));
+    labelled_metric(out, bridges, "bridge", name, "edgemq_bridge_messages_acked_total", "counter",
+                    "Messages the remote broker acknowledged.",
+                    count(&bridge::bridge_status::acked));
+    labelled_metric(out, bridges, "bridge", name, "edgemq_bridge_messages_dropped_total", "counter",
+                    "Messages dropped: queue full, or QoS 0 while disconnected.",
+                    count(&bridge::bridge_status::dropped));
+    labelled_metric(out, bridges, "bridge", name, "edgemq_bridge_messages_received_total",
+                    "counter", "Messages from the remote broker published locally.",
+                    count(&bridge::bridge_status::received));
 }
 
 response admin_api::handle(const request& req, const target& t, std::string_view route) {
@@ -413,18 +475,8 @@ response admin_api::handle(const request& req, const target& t, std::string_view
     if (route == "devices" || route.starts_with("devices/")) {
         return handle_devices(req, t, route);
     }
-    // Bridges are not on the admin surface yet: an empty list in the final shape.
-    if (route == "bridges") {
-        return get_only([&] {
-            return json_response(
-                http::status::ok, v,
-                json::object{{"data", json::array{}},
-                             {"meta", {{"page", 1}, {"limit", default_limit}, {"count", 0}}}});
-        });
-    }
-    if (route.starts_with("bridges/")) {
-        const auto id = percent_decoded(route.substr(8), false).value_or("");
-        return error_response(http::status::not_found, v, "not_found", "no bridge " + id);
+    if (route == "bridges" || route.starts_with("bridges/")) {
+        return get_only([&] { return handle_bridges(req, t, route); });
     }
     return error_response(http::status::not_found, v, "not_found",
                           "no such API: " + std::string(t.path));
@@ -486,6 +538,27 @@ response admin_api::handle_devices(const request& req, const target& t, std::str
     // Accepted: the port closes and reopens on the serial thread, after this answer.
     return json_response(http::status::accepted, v,
                          json::object{{"id", *id}, {"status", "restarting"}});
+}
+
+response admin_api::handle_bridges(const request& req, const target& t, std::string_view route) {
+    const auto v = req.version();
+    const auto all = bridges_ ? bridges_->bridges() : std::vector<bridge::bridge_status>{};
+    if (route == "bridges") {
+        const auto p = positive(t.query, "page", 1);
+        const auto l = positive(t.query, "limit", default_limit);
+        if (!p || !l || *l > max_limit) {
+            return error_response(http::status::bad_request, v, "bad_request",
+                                  "page must be a positive integer and limit one from 1 to " +
+                                      std::to_string(max_limit));
+        }
+        return json_response(http::status::ok, v, page_of(all, {*p, *l}, bridge_json));
+    }
+    const auto name = percent_decoded(route.substr(8), false).value_or("");
+    const auto it = std::ranges::find(all, name, &bridge::bridge_status::name);
+    if (it == all.end()) {
+        return error_response(http::status::not_found, v, "not_found", "no bridge " + name);
+    }
+    return json_response(http::status::ok, v, bridge_json(*it));
 }
 
 } // namespace edgemq::app

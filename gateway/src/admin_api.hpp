@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace spdlog {
 class logger;
@@ -20,7 +21,13 @@ class broker;
 
 namespace edgemq::serial {
 class service;
-}
+struct device_status;
+} // namespace edgemq::serial
+
+namespace edgemq::bridge {
+class service;
+struct bridge_status;
+} // namespace edgemq::bridge
 
 namespace edgemq::app {
 
@@ -41,8 +48,9 @@ public:
     /// How often the server calls sample(); the history keeps ten minutes of them.
     static constexpr std::chrono::seconds sample_period{5};
 
-    /// `devices` may be null: no serial gateway, no devices.
-    admin_api(broker::broker& b, serial::service* devices, std::shared_ptr<spdlog::logger> log);
+    /// `devices` and `bridges` may be null: none of them.
+    admin_api(broker::broker& b, serial::service* devices, bridge::service* bridges,
+              std::shared_ptr<spdlog::logger> log);
 
     void set_self(self_listener self) { self_ = std::move(self); }
 
@@ -61,6 +69,10 @@ public:
 private:
     web::response handle_devices(const web::request& req, const web::target& t,
                                  std::string_view route);
+    web::response handle_bridges(const web::request& req, const web::target& t,
+                                 std::string_view route);
+    static void device_metrics(std::string& out, const std::vector<serial::device_status>& devices);
+    static void bridge_metrics(std::string& out, const std::vector<bridge::bridge_status>& bridges);
 
     struct rate_sample {
         std::int64_t time = 0;
@@ -70,6 +82,7 @@ private:
 
     broker::broker& broker_;
     serial::service* devices_;
+    bridge::service* bridges_;
     std::shared_ptr<spdlog::logger> log_;
     self_listener self_;
     std::deque<rate_sample> samples_;

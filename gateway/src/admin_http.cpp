@@ -114,8 +114,8 @@ void log_exception(spdlog::logger& log, std::exception_ptr e, std::string_view w
 class admin_http_impl {
 public:
     admin_http_impl(config::admin cfg, broker::broker& b, std::shared_ptr<spdlog::logger> log,
-                    serial::service* devices)
-        : cfg_(std::move(cfg)), log_(std::move(log)), api_(b, devices, log_),
+                    serial::service* devices, bridge::service* bridges)
+        : cfg_(std::move(cfg)), log_(std::move(log)), api_(b, devices, bridges, log_),
           users_(cfg_.users_file, log_) {}
 
     ~admin_http_impl() { stop(); }
@@ -524,8 +524,9 @@ private:
 };
 
 admin_http::admin_http(config::admin cfg, broker::broker& b, std::shared_ptr<spdlog::logger> log,
-                       serial::service* devices)
-    : impl_(std::make_unique<admin_http_impl>(std::move(cfg), b, std::move(log), devices)) {}
+                       serial::service* devices, bridge::service* bridges)
+    : impl_(std::make_unique<admin_http_impl>(std::move(cfg), b, std::move(log), devices,
+                                              bridges)) {}
 
 admin_http::~admin_http() = default;
 

@@ -20,6 +20,10 @@ namespace edgemq::serial {
 class service;
 }
 
+namespace edgemq::bridge {
+class service;
+}
+
 namespace edgemq::app {
 
 class admin_http_impl;
@@ -29,8 +33,7 @@ class admin_http_impl;
 ///
 /// It runs one io_context on a thread of its own, so that the broker's blocking admin queries
 /// (clients(), retained(), kick()...) are called from there and never from a broker handler.
-/// Serial devices come from the serial::service given at construction (none without one);
-/// bridges are not part of the admin surface yet: /api/v1/bridges answers an empty list.
+/// Serial devices and bridges come from the services given at construction (none without).
 ///
 /// Users come from `cfg.users_file` (see admin_users). Clients authenticate with the session
 /// cookie set by POST /api/v1/login (the page), the bearer token that login returns, or HTTP
@@ -39,9 +42,9 @@ class admin_http_impl;
 /// Thread safety: start, stop and port from one controlling thread.
 class admin_http {
 public:
-    /// `devices` may be null (no serial gateway); it must outlive stop().
+    /// `devices` and `bridges` may be null; they must outlive stop().
     admin_http(config::admin cfg, broker::broker& b, std::shared_ptr<spdlog::logger> log,
-               serial::service* devices = nullptr);
+               serial::service* devices = nullptr, bridge::service* bridges = nullptr);
     ~admin_http();
     admin_http(const admin_http&) = delete;
     admin_http& operator=(const admin_http&) = delete;

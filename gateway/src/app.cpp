@@ -115,12 +115,15 @@ int run(const std::optional<std::filesystem::path>& config_file) {
     // Serial devices: built before the admin server (which shows them), started after the
     // broker, stopped before it.
     serial::service serial_devices{cfg.devices, b, make_logger("serial", cfg.log.level)};
+    // Bridges likewise; started after the serial devices.
+    bridge::service bridges{cfg.bridges, b, make_logger("bridge", cfg.log.level),
+                            cfg.broker.sys_interval, cfg.broker.max_packet_size};
     // The admin server after the broker (it serves the broker's state), stopped before it.
     std::unique_ptr<admin_http> admin;
     if (cfg.admin.enabled) {
         try {
             admin = std::make_unique<admin_http>(cfg.admin, b, make_logger("http", cfg.log.level),
-                                                 &serial_devices);
+                                                 &serial_devices, &bridges);
             admin->start();
         } catch (const std::exception& e) {
             main_log->error("{}", e.what());
@@ -132,8 +135,6 @@ int run(const std::optional<std::filesystem::path>& config_file) {
     }
     serial_devices.start();
     // Bridges: after the broker (they are its clients), stopped before it.
-    bridge::service bridges{cfg.bridges, b, make_logger("bridge", cfg.log.level),
-                            cfg.broker.sys_interval, cfg.broker.max_packet_size};
     try {
         bridges.start();
     } catch (const std::exception& e) {

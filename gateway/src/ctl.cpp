@@ -34,7 +34,8 @@
 
 namespace edgemq::app {
 
-const char* const ctl_usage = R"(usage: edgemq ctl [--url URL] [--user USER --password PASSWORD] COMMAND
+const char* const ctl_usage =
+    R"(usage: edgemq ctl [--url URL] [--user USER --password PASSWORD] COMMAND
        edgemq ctl [--config FILE | --users-file FILE] admins COMMAND
 
 Commands that talk to a running gateway (URL default http://127.0.0.1:18083; the login comes
@@ -44,7 +45,7 @@ from --user/--password or EDGEMQ_ADMIN_USER/EDGEMQ_ADMIN_PASSWORD):
   clients kick ID         disconnect a client (its will is published)
   devices list            serial devices: availability, port, counters, last values
   devices restart ID      close and reopen a serial device's port
-  bridges list            bridges to remote brokers (none until bridges land)
+  bridges list            bridges to remote brokers: state, queue depth, counters
 
 Commands that edit the admin users file (default: users_file of [admin] in --config FILE, else
 of /etc/edgemq/edgemq.toml, else /var/lib/edgemq/admins); no running gateway needed:
@@ -198,10 +199,10 @@ public:
         if (r.status / 100 != 2) {
             const auto* o = ec ? nullptr : body.if_object();
             const auto* message = o ? o->if_contains("message") : nullptr;
-            throw ctl_error(message && message->is_string()
-                                ? std::string(message->as_string().data(),
-                                              message->as_string().size())
-                                : "HTTP " + std::to_string(r.status) + " from " + url_.text);
+            throw ctl_error(
+                message && message->is_string()
+                    ? std::string(message->as_string().data(), message->as_string().size())
+                    : "HTTP " + std::to_string(r.status) + " from " + url_.text);
         }
         if (ec) {
             throw ctl_error("the answer of " + url_.text + target + " is not JSON");
@@ -267,12 +268,12 @@ int status(api_client& api) {
     std::cout << "edgemq " << text_of(o.at("version")) << " running, up "
               << duration_text(o.at("uptime_seconds").to_number<std::uint64_t>()) << '\n';
     for (const auto& l : o.at("listeners").as_array()) {
-        std::cout << "listener " << text_of(l.at("type")) << " on " << text_of(l.at("host"))
-                  << ':' << text_of(l.at("port")) << '\n';
+        std::cout << "listener " << text_of(l.at("type")) << " on " << text_of(l.at("host")) << ':'
+                  << text_of(l.at("port")) << '\n';
     }
-    for (const auto* key : {"clients_connected", "messages_received", "messages_sent",
-                            "messages_dropped", "bytes_received", "bytes_sent", "subscriptions",
-                            "retained_messages"}) {
+    for (const auto* key :
+         {"clients_connected", "messages_received", "messages_sent", "messages_dropped",
+          "bytes_received", "bytes_sent", "subscriptions", "retained_messages"}) {
         std::cout << key << ' ' << text_of(c.at(key)) << '\n';
     }
     return 0;
@@ -375,20 +376,24 @@ int devices_list(api_client& api) {
     return 0;
 }
 
-int named_list(api_client& api, const std::string& what) {
-    const auto v = api.call(http::verb::get, "/api/v1/" + what);
-    const auto& data = v.at("data").as_array();
-    if (data.empty()) {
-        std::cout << "no " << what << '\n';
+int bridges_list(api_client& api) {
+    const auto v = api.call(http::verb::get, "/api/v1/bridges?limit=1000");
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& b : v.at("data").as_array()) {
+        const auto& queue = b.at("queue");
+        const auto& stats = b.at("stats");
+        const auto error = text_of(b.at("last_error"));
+        rows.push_back({text_of(b.at("name")), text_of(b.at("state")), text_of(b.at("address")),
+                        text_of(queue.at("messages")), text_of(stats.at("sent")),
+                        text_of(stats.at("acked")), text_of(stats.at("dropped")),
+                        error.empty() ? "-" : error});
+    }
+    if (rows.empty()) {
+        std::cout << "no bridges\n";
         return 0;
     }
-    std::vector<std::vector<std::string>> rows;
-    for (const auto& d : data) {
-        const auto& o = d.as_object();
-        rows.push_back({o.contains("name") ? text_of(o.at("name")) : "",
-                        o.contains("state") ? text_of(o.at("state")) : ""});
-    }
-    print_table({"NAME", "STATE"}, rows);
+    print_table({"NAME", "STATE", "ADDRESS", "QUEUED", "SENT", "ACKED", "DROPPED", "LAST ERROR"},
+                rows);
     return 0;
 }
 
@@ -525,11 +530,10 @@ int ctl_main(std::span<const std::string_view> args) {
             return devices_list(api);
         }
         if (word(0) == "bridges" && word(1) == "list" && rest.size() == 2) {
-            return named_list(api, std::string(word(0)));
+            return bridges_list(api);
         }
         if (word(0) == "devices" && word(1) == "restart" && rest.size() == 3) {
-            api.call(http::verb::post,
-                     "/api/v1/devices/" + percent_encoded(word(2)) + "/restart");
+            api.call(http::verb::post, "/api/v1/devices/" + percent_encoded(word(2)) + "/restart");
             std::cout << "device " << word(2) << " restarting\n";
             return 0;
         }

@@ -59,8 +59,10 @@ inline constexpr std::string_view dashboard_html = R"html(<!DOCTYPE html>
       <tbody></tbody></table>
   </section>
   <section>
-    <h2>Bridges</h2><table id="bridges"><tbody>
-      <tr><td class="muted">No bridges yet.</td></tr></tbody></table>
+    <h2>Bridges</h2>
+    <table id="bridges"><thead><tr><th>Bridge</th><th>State</th><th>Remote</th>
+      <th>Queued</th><th>Sent</th><th>Acked</th><th>Dropped</th></tr></thead>
+      <tbody></tbody></table>
   </section>
 </div>
 </main>
@@ -167,6 +169,27 @@ async function refresh_devices() {
   }
 }
 
+async function refresh_bridges() {
+  const body = await (await api('bridges?limit=1000')).json();
+  const tbody = $('bridges').tBodies[0];
+  tbody.replaceChildren();
+  for (const b of body.data) {
+    const row = tbody.insertRow();
+    row.dataset.bridge = b.name;
+    cell(row, b.name);
+    const badge = document.createElement('span');
+    badge.className = 'badge ' + (b.state === 'connected' ? 'online' : 'offline');
+    badge.textContent = b.state;
+    const state = row.insertCell(); state.appendChild(badge);
+    if (b.last_error) state.title = b.last_error;
+    cell(row, b.address); cell(row, b.queue.messages); cell(row, b.stats.sent);
+    cell(row, b.stats.acked); cell(row, b.stats.dropped);
+  }
+  if (body.data.length === 0) {
+    const row = tbody.insertRow(); cell(row, 'No bridges.'); row.className = 'muted';
+  }
+}
+
 function draw() {
   const canvas = $('rate');
   const g = canvas.getContext('2d');
@@ -206,6 +229,7 @@ function on_stats(c) {
   draw();
   refresh_clients().catch(() => {});
   refresh_devices().catch(() => {});
+  refresh_bridges().catch(() => {});
 }
 
 async function start() {
@@ -218,6 +242,7 @@ async function start() {
   $('login').hidden = true; $('dashboard').hidden = false; $('logout').hidden = false;
   await refresh_clients();
   await refresh_devices();
+  await refresh_bridges();
   draw();
   events = new EventSource('/api/v1/events');
   events.addEventListener('stats', (e) => on_stats(JSON.parse(e.data)));

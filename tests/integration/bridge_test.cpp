@@ -410,3 +410,55 @@ pattern = "sensors/#"
     EDGEMQ_REQUIRE_PROC(*sub, sub->wait_for_line("disconnected received=100", 30s));
     CHECK(payloads(sub->lines()) == numbered(50, 150));
 }
+
+TEST_CASE("bridges on the admin surface: edgemq ctl bridges list and /metrics",
+          "[integration][bridge][admin]") {
+    scratch_dir dir;
+    // Port 1 on loopback: nothing listens, so the bridge stays disconnected with a reason.
+    gateway gw{dir, R"([[listeners]]
+bind = "127.0.0.1:0"
+
+[admin]
+bind = "127.0.0.1:0"
+users_file = ")" + (dir.path / "admins").string() +
+                        R"("
+
+[[bridges]]
+name = "up"
+address = "127.0.0.1:1"
+queue_file = ")" + (dir.path / "up.db").string() +
+                        R"("
+[[bridges.topics]]
+pattern = "sensors/#"
+)"};
+    const std::regex admin{
+        R"(password=(\S+) .*\n(?:.*\n)*.*ready: admin http on 127\.0\.0\.1:(\d+))"};
+    std::smatch m;
+    std::string err;
+    EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_until_stderr([&](const std::string& e) {
+        err = e;
+        return std::regex_search(err, m, admin) &&
+               e.find("cannot connect to 127.0.0.1:1") != std::string::npos;
+    }));
+    const auto url = "http://127.0.0.1:" + m[2].str();
+    const auto password = m[1].str();
+
+    const auto list = run_process({EDGEMQ_BINARY, "ctl", "--url", url, "--user", "admin",
+                                   "--password", password, "bridges", "list"},
+                                  std::nullopt, 10s);
+    REQUIRE(list.exited_ok());
+    CHECK_THAT(list.out, Catch::StartsWith("NAME  STATE         ADDRESS      QUEUED"));
+    CHECK_THAT(list.out, Catch::Contains("up    disconnected  127.0.0.1:1  0") &&
+                             Catch::Contains("Connection refused"));
+
+    const auto metrics = run_process(
+        {"/usr/bin/python3", "-c",
+         "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+         url + "/metrics"},
+        std::nullopt, 10s);
+    REQUIRE(metrics.exited_ok());
+    CHECK_THAT(metrics.out, Catch::Contains("# TYPE edgemq_bridge_connected gauge\n"
+                                            "edgemq_bridge_connected{bridge=\"up\"} 0\n"));
+    CHECK_THAT(metrics.out,
+               Catch::Contains("edgemq_bridge_messages_dropped_total{bridge=\"up\"} 0"));
+}
