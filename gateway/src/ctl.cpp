@@ -4,15 +4,21 @@
 #include "edgemq/broker/auth/password_file.hpp"
 #include "edgemq/config/load.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <algorithm>
 #include <cctype>
@@ -25,6 +31,7 @@
 #include <iomanip>
 #include <iostream>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <span>
 #include <sstream>
@@ -35,11 +42,14 @@
 namespace edgemq::app {
 
 const char* const ctl_usage =
-    R"(usage: edgemq ctl [--url URL] [--user USER --password PASSWORD] COMMAND
+    R"(usage: edgemq ctl [--url URL] [--cacert FILE | --insecure] [--user USER --password PASSWORD]
+                  COMMAND
        edgemq ctl [--config FILE | --users-file FILE] admins COMMAND
 
 Commands that talk to a running gateway (URL default http://127.0.0.1:18083; the login comes
-from --user/--password or EDGEMQ_ADMIN_USER/EDGEMQ_ADMIN_PASSWORD):
+from --user/--password or EDGEMQ_ADMIN_USER/EDGEMQ_ADMIN_PASSWORD). With an https:// URL the
+server's certificate is checked against --cacert FILE (PEM), else the system's CAs, and must
+name the URL's host; --insecure skips the check (the password is then sent to whoever answers):
   status                  version, uptime, listeners and counters
   clients list [FILTER]   connected clients (FILTER: part of the client id)
   clients kick ID         disconnect a client (its will is published)
@@ -71,17 +81,22 @@ struct url {
     std::string text;
     std::string host;
     std::string port;
+    bool tls = false;
+};
+
+/// How ctl checks an https server: against `cacert` (else the system's CAs), or not at all.
+struct tls_options {
+    std::string cacert;
+    bool insecure = false;
 };
 
 url parse_url(std::string_view text) {
     url u{std::string(text), {}, "18083"};
-    if (text.starts_with("https://")) {
-        throw ctl_error("https URLs are not supported by edgemq ctl yet: " + u.text);
-    }
-    if (!text.starts_with("http://")) {
+    u.tls = text.starts_with("https://");
+    if (!u.tls && !text.starts_with("http://")) {
         throw ctl_error("expected a URL like http://127.0.0.1:18083, got " + u.text);
     }
-    auto rest = text.substr(7);
+    auto rest = text.substr(u.tls ? 8 : 7);
     rest = rest.substr(0, rest.find('/'));
     if (rest.starts_with('[')) {
         const auto close = rest.find(']');
@@ -134,30 +149,106 @@ struct reply {
     std::string body;
 };
 
-asio::awaitable<reply> exchange(url u, http::request<http::string_body> req) {
-    auto executor = co_await asio::this_coro::executor;
-    tcp::resolver resolver{executor};
-    const auto endpoints = co_await resolver.async_resolve(u.host, u.port, asio::use_awaitable);
-    beast::tcp_stream stream{executor};
-    stream.expires_after(std::chrono::seconds(10));
-    co_await stream.async_connect(endpoints, asio::use_awaitable);
-    stream.expires_after(std::chrono::seconds(30));
+template <class Stream>
+asio::awaitable<reply> exchange_on(Stream& stream, http::request<http::string_body>& req) {
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
     co_await http::async_write(stream, req, asio::use_awaitable);
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
     co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
     auto res = parser.release();
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
     co_return reply{res.result_int(), std::move(res.body())};
+}
+
+/// One request and its answer. With `tls`, over TLS; `verify_error` receives why the server's
+/// certificate was refused, if it is.
+asio::awaitable<reply> exchange(url u, http::request<http::string_body> req,
+                                asio::ssl::context* tls, bool verify,
+                                std::shared_ptr<std::string> verify_error) {
+    auto executor = co_await asio::this_coro::executor;
+    tcp::resolver resolver{executor};
+    const auto endpoints = co_await resolver.async_resolve(u.host, u.port, asio::use_awaitable);
+    beast::tcp_stream tcp_stream{executor};
+    tcp_stream.expires_after(std::chrono::seconds(10));
+    co_await tcp_stream.async_connect(endpoints, asio::use_awaitable);
+    boost::system::error_code ignored;
+    if (tls == nullptr) {
+        auto r = co_await exchange_on(tcp_stream, req);
+        tcp_stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        co_return r;
+    }
+    beast::ssl_stream<beast::tcp_stream> stream{std::move(tcp_stream), *tls};
+    boost::system::error_code address_ec;
+    asio::ip::make_address(u.host, address_ec);
+    // SNI for names only (RFC 6066 forbids IP literals); the name check covers both.
+    if (address_ec && !SSL_set_tlsext_host_name(stream.native_handle(), u.host.c_str())) {
+        throw ctl_error("cannot set the TLS server name " + u.host);
+    }
+    if (verify) {
+        stream.set_verify_callback(
+            [verify_error, host = u.host, check = asio::ssl::host_name_verification(u.host)](
+                bool preverified, asio::ssl::verify_context& vc) mutable {
+                if (!preverified) {
+                    *verify_error = X509_verify_cert_error_string(
+                        X509_STORE_CTX_get_error(vc.native_handle()));
+                    return false;
+                }
+                if (!check(preverified, vc)) {
+                    *verify_error = "it does not name " + host;
+                    return false;
+                }
+                return true;
+            });
+    }
+    stream.next_layer().expires_after(std::chrono::seconds(10));
+    co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+    auto r = co_await exchange_on(stream, req);
+    // The answer is complete: a peer that closes without close_notify changes nothing.
+    stream.next_layer().expires_after(std::chrono::seconds(1));
+    co_await stream.async_shutdown(asio::as_tuple(asio::use_awaitable));
+    co_return r;
+}
+
+/// The client context for an https URL.
+std::unique_ptr<asio::ssl::context> client_tls(const tls_options& options) {
+    auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                     asio::ssl::context::no_tlsv1_1);
+    if (options.insecure) {
+        ctx->set_verify_mode(asio::ssl::verify_none);
+        return ctx;
+    }
+    ctx->set_verify_mode(asio::ssl::verify_peer);
+    boost::system::error_code ec;
+    if (options.cacert.empty()) {
+        ctx->set_default_verify_paths(ec);
+    } else {
+        ctx->load_verify_file(options.cacert, ec);
+    }
+    if (ec) {
+        throw ctl_error("cannot load the CA certificates " +
+                        (options.cacert.empty() ? std::string("of the system")
+                                                : "from " + options.cacert) +
+                        ": " + ec.message());
+    }
+    return ctx;
+}
+
+/// The OpenSSL reason of a TLS error, 0 for other errors.
+int tls_reason(const boost::system::error_code& e) {
+    return e.category() == asio::error::get_ssl_category()
+               ? ERR_GET_REASON(static_cast<unsigned long>(e.value()))
+               : 0;
 }
 
 /// The API client: one request per call, the login sent as HTTP Basic.
 class api_client {
 public:
-    api_client(url u, std::string user, std::string password)
-        : url_(std::move(u)), user_(std::move(user)), password_(std::move(password)) {}
+    api_client(url u, std::string user, std::string password, const tls_options& tls)
+        : url_(std::move(u)), user_(std::move(user)), password_(std::move(password)),
+          verify_(!tls.insecure), tls_(url_.tls ? client_tls(tls) : nullptr) {}
 
     /// The JSON of a 2xx answer (null for 204); throws ctl_error with the server's message.
     json::value call(http::verb method, const std::string& target) {
@@ -172,19 +263,37 @@ public:
         asio::io_context ctx;
         std::exception_ptr failure;
         reply r;
-        asio::co_spawn(ctx, exchange(url_, std::move(req)), [&](std::exception_ptr e, reply got) {
-            failure = e;
-            r = std::move(got);
-        });
+        auto verify_error = std::make_shared<std::string>();
+        asio::co_spawn(ctx, exchange(url_, std::move(req), tls_.get(), verify_, verify_error),
+                       [&](std::exception_ptr e, reply got) {
+                           failure = e;
+                           r = std::move(got);
+                       });
         ctx.run();
         if (failure) {
             try {
                 std::rethrow_exception(failure);
             } catch (const boost::system::system_error& e) {
+                const auto reason = tls_reason(e.code());
                 if (e.code() == asio::error::connection_refused) {
                     throw ctl_error("edgemq is not running at " + url_.text);
                 }
-                throw ctl_error("cannot reach edgemq at " + url_.text + ": " + e.code().message());
+                if (reason == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+                    throw ctl_error("the TLS certificate of " + url_.text + " was refused: " +
+                                    (verify_error->empty() ? e.code().message() : *verify_error) +
+                                    "; give --cacert FILE with the CA that signed it (or "
+                                    "--insecure to skip the check)");
+                }
+                std::string hint;
+                if (reason == SSL_R_WRONG_VERSION_NUMBER) {
+                    hint = " (does the admin server serve plain http?)";
+                } else if (!url_.tls && (e.code() == http::error::end_of_stream ||
+                                         e.code() == asio::error::connection_reset ||
+                                         e.code() == asio::error::eof)) {
+                    hint = " (if the admin server serves https, use an https:// URL)";
+                }
+                throw ctl_error("cannot reach edgemq at " + url_.text + ": " +
+                                e.code().message() + hint);
             }
         }
         if (r.status == 401) {
@@ -214,6 +323,8 @@ private:
     url url_;
     std::string user_;
     std::string password_;
+    bool verify_;
+    std::unique_ptr<asio::ssl::context> tls_; // for https URLs only
 };
 
 std::string text_of(const json::value& v) {
@@ -481,12 +592,17 @@ int ctl_main(std::span<const std::string_view> args) {
     std::string password = env_password ? env_password : "";
     std::optional<std::string> config_file;
     std::optional<std::string> explicit_users_file;
+    tls_options tls;
     std::size_t i = 0;
     for (; i < args.size() && args[i].starts_with("--"); ++i) {
         const auto option = args[i];
         if (option == "--help") {
             std::cout << ctl_usage;
             return 0;
+        }
+        if (option == "--insecure") {
+            tls.insecure = true;
+            continue;
         }
         if (i + 1 >= args.size()) {
             std::cerr << "edgemq ctl: " << option << " needs a value\n" << ctl_usage;
@@ -501,6 +617,8 @@ int ctl_main(std::span<const std::string_view> args) {
             password = value;
         } else if (option == "--config") {
             config_file = value;
+        } else if (option == "--cacert") {
+            tls.cacert = value;
         } else if (option == "--users-file") {
             explicit_users_file = value;
         } else {
@@ -514,7 +632,7 @@ int ctl_main(std::span<const std::string_view> args) {
         if (word(0) == "admins") {
             return admins(rest.subspan(1), users_file(config_file, explicit_users_file));
         }
-        api_client api{parse_url(url_text), user, password};
+        api_client api{parse_url(url_text), user, password, tls};
         if (word(0) == "status" && rest.size() == 1) {
             return status(api);
         }

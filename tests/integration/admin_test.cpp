@@ -3,6 +3,7 @@
 // mosquitto_sub / mosquitto_pub as the clients it shows; `edgemq ctl` against it as a process.
 
 #include "admin_http.hpp"
+#include "certs.hpp"
 #include "process.hpp"
 #include "pty.hpp"
 #include "real_clients.hpp"
@@ -30,6 +31,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <regex>
 #include <string>
@@ -160,14 +162,19 @@ std::shared_ptr<spdlog::logger> null_logger(const std::string& name) {
 /// A broker with its admin server, and one admin user "ops" / "s3cret-pass". With `devices`,
 /// a serial::service runs them and the admin server shows it.
 struct admin_fixture {
+    /// `tweak` edits the [admin] configuration before the server starts.
     explicit admin_fixture(bool metrics_auth = false,
-                           const std::vector<edgemq::config::device>& devices = {}) {
+                           const std::vector<edgemq::config::device>& devices = {},
+                           const std::function<void(edgemq::config::admin&)>& tweak = {}) {
         edgemq::broker::auth::set_password(users_file(), "ops", "s3cret-pass", true);
         edgemq::config::admin cfg;
         cfg.host = "127.0.0.1";
         cfg.port = 0;
         cfg.users_file = users_file().string();
         cfg.metrics_auth = metrics_auth;
+        if (tweak) {
+            tweak(cfg);
+        }
         if (!devices.empty()) {
             serial = std::make_unique<edgemq::serial::service>(devices, broker.get(),
                                                                null_logger("serial"));
@@ -202,13 +209,17 @@ struct admin_fixture {
     std::unique_ptr<edgemq::app::admin_http> admin;
 };
 
-/// `edgemq ctl --url ... WORDS`, logged in as ops.
-edgemq::test::process_result run_ctl(std::uint16_t port, const std::vector<std::string>& w) {
+/// `edgemq ctl --url URL WORDS`, logged in as ops.
+edgemq::test::process_result run_ctl(const std::string& url, const std::vector<std::string>& w) {
     std::vector<std::string> argv{"env", "EDGEMQ_ADMIN_USER=ops",
                                   "EDGEMQ_ADMIN_PASSWORD=s3cret-pass", EDGEMQ_BINARY, "ctl",
-                                  "--url", "http://127.0.0.1:" + std::to_string(port)};
+                                  "--url", url};
     argv.insert(argv.end(), w.begin(), w.end());
     return run_process(argv);
+}
+
+edgemq::test::process_result run_ctl(std::uint16_t port, const std::vector<std::string>& w) {
+    return run_ctl("http://127.0.0.1:" + std::to_string(port), w);
 }
 
 /// The value of a sample line `name value` in Prometheus text, or -1.
@@ -684,4 +695,63 @@ TEST_CASE("failed logins from one address are refused with 429 for a minute, oth
               .status == 200);
     CHECK(from("127.0.0.2", http::verb::get, "/api/v1/status", good).status == 429);
     CHECK(f.logged("refused for") == 1);
+}
+
+TEST_CASE("edgemq ctl over https: --cacert, the host name, --insecure and clear errors",
+          "[integration][admin]") {
+    const auto& certs = edgemq::test::test_certs();
+    const auto tls = [&](const std::string& host) {
+        return [&certs, host](edgemq::config::admin& cfg) {
+            cfg.host = host;
+            cfg.cert = certs.server.cert;
+            cfg.key = certs.server.key;
+        };
+    };
+    admin_fixture f{false, {}, tls("127.0.0.1")};
+    const auto https = "https://127.0.0.1:" + std::to_string(f.port());
+    const auto status_ok = [](const edgemq::test::process_result& r) {
+        return r.exited_ok() && r.out.starts_with("edgemq ");
+    };
+
+    // The test CA: by IP (the certificate names 127.0.0.1) and by name (localhost).
+    auto r = run_ctl(https, {"--cacert", certs.ca.cert, "status"});
+    INFO(r.out << r.err);
+    CHECK(status_ok(r));
+    CHECK(r.out.find("listener https on 127.0.0.1:" + std::to_string(f.port())) !=
+          std::string::npos);
+    r = run_ctl("https://localhost:" + std::to_string(f.port()),
+                {"--cacert", certs.ca.cert, "clients", "list"});
+    CHECK(r.exited_ok());
+
+    // Not trusted: the system's CAs do not know the test CA, nor does another CA.
+    r = run_ctl(https, {"status"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.starts_with("edgemq ctl: the TLS certificate of " + https + " was refused: "));
+    CHECK(r.err.find("--cacert") != std::string::npos);
+    r = run_ctl(https, {"--cacert", certs.untrusted_ca.cert, "status"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("was refused") != std::string::npos);
+    // --insecure skips the check.
+    CHECK(status_ok(run_ctl(https, {"--insecure", "status"})));
+    r = run_ctl(https, {"--cacert", "/nonexistent/ca.pem", "status"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("cannot load the CA certificates from /nonexistent/ca.pem") !=
+          std::string::npos);
+
+    // The wrong scheme either way says which.
+    r = run_ctl("http://127.0.0.1:" + std::to_string(f.port()), {"status"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("use an https:// URL") != std::string::npos);
+    admin_fixture plain;
+    r = run_ctl("https://127.0.0.1:" + std::to_string(plain.port()),
+                {"--cacert", certs.ca.cert, "status"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("plain http") != std::string::npos);
+
+    // A certificate for another host: trusted CA, wrong name.
+    admin_fixture other{false, {}, tls("127.0.0.2")};
+    r = run_ctl("https://127.0.0.2:" + std::to_string(other.port()),
+                {"--cacert", certs.ca.cert, "status"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("it does not name 127.0.0.2") != std::string::npos);
 }
