@@ -6,15 +6,18 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 namespace edgemq::serial {
 namespace {
@@ -65,6 +68,37 @@ std::string group_of(const std::string& path) {
     return std::to_string(st.st_gid);
 }
 
+std::string process_name(const std::string& pid) {
+    std::ifstream comm("/proc/" + pid + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    return "pid " + pid + " (" + name + ")";
+}
+
+/// "pid 1234 (minicom)" for the process holding a flock on `path`, from /proc/locks (lines
+/// like "1: FLOCK  ADVISORY  WRITE 1234 00:19:3 0 EOF", device in hex, inode in decimal), or "".
+/// It names the locker itself, where every process with the node open may include innocent
+/// ones (socat keeps its pty open, for one).
+std::string flock_holder_of(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        return {};
+    }
+    char want[64];
+    std::snprintf(want, sizeof want, "%02x:%02x:%lu", major(st.st_dev), minor(st.st_dev),
+                  static_cast<unsigned long>(st.st_ino));
+    std::ifstream locks("/proc/locks");
+    for (std::string line; std::getline(locks, line);) {
+        std::istringstream in(line);
+        std::string n, kind, mode, access, pid, where;
+        in >> n >> kind >> mode >> access >> pid >> where;
+        if (kind == "FLOCK" && where == want) {
+            return process_name(pid);
+        }
+    }
+    return {};
+}
+
 open_result failure(int fd, int err, std::string message) {
     if (fd >= 0) {
         ::close(fd);
@@ -91,10 +125,7 @@ std::string holders_of(const std::string& path) {
         for (const auto& fd : fs::directory_iterator(proc.path() / "fd", fd_ec)) {
             std::error_code link_ec;
             if (fs::read_symlink(fd.path(), link_ec).string() == target) {
-                std::ifstream comm(proc.path() / "comm");
-                std::string name;
-                std::getline(comm, name);
-                holders += (holders.empty() ? "" : ", ") + ("pid " + pid + " (" + name + ")");
+                holders += (holders.empty() ? "" : ", ") + process_name(pid);
                 break;
             }
         }
@@ -124,7 +155,10 @@ open_result open_port(const std::string& path, const config::device& d) {
     }
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
         const int err = errno;
-        const auto holders = holders_of(path);
+        auto holders = flock_holder_of(path);
+        if (holders.empty()) {
+            holders = holders_of(path);
+        }
         return failure(fd, err,
                        path + " is locked by another process" +
                            (holders.empty() ? std::string() : ": " + holders));

@@ -23,8 +23,9 @@ struct open_result {
 /// Opens `path` with open(2) (O_NONBLOCK, O_NOCTTY; ptys and USB adapters alike) and termios
 /// (raw, the device's baud, data bits, parity, stop bits and flow control; DTR/RTS as asked),
 /// then takes it exclusively with flock(LOCK_EX|LOCK_NB) and TIOCEXCL. When another process
-/// holds it, the message names that process (from /proc/*/fd); on EACCES it names the group
-/// owning the node.
+/// holds it, the message names that process (the flock holder from /proc/locks; for TIOCEXCL,
+/// or a lock not listed, every process with the node open, from /proc/*/fd); on EACCES it
+/// names the group owning the node.
 /// Thread safety: a free function; blocking only on open(2) itself.
 open_result open_port(const std::string& path, const config::device& device);
 
