@@ -181,8 +181,10 @@ TEST_CASE("unknown keys and tables name the closest valid one", "[config]") {
                 "'require_client_certificate', 'use_identity_as_username', 'path', "
                 "'allow_anonymous', 'password_file', 'acl_file', 'max_publish_rate'"});
     CHECK(errors("bridge = 1\n") ==
-          lines{"t.toml:1:1: bridge: unknown key; valid keys are 'broker', 'listeners', 'log', "
-                "'admin', 'devices'"});
+          lines{"t.toml:1:1: bridge: unknown key; did you mean 'bridges'?"});
+    CHECK(errors("uplink = 1\n") ==
+          lines{"t.toml:1:1: uplink: unknown key; valid keys are 'broker', 'listeners', 'log', "
+                "'admin', 'devices', 'bridges'"});
 }
 
 TEST_CASE("a value of the wrong type says what was expected", "[config]") {
