@@ -190,6 +190,23 @@ std::optional<std::size_t> positive(const std::unordered_map<std::string, std::s
     return v;
 }
 
+/// `?page=&limit=` of `t`, or nullopt when either is not a positive integer or limit is over
+/// max_limit.
+std::optional<paging> paging_of(const target& t) {
+    const auto p = positive(t.query, "page", 1);
+    const auto l = positive(t.query, "limit", default_limit);
+    if (!p || !l || *l > max_limit) {
+        return std::nullopt;
+    }
+    return paging{*p, *l};
+}
+
+response bad_paging(unsigned version) {
+    return error_response(http::status::bad_request, version, "bad_request",
+                          "page must be a positive integer and limit one from 1 to " +
+                              std::to_string(max_limit));
+}
+
 template <class T, class ToJson>
 json::object page_of(const std::vector<T>& all, const paging& p, ToJson to_json) {
     json::array data;
@@ -333,19 +350,6 @@ response admin_api::handle(const request& req, const target& t, std::string_view
     const auto get_only = [&](auto&& make) {
         return method == http::verb::get ? make() : not_allowed(req, "GET");
     };
-    const auto page = [&]() -> std::optional<paging> {
-        const auto p = positive(t.query, "page", 1);
-        const auto l = positive(t.query, "limit", default_limit);
-        if (!p || !l || *l > max_limit) {
-            return std::nullopt;
-        }
-        return paging{*p, *l};
-    };
-    const auto bad_paging = [&] {
-        return error_response(http::status::bad_request, v, "bad_request",
-                              "page must be a positive integer and limit one from 1 to " +
-                                  std::to_string(max_limit));
-    };
     const auto filter = [&]() -> std::string {
         const auto it = t.query.find("client_id");
         return it == t.query.end() ? std::string{} : it->second;
@@ -377,9 +381,9 @@ response admin_api::handle(const request& req, const target& t, std::string_view
     }
     if (route == "clients") {
         return get_only([&] {
-            const auto p = page();
+            const auto p = paging_of(t);
             if (!p) {
-                return bad_paging();
+                return bad_paging(v);
             }
             auto all = broker_.clients();
             if (const auto f = filter(); !f.empty()) {
@@ -417,9 +421,9 @@ response admin_api::handle(const request& req, const target& t, std::string_view
     }
     if (route == "subscriptions") {
         return get_only([&] {
-            const auto p = page();
+            const auto p = paging_of(t);
             if (!p) {
-                return bad_paging();
+                return bad_paging(v);
             }
             auto all = broker_.subscriptions();
             if (const auto f = filter(); !f.empty()) {
@@ -436,9 +440,9 @@ response admin_api::handle(const request& req, const target& t, std::string_view
     }
     if (route == "retained") {
         return get_only([&] {
-            const auto p = page();
+            const auto p = paging_of(t);
             if (!p) {
-                return bad_paging();
+                return bad_paging(v);
             }
             auto all = broker_.retained();
             std::ranges::sort(all, {}, [](const broker::message_ptr& m) { return m->topic; });
@@ -490,23 +494,21 @@ response admin_api::handle_devices(const request& req, const target& t, std::str
         if (method != http::verb::get) {
             return not_allowed(req, "GET");
         }
-        const auto p = positive(t.query, "page", 1);
-        const auto l = positive(t.query, "limit", default_limit);
-        if (!p || !l || *l > max_limit) {
-            return error_response(http::status::bad_request, v, "bad_request",
-                                  "page must be a positive integer and limit one from 1 to " +
-                                      std::to_string(max_limit));
+        const auto p = paging_of(t);
+        if (!p) {
+            return bad_paging(v);
         }
         // In configuration order, which is the order the operator wrote them in; the same
         // shape as page_of(), written as text (see device_json).
         std::string body = R"({"data":[)";
-        const std::size_t first = (*p - 1) * *l;
-        for (std::size_t i = first; i < all.size() && i < first + *l; ++i) {
+        const std::size_t first = (p->page - 1) * p->limit;
+        for (std::size_t i = first; i < all.size() && i < first + p->limit; ++i) {
             body += i == first ? "" : ",";
             body += device_json(all[i]);
         }
         body += R"(],"meta":)";
-        body += json::serialize(json::object{{"page", *p}, {"limit", *l}, {"count", all.size()}});
+        body += json::serialize(
+            json::object{{"page", p->page}, {"limit", p->limit}, {"count", all.size()}});
         body += '}';
         return make_response(http::status::ok, v, std::move(body), "application/json");
     }
@@ -544,14 +546,11 @@ response admin_api::handle_bridges(const request& req, const target& t, std::str
     const auto v = req.version();
     const auto all = bridges_ ? bridges_->bridges() : std::vector<bridge::bridge_status>{};
     if (route == "bridges") {
-        const auto p = positive(t.query, "page", 1);
-        const auto l = positive(t.query, "limit", default_limit);
-        if (!p || !l || *l > max_limit) {
-            return error_response(http::status::bad_request, v, "bad_request",
-                                  "page must be a positive integer and limit one from 1 to " +
-                                      std::to_string(max_limit));
+        const auto p = paging_of(t);
+        if (!p) {
+            return bad_paging(v);
         }
-        return json_response(http::status::ok, v, page_of(all, {*p, *l}, bridge_json));
+        return json_response(http::status::ok, v, page_of(all, *p, bridge_json));
     }
     const auto name = percent_decoded(route.substr(8), false).value_or("");
     const auto it = std::ranges::find(all, name, &bridge::bridge_status::name);
