@@ -412,8 +412,7 @@ asio::awaitable<std::string> link::async_session() {
         out_.insert(out_.end(), {'o', 'n', 'l', 'i', 'n', 'e'});
     }
     pump();
-    bool had_bytes = !in_.empty();
-    if (had_bytes) {
+    if (!in_.empty()) { // what the remote sent right behind its CONNACK
         std::string why;
         if (!on_bytes(why)) {
             co_return why;

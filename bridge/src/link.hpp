@@ -112,7 +112,6 @@ private:
 
     // The bridge thread's own state.
     std::unique_ptr<stream> stream_;
-    bool tls_on_ = false;
     bool connected_ = false;
     bool stopping_ = false;
     asio::steady_timer writer_wake_;
