@@ -93,6 +93,7 @@ std::string device_json(const serial::device_status& d) {
         {"availability", d.online ? "online" : "offline"},
         {"port", d.port},
         {"last_error", d.last_error},
+        {"online_since_ms", d.online_since_ms},
         {"last_seen_ms", d.last_seen_ms},
         {"stats",
          {{"bytes", d.bytes},

@@ -545,6 +545,8 @@ TEST_CASE("devices on the admin API: a socat pty sensor's availability, last val
     CHECK(text(first.at("port")).starts_with("/dev/pts/"));
     CHECK(first.at("last_seen_ms") == 0);
     CHECK(first.at("values").as_object().empty());
+    const auto opened_ms = first.at("online_since_ms").to_number<std::int64_t>();
+    CHECK(opened_ms > 0);
 
     // A line from the device: its values, parsed from the state JSON, and the counters.
     edgemq::test::sim_port sim(pty.path() / "sim");
@@ -607,6 +609,7 @@ TEST_CASE("devices on the admin API: a socat pty sensor's availability, last val
         const auto now = device();
         return now.at("stats").at("reconnects") == 1 && now.at("online") == true;
     }));
+    CHECK(device().at("online_since_ms").to_number<std::int64_t>() > opened_ms);
 
     // And the same through edgemq ctl.
     auto r = run_ctl(f.port(), {"devices", "list"});

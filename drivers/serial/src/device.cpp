@@ -63,6 +63,7 @@ void device::refresh_status() {
     status_.reconnects = opens_ > 0 ? opens_ - 1 : 0;
     status_.commands = commands_;
     status_.command_errors = command_errors_;
+    status_.online_since_ms = status_.online ? opened_ms_ : 0;
     status_.last_seen_ms = last_seen_ms_;
     if (state_changed_) {
         status_.last_state = last_state_;
@@ -208,6 +209,7 @@ asio::awaitable<void> device::async_run() {
         boost::system::error_code ec;
         port_.assign(opened.fd, ec);
         ++opens_;
+        opened_ms_ = now_ms();
         log_->info("device={} opened {} ({} baud)", cfg_.id, port_path_, cfg_.baud);
         framer_.reset();
         settle_until_ = now() + cfg_.settle;
@@ -521,18 +523,25 @@ void service::apply(const std::vector<config::device>& devices) {
             next.push_back(fresh.back());
         }
     }
-    std::size_t stopped = 0;
+    const auto named = [](const auto& list, const std::string& id) {
+        return std::ranges::any_of(list, [&id](const auto& d) { return d->config().id == id; });
+    };
     for (auto& d : devices_) {
         if (std::ranges::find(next, d) == next.end()) {
+            log_->info("device {}: {}", d->config().id,
+                       named(fresh, d->config().id) ? "configuration changed, restarting"
+                                                    : "removed from the configuration, stopping");
             if (started_ && !stopped_) {
                 d->stop();
             }
-            ++stopped;
+        }
+    }
+    for (const auto& d : fresh) {
+        if (!named(devices_, d->config().id)) {
+            log_->info("device {}: added to the configuration, starting", d->config().id);
         }
     }
     devices_ = std::move(next);
-    log_->info("serial devices reloaded: {} kept, {} stopped, {} started",
-               devices_.size() - fresh.size(), stopped, fresh.size());
     if (!started_ || stopped_) {
         return;
     }

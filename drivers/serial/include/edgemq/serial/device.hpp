@@ -120,6 +120,7 @@ private:
     std::uint64_t commands_ = 0;
     std::uint64_t command_errors_ = 0;
     std::int64_t last_seen_ms_ = 0;
+    std::int64_t opened_ms_ = 0;
 
     mutable std::mutex status_mutex_;
     device_status status_; ///< guarded by status_mutex_

@@ -24,6 +24,8 @@ struct device_status {
     std::uint64_t reconnects = 0;
     std::uint64_t commands = 0;
     std::uint64_t command_errors = 0;
+    /// Unix milliseconds of the moment the port was opened, 0 while it is not open.
+    std::int64_t online_since_ms = 0;
     /// Unix milliseconds of the last byte read, 0 before any.
     std::int64_t last_seen_ms = 0;
     /// The last JSON state published on {base}/{device} ("{}" before the first frame).
