@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "app.hpp"
 #include "admin_http.hpp"
+#include "systemd_notify.hpp"
 
 #include "edgemq/bridge/bridge.hpp"
 #include "edgemq/broker/broker.hpp"
@@ -39,12 +40,14 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name, config::log
     return log;
 }
 
-void reload(const std::optional<std::filesystem::path>& config_file, config::gateway& running,
-            broker::broker& b, serial::service& devices, bridge::service& bridges,
-            spdlog::logger& log) {
+/// Re-reads the configuration file (SIGHUP) and applies what changed; returns the status line
+/// for the service manager: what happened, or why the reload was refused.
+std::string reload(const std::optional<std::filesystem::path>& config_file,
+                   config::gateway& running, broker::broker& b, serial::service& devices,
+                   bridge::service& bridges, spdlog::logger& log) {
     if (!config_file) {
         log.info("SIGHUP: running on the embedded defaults, nothing to reload");
-        return;
+        return "running on the embedded defaults";
     }
     config::gateway fresh;
     try {
@@ -54,13 +57,14 @@ void reload(const std::optional<std::filesystem::path>& config_file, config::gat
             log.error("reload refused: {}", d.to_string());
         }
         log.error("reload refused: keeping the running configuration");
-        return;
+        return "reload refused, running the previous configuration: " +
+               e.diagnostics().front().to_string();
     }
     try {
         b.reload_files();
     } catch (const std::exception& e) {
         log.error("reload refused: {}; keeping the running certificates, passwords and ACLs", e.what());
-        return;
+        return std::string{"reload refused, running the previous configuration: "} + e.what();
     }
     if (fresh.broker != running.broker || fresh.listeners != running.listeners) {
         log.warn("reload: changes to [broker] and [[listeners]] other than certificate files "
@@ -82,6 +86,25 @@ void reload(const std::optional<std::filesystem::path>& config_file, config::gat
         log.error("reload: {}", e.what());
     }
     running.bridges = fresh.bridges;
+    log.info("reload done");
+    return "reloaded " + config_file->string();
+}
+
+/// The status line systemd shows once the gateway is up: where it listens.
+std::string listening_status(const broker::broker& b, const admin_http* admin,
+                             const config::admin& admin_cfg) {
+    std::string out = "listening:";
+    for (const auto& l : b.listeners()) {
+        out += fmt::format(" mqtt {} {}:{},", l.type, l.host, l.port);
+    }
+    if (admin) {
+        out += fmt::format(" admin {} {}:{}", admin_cfg.cert.empty() ? "http" : "https",
+                           admin_cfg.host, admin->port());
+    }
+    if (out.back() == ',') {
+        out.pop_back();
+    }
+    return out;
 }
 
 } // namespace
@@ -150,10 +173,13 @@ int run(const std::optional<std::filesystem::path>& config_file) {
     for (const auto& l : b.listeners()) {
         main_log->info("ready: mqtt {} on {}:{}", l.type, l.host, l.port);
     }
+    const auto listening = listening_status(b, admin.get(), cfg.admin);
+    systemd::ready(listening);
 
     signals.async_wait([&](const boost::system::error_code& ec, int signo) {
         if (!ec) {
             main_log->info("signal {} received, shutting down", signo);
+            systemd::stopping();
             hangup.cancel();
         }
     });
@@ -164,7 +190,9 @@ int run(const std::optional<std::filesystem::path>& config_file) {
             if (ec) {
                 return;
             }
-            reload(config_file, cfg, b, serial_devices, bridges, *main_log);
+            systemd::reloading();
+            const auto outcome = reload(config_file, cfg, b, serial_devices, bridges, *main_log);
+            systemd::ready(listening + "; " + outcome);
             wait_for_hangup();
         });
     };
