@@ -4,17 +4,13 @@
 // SIGHUP and kill -9 are the real thing.
 
 #include "certs.hpp"
+#include "gateway_process.hpp"
 #include "real_clients.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <regex>
 #include <set>
 #include <string>
@@ -23,123 +19,16 @@ namespace {
 
 using edgemq::test::background_process;
 using edgemq::test::eventually;
+using edgemq::test::gateway;
 using edgemq::test::messages;
 using edgemq::test::mosquitto_pub;
 using edgemq::test::paho_script;
+using edgemq::test::remote_broker;
 using edgemq::test::run_process;
+using edgemq::test::scratch_dir;
 using edgemq::test::start_mosquitto_sub;
 using edgemq::test::test_certs;
 using namespace std::chrono_literals;
-
-/// A port the kernel has just handed out on loopback (mosquitto cannot bind port 0).
-std::uint16_t free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
-/// A temporary directory for one test: configs, the queue file, mosquitto's persistence.
-struct scratch_dir {
-    std::filesystem::path path;
-    scratch_dir() {
-        std::string templ = (std::filesystem::temp_directory_path() / "edgemq-br-XXXXXX").string();
-        REQUIRE(::mkdtemp(templ.data()) != nullptr);
-        path = templ;
-    }
-    ~scratch_dir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path, ignored);
-    }
-    std::string write(const std::string& name, const std::string& text) const {
-        std::ofstream{path / name} << text;
-        return (path / name).string();
-    }
-};
-
-/// Debian's mosquitto as the remote broker. Sessions persist across its restarts (as EMQX's
-/// would across an uplink outage) and its queues are unbounded, so that what it delivers
-/// afterwards is exactly what the bridge sent. port() is plain MQTT for the test's clients;
-/// with `tls_lines`, tls_port() is a second listener configured by them.
-class remote_broker {
-public:
-    explicit remote_broker(const scratch_dir& dir, const std::string& tls_lines = "")
-        : port_(free_port()), tls_port_(free_port()),
-          conf_(dir.write("remote.conf",
-                          "listener " + std::to_string(port_) + " 127.0.0.1\n" +
-                              (tls_lines.empty() ? std::string{}
-                                                 : "listener " + std::to_string(tls_port_) +
-                                                       " 127.0.0.1\n" + tls_lines) +
-                              // As root, mosquitto would drop to its own user, which
-                              // cannot read the test's 0700 directories.
-                              std::string(::getuid() == 0 ? "user root\n" : "") +
-                              "allow_anonymous true\n"
-                              "persistence true\n"
-                              "persistence_location " +
-                              dir.path.string() +
-                              "/\n"
-                              "max_queued_messages 0\n"
-                              "log_type all\n")) {
-        start();
-    }
-    void start() {
-        process_ = std::make_unique<background_process>(
-            std::vector<std::string>{"mosquitto", "-c", conf_});
-        EDGEMQ_REQUIRE_PROC(*process_, process_->wait_for_stderr("mosquitto version", 10s));
-        EDGEMQ_REQUIRE_PROC(*process_,
-                            process_->wait_for_stderr("Opening ipv4 listen socket", 10s));
-    }
-    void stop() {
-        process_->stop();
-        process_.reset();
-    }
-    std::uint16_t port() const { return port_; }
-    std::uint16_t tls_port() const { return tls_port_; }
-
-private:
-    std::uint16_t port_;
-    std::uint16_t tls_port_;
-    std::string conf_;
-    std::unique_ptr<background_process> process_;
-};
-
-/// The edgemq binary with one config file; port() is its MQTT listener.
-class gateway {
-public:
-    gateway(const scratch_dir& dir, const std::string& toml)
-        : config_(dir.write("edgemq.toml", toml)) {
-        start();
-    }
-    void start() {
-        process_ = std::make_unique<background_process>(
-            std::vector<std::string>{EDGEMQ_BINARY, "--config", config_});
-        const std::regex ready{R"(ready: mqtt tcp on 127\.0\.0\.1:(\d+)\n)"};
-        std::smatch m;
-        std::string err;
-        EDGEMQ_REQUIRE_PROC(*process_, process_->wait_until_stderr([&](const std::string& e) {
-            err = e;
-            return std::regex_search(err, m, ready);
-        }));
-        port_ = static_cast<std::uint16_t>(std::stoi(m[1].str()));
-    }
-    void kill9() {
-        process_->signal(SIGKILL);
-        process_->wait();
-    }
-    std::uint16_t port() const { return port_; }
-    background_process& process() { return *process_; }
-    const std::string& config_file() const { return config_; }
-
-private:
-    std::string config_;
-    std::unique_ptr<background_process> process_;
-    std::uint16_t port_ = 0;
-};
 
 /// The gateway's config: a tcp listener on a free port and one bridge named "up".
 std::string gateway_config(const scratch_dir& dir, const std::string& bridge_lines) {
