@@ -1,29 +1,49 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Cross-builds the unit tests for arm64 and runs them under qemu-aarch64-static: the arm64
-# build checked on an amd64 machine. Installs the cross toolchain, the :arm64 libraries and
+# The arm64 build, checked on an amd64 machine: cross-builds the arm64 package together with the
+# unit tests (one tree, the package's flags), inspects the package, and runs the unit tests
+# under qemu-aarch64-static. Installs the cross toolchain, the :arm64 libraries and
 # qemu-user-static with apt-get (sudo when not root). JOBS=N limits the compile jobs.
-#   scripts/arm64-test.sh [Catch2 arguments, e.g. '[codec]']
+#   scripts/arm64-test.sh [--out DIR] [Catch2 arguments, e.g. '[codec]']
+# --out DIR: where the .deb goes (default: the top directory, as scripts/package.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
-build_dir=${BUILD_DIR:-build-arm64}
+build_dir=${BUILD_DIR:-build-deb-arm64}
+out=.
+if [ "${1:-}" = --out ]; then
+    out=$2
+    shift 2
+fi
 
 . scripts/lib/apt.sh
 apt_need_arm64_cross
-# Catch2 v2 is header-only; the build machine's package (Multi-Arch: foreign) serves arm64.
-apt_need catch2 qemu-user-static
+# Before the configure step: the toolchain file hands qemu to CMake, which lists the test cases
+# with it.
+apt_need qemu-user-static
 
-cmake -S . -B "$build_dir" -G Ninja \
-    -DCMAKE_TOOLCHAIN_FILE="$root/packaging/deb/aarch64-linux-gnu.cmake" \
-    -DCMAKE_BUILD_TYPE=Release -DEDGEMQ_BUILD_TESTS=ON -DEDGEMQ_BUILD_BENCH=OFF
-cmake --build "$build_dir" --target edgemq_unit_tests -j"${JOBS:-$(nproc)}"
+scripts/package.sh --arch arm64 --with-unit-tests --build-dir "$build_dir" --out "$out"
+
+fail() {
+    echo "arm64-test.sh: $*" >&2
+    exit 1
+}
+deb=$(ls "$out"/edgemq_*_arm64.deb)
+echo "== $deb"
+dpkg-deb -I "$deb"
+[ "$(dpkg-deb -f "$deb" Architecture)" = arm64 ] || fail "Architecture is not arm64"
+depends=$(dpkg-deb -f "$deb" Depends)
+for lib in libc6 libstdc++6 libssl3 libsqlite3-0 libsystemd0 libtomlplusplus3; do
+    [[ ", $depends," == *", $lib "[\(,]* || ", $depends," == *", $lib,"* ]] || fail "Depends has no $lib: $depends"
+done
+dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./usr/bin/edgemq >"$build_dir/edgemq.from-deb"
+file -b "$build_dir/edgemq.from-deb" | grep -q 'ARM aarch64' || fail "usr/bin/edgemq is not an arm64 program"
 
 exe="$build_dir/tests/edgemq_unit_tests"
-if ! file -b "$exe" | grep -q 'ARM aarch64'; then
-    echo "arm64-test.sh: $exe is not an arm64 program" >&2
-    exit 1
-fi
+file -b "$exe" | grep -q 'ARM aarch64' || fail "$exe is not an arm64 program"
 # The arm64 dynamic loader and libc come from the cross toolchain's tree, the other libraries
 # from /usr/lib/aarch64-linux-gnu (multiarch). Binfmt is not needed: qemu runs the program.
+echo "== the unit tests under qemu-aarch64-static"
 QEMU_LD_PREFIX=/usr/aarch64-linux-gnu qemu-aarch64-static "$exe" "$@"
+# The packaged binary starts on arm64 too: check-config on the reference configuration.
+QEMU_LD_PREFIX=/usr/aarch64-linux-gnu qemu-aarch64-static "$build_dir/edgemq.from-deb" \
+    check-config config/edgemq.toml

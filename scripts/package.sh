@@ -3,7 +3,9 @@
 # Builds the edgemq Debian package into the repository's top directory:
 #   scripts/package.sh                  edgemq_<version>_amd64.deb (the build machine's arch)
 #   scripts/package.sh --arch arm64     edgemq_<version>_arm64.deb, cross-built (Raspberry Pi)
-# Options: --build-dir DIR (default build-deb, build-deb-arm64), --out DIR (default: the top directory).
+# Options: --build-dir DIR (default build-deb, build-deb-arm64), --out DIR (default: the top
+# directory), --with-unit-tests (also build tests/edgemq_unit_tests in the same tree, with the
+# same flags: scripts/arm64-test.sh runs them under qemu).
 # Installs what it needs with apt-get (sudo when not root); the arm64 build adds the arm64
 # architecture to dpkg. JOBS=N limits the parallel compile jobs (default: all cores).
 set -euo pipefail
@@ -14,19 +16,29 @@ host_arch=$(dpkg --print-architecture)
 arch=$host_arch
 build_dir=""
 out=.
+unit_tests=OFF
 while [ $# -gt 0 ]; do
     case "$1" in
         --arch) arch=$2; shift 2 ;;
         --build-dir) build_dir=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
-        -h|--help) sed -n '3,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --with-unit-tests) unit_tests=ON; shift ;;
+        -h|--help) sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "package.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
 done
 
 . scripts/lib/apt.sh
 
-cmake_args=(-DEDGEMQ_BUILD_TESTS=OFF -DEDGEMQ_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Release)
+# CMAKE_SKIP_INSTALL_ALL_DEPENDENCY: cpack installs what the targets built below made, without
+# building every other target of the tree first.
+cmake_args=(-DEDGEMQ_BUILD_TESTS=$unit_tests -DEDGEMQ_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Release
+            -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON)
+targets=(edgemq)
+if [ "$unit_tests" = ON ]; then
+    apt_need catch2   # header-only, Multi-Arch: foreign: serves the arm64 build too
+    targets+=(edgemq_unit_tests)
+fi
 if [ "$arch" = "$host_arch" ]; then
     scripts/install-deps.sh
     apt_need dpkg-dev file
@@ -50,7 +62,7 @@ unset DEB_HOST_ARCH
 
 cmake -S . -B "$build_dir" -G Ninja "${cmake_args[@]}" \
     -DCMAKE_CXX_FLAGS="$cxxflags" -DCMAKE_EXE_LINKER_FLAGS="$ldflags"
-cmake --build "$build_dir" -j"${JOBS:-$(nproc)}"
+cmake --build "$build_dir" --target "${targets[@]}" -j"${JOBS:-$(nproc)}"
 
 # dpkg-architecture -a: dpkg-shlibdeps then reads the target's binary (aarch64-linux-gnu-objdump)
 # and looks up its libraries among the target architecture's packages.

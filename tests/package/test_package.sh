@@ -84,7 +84,8 @@ dpkg-deb -I "$deb"
 [ "$(dpkg-deb -f "$deb" Architecture)" = "$arch" ] || fail "Architecture"
 [ "$(dpkg-deb -f "$deb" Section)" = "net" ] || fail "Section"
 depends=$(dpkg-deb -f "$deb" Depends)
-for lib in adduser libc6 libstdc++6 libssl3 libtomlplusplus3 libspdlog1.10-fmt9 libfmt9; do
+for lib in adduser libc6 libstdc++6 libssl3 libtomlplusplus3 libspdlog1.10-fmt9 libfmt9 libsqlite3-0 \
+           libsystemd0; do
     # shlibdeps writes each library with a minimum version: "libssl3 (>= 3.0.0)".
     [[ ", $depends," == *", $lib "[\(,]* || ", $depends," == *", $lib,"* ]] \
         || fail "Depends has no $lib: $depends"
@@ -122,7 +123,9 @@ chmod 0755 "$work"
 if /usr/bin/edgemq check-config "$work/bad.toml"; then fail "check-config accepted a bad file"; fi
 runuser -u edgemq -- /usr/bin/edgemq check-config /etc/edgemq/edgemq.toml \
     || fail "check-config as user edgemq"
-zcat /usr/share/man/man1/edgemq.1.gz | grep -q 'check\\-config' || fail "man page"
+for command in 'check\\-config' passwd ctl ports; do
+    zcat /usr/share/man/man1/edgemq.1.gz | grep -q "^\.B.* $command" || fail "man page: no $command"
+done
 
 step "systemd-analyze verify"
 # Warnings about the host (no systemd running in a container) are printed; errors fail.
