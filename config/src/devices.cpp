@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: Apache-2.0
+// [[devices]]: the serial devices, their framing, parser, fields, publishing and commands.
+
+#include "sections.hpp"
+
+#include <edgemq/config/regex.hpp>
+
+#include <array>
+#include <cctype>
+
+namespace edgemq::config::detail {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+/// "{a}" placeholders of `text` that are not in `known`, as "{x}, {y}".
+std::string unknown_placeholders(std::string_view text, names known) {
+    std::string unknown;
+    for (auto open = text.find('{'); open != std::string_view::npos;
+         open = text.find('{', open + 1)) {
+        const auto close = text.find('}', open);
+        if (close == std::string_view::npos) {
+            break;
+        }
+        const auto name = text.substr(open + 1, close - open - 1);
+        if (std::ranges::find(known, name) == known.end()) {
+            unknown += (unknown.empty() ? "{" : ", {") + std::string(name) + "}";
+        }
+    }
+    return unknown;
+}
+
+field placeholder_text(std::string_view key, std::string& out, names known) {
+    return {key, [&out, known](context& cx, const toml::node& node, const std::string& path) {
+                const auto value = read_string(cx, node, path);
+                if (!value) {
+                    return;
+                }
+                if (const auto bad = unknown_placeholders(*value, known); !bad.empty()) {
+                    cx.error(node, path,
+                             "unknown placeholder " + bad + "; valid ones are " +
+                                 listed(known, [](std::string_view n) {
+                                     return "{" + std::string(n) + "}";
+                                 }));
+                    return;
+                }
+                out = *value;
+            }};
+}
+
+/// A regex of the device dialect (config/regex.hpp), refused here, at its value, when the
+/// driver could not compile it. Placeholders in `known` ({seq}) count as a number; other
+/// `{name}`s are unknown placeholders, while `{3}` and `{2,5}` stay regex quantifiers.
+field regex_text(std::string_view key, std::string& out, names known) {
+    return {key, [&out, known](context& cx, const toml::node& node, const std::string& path) {
+                const auto value = read_string(cx, node, path);
+                if (!value) {
+                    return;
+                }
+                std::string pattern;
+                for (std::size_t i = 0; i < value->size(); ++i) {
+                    const auto close = value->find('}', i);
+                    const auto name = (*value)[i] == '{' && close != std::string::npos
+                                          ? std::string_view(*value).substr(i + 1, close - i - 1)
+                                          : std::string_view();
+                    if (known.empty() || name.empty() ||
+                        !(std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_')) {
+                        pattern.push_back((*value)[i]);
+                    } else if (std::ranges::find(known, name) != known.end()) {
+                        pattern += '1';
+                        i = close;
+                    } else {
+                        cx.error(node, path,
+                                 "unknown placeholder {" + std::string(name) +
+                                     "}; valid ones are " + listed(known, [](std::string_view n) {
+                                         return "{" + std::string(n) + "}";
+                                     }));
+                        return;
+                    }
+                }
+                // Kept even when refused, so that "needs pattern" does not pile on.
+                out = *value;
+                if (const auto why = regex_problem(pattern); !why.empty()) {
+                    cx.error(node, path,
+                             double_quoted(*value) + " is not a valid regex (ECMAScript): " + why);
+                }
+            }};
+}
+
+constexpr std::array<std::string_view, 3> parities{"none", "even", "odd"};
+constexpr std::array<std::string_view, 3> flow_controls{"none", "rtscts", "xonxoff"};
+constexpr std::array<std::string_view, 3> modem_lines{"keep", "on", "off"};
+constexpr std::array<std::string_view, 4> framing_modes{"line", "delimiter", "fixed", "idle_gap"};
+constexpr std::array<std::string_view, 3> encodings{"utf-8", "latin1", "binary"};
+constexpr std::array<std::string_view, 5> parser_kinds{"raw", "kv", "csv", "json", "regex"};
+constexpr std::array<std::string_view, 5> field_types{"auto", "int", "float", "bool", "string"};
+constexpr std::array<std::string_view, 6> command_types{"string", "int",  "float",
+                                                        "bool",   "enum", "none"};
+constexpr std::array<std::string_view, 3> topic_placeholders{"base", "device", "field"};
+constexpr std::array<std::string_view, 3> command_placeholders{"value", "seq", "device"};
+constexpr std::array<std::string_view, 1> reply_placeholders{"seq"};
+
+/// `[devices.<key>.<name>]` tables: one element of `out` per name, read by `read_one`.
+template <class T, class Read>
+field named_tables(std::string_view key, std::vector<T>& out, Read read_one) {
+    return {key, [&out, read_one](context& cx, const toml::node& node, const std::string& path) {
+                const auto* entries = node.as_table();
+                if (entries == nullptr) {
+                    cx.error(node, path, "expected a table of named tables" + got(node));
+                    return;
+                }
+                for (const auto& [name, value] : *entries) {
+                    T& item = out.emplace_back();
+                    item.name = name.str();
+                    read_one(cx, value, path + '.' + std::string(name.str()), item);
+                }
+            }};
+}
+
+void read_field(context& cx, const toml::node& node, const std::string& path, device_field& f) {
+    read_table(cx, node, path,
+               {
+                   nonempty_text("source", f.source),
+                   one_of("type", f.type, field_types),
+                   real("scale", f.scale),
+                   real("offset", f.offset),
+                   text("unit", f.unit),
+                   optional_real("deadband", f.deadband),
+               });
+    if (f.source.empty()) {
+        f.source = f.name;
+    }
+    if (f.deadband && *f.deadband < 0) {
+        cx.error(node, path + ".deadband", "must not be negative");
+    }
+}
+
+void read_command(context& cx, const toml::node& node, const std::string& path,
+                  device_command& c) {
+    read_table(cx, node, path,
+               {
+                   placeholder_text("format", c.format, command_placeholders),
+                   one_of("type", c.type, command_types),
+                   optional_real("min", c.min),
+                   optional_real("max", c.max),
+                   text_array("values", c.values),
+                   integer("max_length", c.max_length, 1, 65536),
+                   boolean("append_eol", c.append_eol),
+                   regex_text("reply", c.reply, reply_placeholders),
+                   duration("timeout", c.timeout, milliseconds(1), milliseconds(1h)),
+               });
+    if (!node.is_table()) {
+        return;
+    }
+    if (!std::ranges::all_of(c.name, is_id_char) || c.name.empty()) {
+        cx.error(node, path, "a command name may hold only letters, digits, '_' and '-'");
+    }
+    if (c.type == command_type::enumeration && c.values.empty()) {
+        cx.error(node, path, R"(type = "enum" needs values, e.g. values = ["on", "off"])");
+    }
+    if (c.min && c.max && *c.min > *c.max) {
+        cx.error(node, path, "min must not be greater than max");
+    }
+}
+
+/// The rules that need several keys of one device; reported at the device's table.
+void check_device(context& cx, const toml::node& at, const std::string& path, const device& d) {
+    if (d.id.empty()) {
+        cx.error(at, path, R"(missing "id", e.g. id = "greenhouse")");
+    } else if (!std::ranges::all_of(d.id, is_id_char)) {
+        cx.error(at, path,
+                 "id " + double_quoted(d.id) +
+                     " may hold only letters, digits, '_' and '-' (it is used in topics)");
+    }
+    const auto& m = d.match;
+    if (m.path.empty() && m.by_id.empty() && m.vid.empty() && m.serial.empty()) {
+        cx.error(at, path,
+                 R"(missing "match", e.g. match = { by_id = "usb-FTDI_FT232R_A900WXPC-if00-port0" } )"
+                 R"(or match = { path = "/dev/ttyUSB0" } or match = { vid = "1a86", pid = "7523" })");
+    }
+    if (m.vid.empty() != m.pid.empty()) {
+        cx.error(at, path + ".match", "vid and pid come together");
+    }
+    if (d.framing == framing_mode::delimiter && d.delimiter.empty()) {
+        cx.error(at, path, R"(framing = "delimiter" needs delimiter, e.g. delimiter = ";")");
+    }
+    if (d.framing == framing_mode::fixed && d.frame_length == 0) {
+        cx.error(at, path, R"(framing = "fixed" needs frame_length, e.g. frame_length = 16)");
+    }
+    if (d.framing == framing_mode::fixed && d.frame_length > d.max_frame_bytes) {
+        cx.error(at, path, "frame_length must not exceed max_frame_bytes");
+    }
+    if (d.parser.kind == parser_kind::csv && d.parser.columns.empty()) {
+        cx.error(at, path + ".parser",
+                 R"(kind = "csv" needs columns, e.g. columns = ["voltage", "current"])");
+    }
+    if (d.parser.kind == parser_kind::regex && d.parser.pattern.empty()) {
+        cx.error(at, path + ".parser",
+                 R"x(kind = "regex" needs pattern, e.g. pattern = "T(?<temp>[0-9.]+)")x");
+    }
+    if (d.parser.kind == parser_kind::kv &&
+        (d.parser.pair_separator.empty() || d.parser.kv_separator.empty())) {
+        cx.error(at, path + ".parser", "pair_separator and kv_separator must not be empty");
+    }
+    if (d.encoding == text_encoding::binary && d.parser.kind != parser_kind::raw) {
+        cx.error(at, path, R"(encoding = "binary" needs the raw parser (it publishes hex))");
+    }
+}
+
+} // namespace
+
+/// [[devices]]: one serial device each.
+field device_array(std::string_view key, std::vector<device>& out) {
+    return {key, [&out](context& cx, const toml::node& node, const std::string& path) {
+        const auto* array = node.as_array();
+        if (array == nullptr) {
+            cx.error(node, path, "expected an array of tables, written [[devices]]" + got(node));
+            return;
+        }
+        for (std::size_t i = 0; i < array->size(); ++i) {
+            const auto& element = *array->get(i);
+            const auto element_path = path + '[' + std::to_string(i) + ']';
+            device& d = out.emplace_back();
+            auto& p = d.publish;
+            read_table(
+                cx, element, element_path,
+                {
+                    nonempty_text("id", d.id),
+                    table("match",
+                          {
+                              nonempty_text("path", d.match.path),
+                              nonempty_text("by_id", d.match.by_id),
+                              nonempty_text("vid", d.match.vid),
+                              nonempty_text("pid", d.match.pid),
+                              nonempty_text("serial", d.match.serial),
+                          }),
+                    integer("baud", d.baud, 50, 4'000'000),
+                    integer("data_bits", d.data_bits, 5, 8),
+                    one_of("parity", d.parity, parities),
+                    integer("stop_bits", d.stop_bits, 1, 2),
+                    one_of("flow_control", d.flow_control, flow_controls),
+                    one_of("dtr", d.dtr, modem_lines),
+                    one_of("rts", d.rts, modem_lines),
+                    duration("settle", d.settle, 0ms, milliseconds(1min)),
+                    one_of("framing", d.framing, framing_modes),
+                    nonempty_text("delimiter", d.delimiter),
+                    integer("frame_length", d.frame_length, 1, 1 << 20),
+                    duration("idle_gap", d.idle_gap, milliseconds(1), milliseconds(1min)),
+                    integer("max_frame_bytes", d.max_frame_bytes, 1, 1 << 20),
+                    one_of("encoding", d.encoding, encodings),
+                    table("parser",
+                          {
+                              one_of("kind", d.parser.kind, parser_kinds),
+                              text("pair_separator", d.parser.pair_separator),
+                              text("kv_separator", d.parser.kv_separator),
+                              nonempty_text("separator", d.parser.separator),
+                              text_array("columns", d.parser.columns),
+                              regex_text("pattern", d.parser.pattern, {}),
+                          }),
+                    named_tables("fields", d.fields, read_field),
+                    table("publish",
+                          {
+                              nonempty_text("base", p.base),
+                              boolean("state", p.state),
+                              boolean("fields", p.fields),
+                              placeholder_text("state_topic", p.state_topic, topic_placeholders),
+                              placeholder_text("field_topic", p.field_topic, topic_placeholders),
+                              integer("qos", p.qos, 0, 2),
+                              boolean("retain", p.retain),
+                              duration("min_interval", p.min_interval, 0ms, milliseconds(24h)),
+                              duration("max_interval", p.max_interval, 0ms, milliseconds(24h)),
+                          }),
+                    named_tables("commands", d.commands, read_command),
+                    duration("stats_interval", d.stats_interval, 0ms, milliseconds(24h)),
+                });
+            if (element.is_table()) {
+                check_device(cx, element, element_path, d);
+            }
+            for (std::size_t j = 0; j + 1 < out.size(); ++j) {
+                if (!d.id.empty() && out[j].id == d.id) {
+                    cx.error(element, element_path,
+                             "id " + double_quoted(d.id) + " is already used by " + path + '[' +
+                                 std::to_string(j) + ']');
+                }
+            }
+        }
+    }};
+}
+
+} // namespace edgemq::config::detail
