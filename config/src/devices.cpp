@@ -164,6 +164,51 @@ void read_command(context& cx, const toml::node& node, const std::string& path,
     }
 }
 
+/// Why `later` cannot have the port that `earlier` (at `earlier_path`) already has, or "" when
+/// the two can be told apart. Two devices on one port would fight over it: the second open
+/// fails, or on a pty each reads part of the frames. Compared as written, without resolving
+/// symlinks. The driver tries path first, so an equal path clashes whatever else the matches
+/// say; the USB ids clash only when neither match names a path or by_id, with vid and pid
+/// compared ignoring case as the driver does.
+std::string claimed_twice(const device_match& earlier, const device_match& later,
+                          const std::string& earlier_path) {
+    const auto taken = " already used by " + earlier_path;
+    if (!later.path.empty() && later.path == earlier.path) {
+        return "path " + double_quoted(later.path) + " is" + taken;
+    }
+    const auto usb_only = [](const device_match& m) {
+        return m.path.empty() && m.by_id.empty() && (!m.vid.empty() || !m.serial.empty());
+    };
+    const auto same_hex = [](std::string_view x, std::string_view y) {
+        return std::ranges::equal(x, y, [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) ==
+                   std::tolower(static_cast<unsigned char>(b));
+        });
+    };
+    if (!usb_only(earlier) || !usb_only(later) || !same_hex(earlier.vid, later.vid) ||
+        !same_hex(earlier.pid, later.pid) || earlier.serial != later.serial) {
+        return "";
+    }
+    std::vector<std::string> ids;
+    if (!later.vid.empty()) {
+        ids.push_back("vid " + double_quoted(later.vid));
+    }
+    if (!later.pid.empty()) {
+        ids.push_back("pid " + double_quoted(later.pid));
+    }
+    if (!later.serial.empty()) {
+        ids.push_back("serial " + double_quoted(later.serial));
+    }
+    std::string what;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        what += (i == 0 ? "" : i + 1 == ids.size() ? " and " : ", ") + ids[i];
+    }
+    return what + (ids.size() == 1 ? " is" : " are") + taken +
+           (later.serial.empty()
+                ? "; add each adapter's serial to match, or match by_id (see `edgemq ports`)"
+                : "");
+}
+
 /// The rules that need several keys of one device; reported at the device's table.
 void check_device(context& cx, const toml::node& at, const std::string& path, const device& d) {
     if (d.id.empty()) {
@@ -282,6 +327,16 @@ field device_array(std::string_view key, std::vector<device>& out) {
                     cx.error(element, element_path,
                              "id " + double_quoted(d.id) + " is already used by " + path + '[' +
                                  std::to_string(j) + ']');
+                }
+            }
+            // Reported once, against the first device that has the port.
+            for (std::size_t j = 0; j + 1 < out.size(); ++j) {
+                const auto why = claimed_twice(out[j].match, d.match,
+                                               path + '[' + std::to_string(j) + ']');
+                if (!why.empty()) {
+                    const auto* match = element.as_table()->get("match");
+                    cx.error(match != nullptr ? *match : element, element_path + ".match", why);
+                    break;
                 }
             }
         }

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <vector>
 
 using namespace edgemq::config;
 using namespace std::chrono_literals;
@@ -17,6 +18,19 @@ std::string first_error(const std::string& toml) {
         return e.diagnostics().front().to_string();
     }
     return "";
+}
+
+/// Every diagnostic, one "file:line:col: message" each.
+std::vector<std::string> errors(const std::string& toml) {
+    std::vector<std::string> lines;
+    try {
+        load_string(toml, "t.toml");
+    } catch (const load_error& e) {
+        for (const auto& d : e.diagnostics()) {
+            lines.push_back(d.to_string());
+        }
+    }
+    return lines;
 }
 
 } // namespace
@@ -148,6 +162,45 @@ TEST_CASE("device errors carry file:line:col", "[config][serial]") {
           "'data_bits', 'parity', 'stop_bits', 'flow_control', 'dtr', 'rts', 'settle', "
           "'framing', 'delimiter', 'frame_length', 'idle_gap', 'max_frame_bytes', 'encoding', "
           "'parser', 'fields', 'publish', 'commands', 'stats_interval'");
+}
+
+TEST_CASE("two devices cannot claim one port", "[config][serial]") {
+    // At the second device's match, against the first device that has the port.
+    CHECK(errors("[[devices]]\nid = \"a\"\nmatch = { path = \"/dev/ttyUSB0\" }\n"
+                 "[[devices]]\nid = \"b\"\nmatch = { path = \"/dev/ttyUSB0\" }\n"
+                 "[[devices]]\nid = \"c\"\nmatch = { path = \"/dev/ttyUSB0\" }\n") ==
+          std::vector<std::string>{
+              R"(t.toml:6:9: devices[1].match: path "/dev/ttyUSB0" is already used by devices[0])",
+              R"(t.toml:9:9: devices[2].match: path "/dev/ttyUSB0" is already used by devices[0])",
+          });
+    // A [devices.match] table is reported at its header.
+    CHECK(first_error("[[devices]]\nid = \"a\"\n[devices.match]\npath = \"/dev/x\"\n"
+                      "[[devices]]\nid = \"b\"\n[devices.match]\npath = \"/dev/x\"\n") ==
+          R"(t.toml:7:1: devices[1].match: path "/dev/x" is already used by devices[0])");
+    // The same USB adapter: vid and pid ignore case, as the driver compares them.
+    CHECK(first_error("[[devices]]\nid = \"a\"\n"
+                      "match = { vid = \"1A86\", pid = \"7523\", serial = \"A9\" }\n"
+                      "[[devices]]\nid = \"b\"\n"
+                      "match = { vid = \"1a86\", pid = \"7523\", serial = \"A9\" }\n") ==
+          R"(t.toml:6:9: devices[1].match: vid "1a86", pid "7523" and serial "A9" are already )"
+          R"(used by devices[0])");
+    CHECK(first_error("[[devices]]\nid = \"a\"\nmatch = { vid = \"0403\", pid = \"6001\" }\n"
+                      "[[devices]]\nid = \"b\"\nmatch = { vid = \"0403\", pid = \"6001\" }\n") ==
+          R"(t.toml:6:9: devices[1].match: vid "0403" and pid "6001" are already used by )"
+          "devices[0]; add each adapter's serial to match, or match by_id (see `edgemq ports`)");
+    // Ports that can be told apart load: another path or serial, or a path tried before the
+    // shared USB ids.
+    CHECK(load_string("[[devices]]\nid = \"a\"\nmatch = { path = \"/dev/ttyUSB0\" }\n"
+                      "[[devices]]\nid = \"b\"\nmatch = { path = \"/dev/ttyUSB1\" }\n"
+                      "[[devices]]\nid = \"c\"\n"
+                      "match = { vid = \"1a86\", pid = \"7523\", serial = \"A9\" }\n"
+                      "[[devices]]\nid = \"d\"\n"
+                      "match = { vid = \"1a86\", pid = \"7523\", serial = \"B1\" }\n"
+                      "[[devices]]\nid = \"e\"\n"
+                      "match = { path = \"/dev/ttyS0\", vid = \"1a86\", pid = \"7523\", "
+                      "serial = \"A9\" }\n",
+                      "t.toml")
+              .devices.size() == 5);
 }
 
 TEST_CASE("the commented device example in config/edgemq.toml loads", "[config][serial]") {
