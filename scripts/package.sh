@@ -34,7 +34,7 @@ done
 # building every other target of the tree first.
 cmake_args=(-DEDGEMQ_BUILD_TESTS=$unit_tests -DEDGEMQ_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Release
             -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON)
-targets=(edgemq)
+targets=(edgemq edgemq_deb_docs)   # the program; the man page and changelog, gzipped
 if [ "$unit_tests" = ON ]; then
     apt_need catch2   # header-only, Multi-Arch: foreign: serves the arm64 build too
     targets+=(edgemq_unit_tests)
