@@ -5,36 +5,13 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <chrono>
-#include <stdexcept>
-#include <system_error>
 #include <tuple>
 
 namespace edgemq::bridge {
+
+using broker::persist::transaction;
+
 namespace {
-
-/// Rolls a transaction back unless it was committed (an error path left early).
-class transaction {
-public:
-    explicit transaction(sqlite3* db) : db_(db) {
-        ok_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
-    }
-    ~transaction() {
-        if (ok_ && !committed_) {
-            sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-        }
-    }
-    bool ok() const noexcept { return ok_; }
-    bool commit() {
-        committed_ = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
-        return committed_;
-    }
-
-private:
-    sqlite3* db_;
-    bool ok_ = false;
-    bool committed_ = false;
-};
 
 bool over(std::size_t value, std::size_t limit) {
     return limit != 0 && value > limit;
@@ -43,106 +20,27 @@ bool over(std::size_t value, std::size_t limit) {
 } // namespace
 
 durable_queue::durable_queue(std::filesystem::path file, limits bounds, spdlog::logger& log)
-    : file_(std::move(file)), limits_(bounds), log_(log) {
-    std::error_code ec;
-    if (file_.has_parent_path()) {
-        std::filesystem::create_directories(file_.parent_path(), ec);
-        if (ec) {
-            throw std::runtime_error("cannot create the directory of the bridge queue " +
-                                     file_.string() + ": " + ec.message());
-        }
-    }
-    try {
-        open();
-    } catch (const std::runtime_error& e) {
-        // A file SQLite cannot read (a torn or foreign file) must not keep the gateway from
-        // starting: keep it aside for a post-mortem and start an empty queue.
-        if (db_ != nullptr && sqlite3_errcode(db_) == SQLITE_BUSY) {
-            throw;
-        }
-        sqlite3_close_v2(db_);
-        db_ = nullptr;
-        const auto stamp = std::chrono::duration_cast<std::chrono::seconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
-        const auto aside = file_.string() + ".corrupt-" + std::to_string(stamp);
-        for (const char* suffix : {"", "-wal", "-shm"}) {
-            std::filesystem::rename(file_.string() + suffix, aside + suffix, ec);
-        }
-        log_.error("bridge queue {} is unreadable ({}); moved it to {} and started an empty queue",
-                   file_.string(), e.what(), aside);
-        open();
-    }
-}
-
-durable_queue::~durable_queue() {
-    for (auto* s : {insert_, select_, delete_, drop_}) {
-        sqlite3_finalize(s);
-    }
-    sqlite3_close_v2(db_);
-}
-
-void durable_queue::exec(const char* sql) {
-    char* error = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-        std::string why = error != nullptr ? error : sqlite3_errmsg(db_);
-        sqlite3_free(error);
-        if (sqlite3_errcode(db_) == SQLITE_BUSY) {
-            why = "it is locked by another process (another edgemq using the same queue_file?)";
-        }
-        throw std::runtime_error(why);
-    }
-}
-
-sqlite3_stmt* durable_queue::prepare(const char* sql) {
-    sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
-        throw std::runtime_error(sqlite3_errmsg(db_));
-    }
-    return s;
-}
-
-void durable_queue::open() {
-    if (sqlite3_open_v2(file_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-        SQLITE_OK) {
-        const std::string why = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
-        sqlite3_close_v2(db_);
-        db_ = nullptr;
-        throw std::runtime_error("cannot open the bridge queue " + file_.string() + ": " + why);
-    }
-    // Exclusive locking: one gateway per queue, and WAL needs no shared-memory file then.
-    // synchronous=NORMAL: a commit survives a crash of the process; at power loss the last
-    // commits may be lost but the file stays consistent.
-    exec("PRAGMA locking_mode=EXCLUSIVE");
-    exec("PRAGMA journal_mode=WAL");
-    exec("PRAGMA synchronous=NORMAL");
-    exec("CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, "
-         "payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL)");
-    sqlite3_stmt* check = prepare("PRAGMA quick_check");
-    const bool healthy =
-        sqlite3_step(check) == SQLITE_ROW &&
-        std::string_view(reinterpret_cast<const char*>(sqlite3_column_text(check, 0))) == "ok";
-    sqlite3_finalize(check);
-    if (!healthy) {
-        throw std::runtime_error("integrity check failed");
-    }
-    sqlite3_stmt* totals = prepare("SELECT count(*), coalesce(sum(length(CAST(topic AS BLOB)) + "
-                                   "length(payload)), 0), coalesce(max(seq), 0) FROM messages");
+    : db_(std::move(file), "bridge queue",
+          "CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, "
+          "payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL)",
+          log),
+      limits_(bounds), log_(log) {
+    sqlite3_stmt* totals = db_.prepare("SELECT count(*), coalesce(sum(length(CAST(topic AS BLOB)) "
+                                       "+ length(payload)), 0), coalesce(max(seq), 0) FROM messages");
     if (sqlite3_step(totals) == SQLITE_ROW) {
         count_ = static_cast<std::size_t>(sqlite3_column_int64(totals, 0));
         bytes_ = static_cast<std::size_t>(sqlite3_column_int64(totals, 1));
         last_seq_ = sqlite3_column_int64(totals, 2);
     }
-    sqlite3_finalize(totals);
-    insert_ = prepare("INSERT INTO messages (seq, topic, payload, qos, retain) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5)");
-    select_ = prepare("SELECT seq, topic, payload, qos, retain FROM messages WHERE seq > ?1 "
-                      "ORDER BY seq LIMIT ?2");
-    delete_ = prepare("DELETE FROM messages WHERE seq = ?1 "
-                      "RETURNING length(CAST(topic AS BLOB)) + length(payload)");
-    drop_ = prepare("DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE seq > ?1 "
-                    "ORDER BY seq LIMIT ?2) RETURNING seq, length(CAST(topic AS BLOB)) + "
-                    "length(payload)");
+    insert_ = db_.prepare("INSERT INTO messages (seq, topic, payload, qos, retain) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5)");
+    select_ = db_.prepare("SELECT seq, topic, payload, qos, retain FROM messages WHERE seq > ?1 "
+                          "ORDER BY seq LIMIT ?2");
+    delete_ = db_.prepare("DELETE FROM messages WHERE seq = ?1 "
+                          "RETURNING length(CAST(topic AS BLOB)) + length(payload)");
+    drop_ = db_.prepare("DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE seq > "
+                        "?1 ORDER BY seq LIMIT ?2) RETURNING seq, length(CAST(topic AS BLOB)) + "
+                        "length(payload)");
 }
 
 std::uint64_t durable_queue::drop_oldest(std::int64_t after, std::size_t n, std::int64_t& through) {
@@ -213,8 +111,8 @@ durable_queue::push_result durable_queue::push(std::vector<queued_message>& batc
                       [&](const queued_message& m) { return m.seq <= result.dropped_through; });
         return result;
     }
-    log_.error("bridge queue {}: write failed: {}; {} messages not stored", file_.string(),
-               sqlite3_errmsg(db_), offered);
+    log_.error("bridge queue {}: write failed: {}; {} messages not stored", db_.path().string(),
+               db_.error(), offered);
     std::tie(count_, bytes_, last_seq_) = saved;
     batch.clear();
     return {offered, 0, false};
@@ -237,7 +135,7 @@ std::vector<queued_message> durable_queue::read_after(std::int64_t after, std::s
         m.retain = sqlite3_column_int(select_, 4) != 0;
     }
     if (rc != SQLITE_DONE) {
-        log_.error("bridge queue {}: read failed: {}", file_.string(), sqlite3_errmsg(db_));
+        log_.error("bridge queue {}: read failed: {}", db_.path().string(), db_.error());
     }
     sqlite3_reset(select_);
     return out;
@@ -260,8 +158,8 @@ void durable_queue::remove(std::span<const std::int64_t> seqs) {
     if (!tx.ok() || !tx.commit()) {
         // Nothing lost: the messages stay queued and are sent again after a restart.
         std::tie(count_, bytes_) = saved;
-        log_.error("bridge queue {}: removing acknowledged messages failed: {}", file_.string(),
-                   sqlite3_errmsg(db_));
+        log_.error("bridge queue {}: removing acknowledged messages failed: {}", db_.path().string(),
+                   db_.error());
     }
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "edgemq/broker/persist/sqlite_file.hpp"
 #include "edgemq/config/model.hpp"
 
 #include <cstddef>
@@ -9,9 +10,6 @@
 #include <span>
 #include <string>
 #include <vector>
-
-struct sqlite3;
-struct sqlite3_stmt;
 
 namespace spdlog {
 class logger;
@@ -50,7 +48,6 @@ public:
     /// Opens or creates `file` (and its directory). Throws std::runtime_error naming the file
     /// when it cannot be created or is held by another process.
     durable_queue(std::filesystem::path file, limits bounds, spdlog::logger& log);
-    ~durable_queue();
     durable_queue(const durable_queue&) = delete;
     durable_queue& operator=(const durable_queue&) = delete;
 
@@ -74,18 +71,14 @@ public:
 
     std::size_t size() const noexcept { return count_; }
     std::size_t bytes() const noexcept { return bytes_; }
-    const std::filesystem::path& file() const noexcept { return file_; }
+    const std::filesystem::path& file() const noexcept { return db_.path(); }
 
 private:
-    void open();
-    void exec(const char* sql);
-    sqlite3_stmt* prepare(const char* sql);
     std::uint64_t drop_oldest(std::int64_t after, std::size_t n, std::int64_t& through);
 
-    std::filesystem::path file_;
+    broker::persist::sqlite_file db_;
     limits limits_;
     spdlog::logger& log_;
-    sqlite3* db_ = nullptr;
     sqlite3_stmt* insert_ = nullptr;
     sqlite3_stmt* select_ = nullptr;
     sqlite3_stmt* delete_ = nullptr;
