@@ -250,8 +250,9 @@ asio::awaitable<void> link::async_run() {
             set_state("disconnected", why);
         } else {
             if (why != last_failure_) {
-                log_->warn("bridge {}: cannot connect to {}: {}; retrying with backoff up to {}",
-                           cfg_.name, address, why, cfg_.reconnect_max);
+                log_->warn("bridge {}: cannot connect to {}: {}; retrying with backoff up to {:g}s",
+                           cfg_.name, address, why,
+                           std::chrono::duration<double>(cfg_.reconnect_max).count());
                 last_failure_ = why;
             } else {
                 log_->debug("bridge {}: cannot connect to {}: {}", cfg_.name, address, why);
