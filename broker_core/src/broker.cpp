@@ -57,6 +57,15 @@ broker_impl::broker_impl(config::gateway c, std::shared_ptr<spdlog::logger> l)
 
 void broker_impl::start() {
     auto& ctx0 = workers.front()->ctx;
+    if (cfg.broker.persistence) {
+        retained_db_ = std::make_unique<persist::retained_db>(cfg.broker.persistence_file, log);
+        const auto stored = retained_db_->load();
+        for (const auto& m : stored) {
+            retained_.set(m);
+        }
+        log.info("{} retained messages restored from {}", stored.size(),
+                 retained_db_->path().string());
+    }
     for (const auto& l : cfg.listeners) {
         const asio::ip::tcp::endpoint ep{asio::ip::make_address(l.host), l.port};
         auto state = std::make_unique<listener_state>(l, ctx0);
@@ -150,8 +159,11 @@ void broker_impl::stop() {
     for (auto& w : workers) {
         w->subscriptions = {};
     }
-    const std::lock_guard lock{registry_mutex_};
-    sessions_.clear();
+    {
+        const std::lock_guard lock{registry_mutex_};
+        sessions_.clear();
+    }
+    retained_db_.reset(); // writes what is pending
     log.info("broker stopped");
 }
 
@@ -418,6 +430,9 @@ void broker_impl::unsubscribe(worker& w, const session_ptr& s, const std::string
 void broker_impl::route(worker& w, const message_ptr& m) {
     if (m->retain) {
         retained_.set(m); // [MQTT-3.3.1-5]
+        if (retained_db_) {
+            retained_db_->record(m);
+        }
     }
     auto& targets = w.targets;
     targets.clear();

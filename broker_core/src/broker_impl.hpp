@@ -6,6 +6,7 @@
 #include "edgemq/broker/auth/acl.hpp"
 #include "edgemq/broker/auth/password_file.hpp"
 #include "edgemq/broker/broker.hpp"
+#include "edgemq/broker/persist/retained_db.hpp"
 #include "edgemq/broker/protocol/session_state.hpp"
 #include "edgemq/broker/routing/retained_store.hpp"
 #include "edgemq/broker/routing/subscription_tree.hpp"
@@ -176,7 +177,15 @@ public:
     std::vector<client_info> clients();
     std::vector<subscription_info> subscriptions();
     std::vector<message_ptr> retained() const { return retained_.all(); }
-    bool delete_retained(std::string_view topic) { return retained_.erase(topic); }
+    bool delete_retained(std::string_view topic) {
+        if (!retained_.erase(topic)) {
+            return false;
+        }
+        if (retained_db_) {
+            retained_db_->record(make_message(std::string{topic}, {}, 0, true));
+        }
+        return true;
+    }
     bool kick(std::string_view client_id);
     void end_internal(const session_ptr& s);
     /// Runs `f(worker&)` on every worker and waits for all (control path only).
@@ -224,6 +233,8 @@ private:
     std::vector<std::unique_ptr<listener_state>> listeners_;
     std::optional<asio::steady_timer> sys_timer_;
     routing::retained_store retained_;
+    /// The retained messages on disk, with [broker] persistence.
+    std::unique_ptr<persist::retained_db> retained_db_;
 
     mutable std::mutex registry_mutex_;
     std::unordered_map<std::string_view, session_ptr> sessions_; ///< keys view session::client_id

@@ -217,6 +217,8 @@ gateway read_gateway(context& cx, const toml::table& root) {
                       duration("sys_interval", b.sys_interval, 0s, std::chrono::seconds(24h)),
                       integer("max_keepalive", b.max_keepalive),
                       integer("max_outbound_bytes", b.max_outbound_bytes, 1),
+                      boolean("persistence", b.persistence),
+                      nonempty_text("persistence_file", b.persistence_file),
                   }),
             listener_array("listeners", g.listeners),
             table("log", {one_of("level", g.log.level, log_levels)}),

@@ -92,6 +92,8 @@ connect_timeout = "500ms"
 sys_interval = 0
 max_keepalive = 600
 max_outbound_bytes = 1024
+persistence = true
+persistence_file = "/srv/edgemq/retained.db"
 
 [log]
 level = "debug"
@@ -116,6 +118,8 @@ bind = "[::1]:0"
     expected.sys_interval = 0s;
     expected.max_keepalive = 600;
     expected.max_outbound_bytes = 1024;
+    expected.persistence = true;
+    expected.persistence_file = "/srv/edgemq/retained.db";
     CHECK(g.broker == expected);
     CHECK(g.log.level == log_level::debug);
     auto open = tcp("0.0.0.0", 1883, 100);
@@ -451,12 +455,17 @@ TEST_CASE("load_file reads a file and names it in diagnostics", "[config]") {
     std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("the reference config/edgemq.toml is the defaults", "[config]") {
-    CHECK(load_file(reference_config) == defaults());
-    // Its commented-out settings are the defaults too: uncommenting all of them changes nothing.
+TEST_CASE("the reference config/edgemq.toml is the defaults, with persistence on",
+          "[config]") {
+    auto expected = defaults();
+    CHECK_FALSE(expected.broker.persistence);
+    expected.broker.persistence = true;
+    CHECK(load_file(reference_config) == expected);
+    // Its commented-out settings are the defaults: uncommenting all of them changes nothing.
     const auto text = uncommented(read(reference_config));
     REQUIRE(text.find("\nmax_outbound_bytes = 67108864\n") != std::string::npos);
-    CHECK(load_string(text, reference_config.string()) == defaults());
+    REQUIRE(text.find("\npersistence_file = \"/var/lib/edgemq/retained.db\"\n") != std::string::npos);
+    CHECK(load_string(text, reference_config.string()) == expected);
 }
 
 TEST_CASE("[admin] is read, with bind as host:port and cert and key as a pair", "[config]") {

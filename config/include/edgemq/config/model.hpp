@@ -88,6 +88,11 @@ struct broker {
     /// Bytes waiting in one connection's write buffer before QoS 0 messages to it are
     /// dropped; at least 1. Default 64 MiB.
     std::size_t max_outbound_bytes = 64 * 1024 * 1024;
+    /// Whether retained messages are kept on disk, in persistence_file, across restarts and
+    /// crashes. Default false (as Mosquitto's; the package's edgemq.toml turns it on).
+    bool persistence = false;
+    /// The SQLite file of the retained messages. Default "/var/lib/edgemq/retained.db".
+    std::string persistence_file = "/var/lib/edgemq/retained.db";
 
     bool operator==(const broker&) const = default;
 };

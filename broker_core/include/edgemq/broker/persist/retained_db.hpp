@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "edgemq/broker/message.hpp"
+#include "edgemq/broker/persist/sqlite_file.hpp"
+
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace edgemq::broker::persist {
+
+/// The retained messages on disk ([broker] persistence), so that they survive a restart, an
+/// upgrade or a crash. The broker loads them once at start; after that it hands every retained
+/// publish (an empty payload deletes the topic's message) to record(), which returns at once: a
+/// thread of its own writes what has accumulated in one transaction, only the last message per
+/// topic. Topics starting with '$' ($SYS) are not kept: the broker writes those itself.
+/// Thread safety: record() and flush() from any thread; load() before the first record().
+class retained_db {
+public:
+    /// Opens or creates `file` (see sqlite_file). Throws std::runtime_error naming the file.
+    retained_db(std::filesystem::path file, spdlog::logger& log);
+    /// Writes what is pending, then stops the writer thread.
+    ~retained_db();
+    retained_db(const retained_db&) = delete;
+    retained_db& operator=(const retained_db&) = delete;
+
+    /// Every stored message, retain flag set, ordered by topic.
+    std::vector<message_ptr> load();
+
+    /// Stores `m` (or deletes its topic when the payload is empty) soon.
+    void record(const message_ptr& m);
+
+    /// Waits until everything recorded before the call is committed (or failed, logged).
+    void flush();
+
+    const std::filesystem::path& path() const noexcept { return db_.path(); }
+
+private:
+    void run();
+    bool write(const std::map<std::string, message_ptr, std::less<>>& batch);
+
+    sqlite_file db_;
+    spdlog::logger& log_;
+    sqlite3_stmt* upsert_ = nullptr;
+    sqlite3_stmt* erase_ = nullptr;
+
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::condition_variable written_;
+    std::map<std::string, message_ptr, std::less<>> pending_; ///< guarded by mutex_
+    std::uint64_t recorded_ = 0; ///< record() calls so far; guarded by mutex_
+    std::uint64_t done_ = 0;     ///< of those, the ones written; guarded by mutex_
+    bool stopping_ = false;      ///< guarded by mutex_
+    std::thread writer_;
+};
+
+} // namespace edgemq::broker::persist

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "edgemq/broker/persist/retained_db.hpp"
+
+#include <spdlog/logger.h>
+#include <sqlite3.h>
+
+namespace edgemq::broker::persist {
+
+retained_db::retained_db(std::filesystem::path file, spdlog::logger& log)
+    : db_(std::move(file), "retained message store",
+          "CREATE TABLE IF NOT EXISTS retained (topic TEXT PRIMARY KEY, payload BLOB NOT NULL, "
+          "qos INTEGER NOT NULL) WITHOUT ROWID",
+          log),
+      log_(log) {
+    upsert_ = db_.prepare("INSERT OR REPLACE INTO retained (topic, payload, qos) VALUES (?1, ?2, ?3)");
+    erase_ = db_.prepare("DELETE FROM retained WHERE topic = ?1");
+    writer_ = std::thread([this] { run(); });
+}
+
+retained_db::~retained_db() {
+    {
+        const std::lock_guard lock{mutex_};
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    writer_.join();
+}
+
+std::vector<message_ptr> retained_db::load() {
+    std::vector<message_ptr> out;
+    sqlite3_stmt* all = db_.prepare("SELECT topic, payload, qos FROM retained ORDER BY topic");
+    while (sqlite3_step(all) == SQLITE_ROW) {
+        const auto* payload = static_cast<const char*>(sqlite3_column_blob(all, 1));
+        out.push_back(make_message(
+            std::string(reinterpret_cast<const char*>(sqlite3_column_text(all, 0)),
+                        static_cast<std::size_t>(sqlite3_column_bytes(all, 0))),
+            std::string(payload != nullptr ? payload : "",
+                        static_cast<std::size_t>(sqlite3_column_bytes(all, 1))),
+            static_cast<std::uint8_t>(sqlite3_column_int(all, 2)), true));
+    }
+    sqlite3_reset(all);
+    return out;
+}
+
+void retained_db::record(const message_ptr& m) {
+    if (m->topic.starts_with('$')) {
+        return;
+    }
+    {
+        const std::lock_guard lock{mutex_};
+        pending_.insert_or_assign(m->topic, m);
+        ++recorded_;
+    }
+    wake_.notify_one();
+}
+
+void retained_db::flush() {
+    std::unique_lock lock{mutex_};
+    const auto target = recorded_;
+    written_.wait(lock, [&] { return done_ >= target; });
+}
+
+void retained_db::run() {
+    std::unique_lock lock{mutex_};
+    for (;;) {
+        wake_.wait(lock, [&] { return !pending_.empty() || stopping_; });
+        if (pending_.empty()) {
+            return; // stopping, and everything is written
+        }
+        auto batch = std::move(pending_);
+        pending_.clear();
+        const auto through = recorded_;
+        lock.unlock();
+        write(batch);
+        lock.lock();
+        done_ = through;
+        written_.notify_all();
+    }
+}
+
+bool retained_db::write(const std::map<std::string, message_ptr, std::less<>>& batch) {
+    transaction tx{db_};
+    bool ok = tx.ok();
+    for (auto it = batch.begin(); ok && it != batch.end(); ++it) {
+        const auto& m = *it->second;
+        auto* s = m.payload.empty() ? erase_ : upsert_;
+        sqlite3_bind_text(s, 1, m.topic.data(), static_cast<int>(m.topic.size()), SQLITE_STATIC);
+        if (!m.payload.empty()) {
+            sqlite3_bind_blob(s, 2, m.payload.data(), static_cast<int>(m.payload.size()),
+                              SQLITE_STATIC);
+            sqlite3_bind_int(s, 3, m.qos);
+        }
+        ok = sqlite3_step(s) == SQLITE_DONE;
+        sqlite3_reset(s);
+    }
+    if (ok && tx.commit()) {
+        return true;
+    }
+    log_.error("retained message store {}: write failed: {}; {} retained messages are not on disk",
+               db_.path().string(), db_.error(), batch.size());
+    return false;
+}
+
+} // namespace edgemq::broker::persist

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "edgemq/broker/persist/retained_db.hpp"
+
+#include <catch2/catch.hpp>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace {
+
+using edgemq::broker::make_message;
+using edgemq::broker::message_ptr;
+using edgemq::broker::persist::retained_db;
+
+spdlog::logger& quiet() {
+    static auto log = std::make_shared<spdlog::logger>(
+        "retained-test", std::make_shared<spdlog::sinks::null_sink_mt>());
+    return *log;
+}
+
+struct scratch {
+    std::filesystem::path dir;
+    scratch() {
+        std::string templ = (std::filesystem::temp_directory_path() / "edgemq-r-XXXXXX").string();
+        REQUIRE(::mkdtemp(templ.data()) != nullptr);
+        dir = templ;
+    }
+    ~scratch() {
+        std::error_code ignored;
+        std::filesystem::remove_all(dir, ignored);
+    }
+    std::filesystem::path file() const { return dir / "state" / "retained.db"; }
+};
+
+/// "topic=payload@qos" for each message, in order.
+std::vector<std::string> shown(const std::vector<message_ptr>& ms) {
+    std::vector<std::string> out;
+    for (const auto& m : ms) {
+        CHECK(m->retain);
+        out.push_back(m->topic + "=" + m->payload + "@" + std::to_string(m->qos));
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("retained_db keeps the last message per topic across reopening; an empty payload "
+          "deletes",
+          "[unit][broker][persist]") {
+    scratch s;
+    {
+        retained_db db{s.file(), quiet()};
+        CHECK(db.load().empty());
+        db.record(make_message("home/kitchen/temp", "21.5", 1, true));
+        db.record(make_message("home/hall/light", "on", 0, true));
+        db.record(make_message("home/kitchen/temp", "22.0", 1, true)); // replaces 21.5
+        db.record(make_message("home/garage/door", std::string("\0\xff", 2), 2, true));
+        db.record(make_message("home/hall/light", "", 0, true)); // deletes
+        db.record(make_message("$SYS/broker/uptime", "5", 0, true)); // the broker's own
+        db.flush();
+    }
+    retained_db db{s.file(), quiet()};
+    CHECK(shown(db.load()) == std::vector<std::string>{"home/garage/door=" + std::string("\0\xff", 2) + "@2",
+                                                       "home/kitchen/temp=22.0@1"});
+}
+
+TEST_CASE("retained_db writes what is pending when it is destroyed", "[unit][broker][persist]") {
+    scratch s;
+    {
+        retained_db db{s.file(), quiet()};
+        for (int i = 0; i < 1000; ++i) {
+            db.record(make_message("t/" + std::to_string(i), "v" + std::to_string(i), 0, true));
+        }
+    }
+    CHECK(retained_db{s.file(), quiet()}.load().size() == 1000);
+}
+
+TEST_CASE("retained_db: a second gateway on the same file is refused; an unreadable file is set "
+          "aside",
+          "[unit][broker][persist]") {
+    scratch s;
+    {
+        retained_db first{s.file(), quiet()};
+        first.record(make_message("a", "1", 0, true));
+        first.flush(); // the exclusive lock is taken at the first write
+        CHECK_THROWS_WITH((retained_db{s.file(), quiet()}),
+                          Catch::Contains("locked by another process"));
+    }
+    std::ofstream{s.file(), std::ios::trunc}
+        << "this is not an SQLite database, just bytes a torn write left\n" << std::string(5000, 'x');
+    retained_db fresh{s.file(), quiet()};
+    CHECK(fresh.load().empty());
+    bool set_aside = false;
+    for (const auto& e : std::filesystem::directory_iterator(s.file().parent_path())) {
+        set_aside |= e.path().filename().string().starts_with("retained.db.corrupt-");
+    }
+    CHECK(set_aside);
+}
