@@ -5,6 +5,7 @@
 // directory, free loopback ports, and Debian's mosquitto as a remote broker (playing EMQX).
 
 #include "real_clients.hpp"
+#include "scratch_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -37,24 +38,6 @@ inline std::uint16_t free_port() {
     ::close(fd);
     return ntohs(a.sin_port);
 }
-
-/// A temporary directory for one test: configs, the queue file, mosquitto's persistence.
-struct scratch_dir {
-    std::filesystem::path path;
-    scratch_dir() {
-        std::string templ = (std::filesystem::temp_directory_path() / "edgemq-gw-XXXXXX").string();
-        REQUIRE(::mkdtemp(templ.data()) != nullptr);
-        path = templ;
-    }
-    ~scratch_dir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path, ignored);
-    }
-    std::string write(const std::string& name, const std::string& text) const {
-        std::ofstream{path / name} << text;
-        return (path / name).string();
-    }
-};
 
 /// Debian's mosquitto as the remote broker. Sessions persist across its restarts (as EMQX's
 /// would across an uplink outage) and its queues are unbounded, so that what it delivers

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "edgemq/bridge/queue.hpp"
 
+#include "scratch_dir.hpp"
+
 #include <catch2/catch.hpp>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
-
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -22,19 +22,9 @@ spdlog::logger& quiet() {
     return *log;
 }
 
-/// A fresh directory for one test's queue file, removed afterwards.
-struct scratch {
-    std::filesystem::path dir;
-    scratch() {
-        std::string templ = (std::filesystem::temp_directory_path() / "edgemq-q-XXXXXX").string();
-        REQUIRE(::mkdtemp(templ.data()) != nullptr);
-        dir = templ;
-    }
-    ~scratch() {
-        std::error_code ignored;
-        std::filesystem::remove_all(dir, ignored);
-    }
-    std::filesystem::path file() const { return dir / "sub" / "bridge-up.db"; }
+/// The test's database file, in a directory that does not exist yet.
+struct scratch : edgemq::test::scratch_dir {
+    std::filesystem::path file() const { return path / "sub" / "bridge-up.db"; }
 };
 
 std::vector<queued_message> messages(int from, int to, std::uint8_t qos = 1) {

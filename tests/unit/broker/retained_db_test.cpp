@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "edgemq/broker/persist/retained_db.hpp"
 
+#include "scratch_dir.hpp"
+
 #include <catch2/catch.hpp>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
-
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -22,18 +22,9 @@ spdlog::logger& quiet() {
     return *log;
 }
 
-struct scratch {
-    std::filesystem::path dir;
-    scratch() {
-        std::string templ = (std::filesystem::temp_directory_path() / "edgemq-r-XXXXXX").string();
-        REQUIRE(::mkdtemp(templ.data()) != nullptr);
-        dir = templ;
-    }
-    ~scratch() {
-        std::error_code ignored;
-        std::filesystem::remove_all(dir, ignored);
-    }
-    std::filesystem::path file() const { return dir / "state" / "retained.db"; }
+/// The test's database file, in a directory that does not exist yet.
+struct scratch : edgemq::test::scratch_dir {
+    std::filesystem::path file() const { return path / "state" / "retained.db"; }
 };
 
 /// "topic=payload@qos" for each message, in order.
