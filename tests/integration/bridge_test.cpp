@@ -117,7 +117,10 @@ direction = "both"
 )")};
     EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("bridge up: connected to"));
 
-    auto up = start_mosquitto_sub(remote.port(), {"-t", "site-7/#", "-t", "shared/#", "-v"});
+    // -T: the bridge's retained online notification (site-7/$bridge/up/state) may arrive
+    // before or after the subscription; it is checked elsewhere, not counted here.
+    auto up = start_mosquitto_sub(remote.port(), {"-t", "site-7/#", "-t", "shared/#", "-T",
+                                                  "site-7/$bridge/#", "-v"});
     auto down = start_mosquitto_sub(gw.port(), {"-t", "down/#", "-t", "shared/#", "-v"});
 
     // Out: local sensors/# arrives as site-7/sensors/#.
