@@ -94,18 +94,20 @@ struct options {
     std::uint32_t connections = 1000;
     double hold = 10;
     double timeout = 60;
+    bool retain = false;
 };
 
 constexpr const char* usage_text =
     "usage: edgemq_bench [--host 127.0.0.1] [--port 1883] [--scenario fanin|fanout|idle]\n"
     "                    [--publishers N] [--subscribers N] [--qos 0|1|2] [--payload BYTES]\n"
     "                    [--messages N] [--inflight N] [--connections N] [--hold SECONDS]\n"
-    "                    [--timeout SECONDS]\n"
+    "                    [--timeout SECONDS] [--retain 0|1]\n"
     "  fanin:  N publishers on bench/<id>, subscribers on bench/#\n"
     "  fanout: N publishers and subscribers on bench/fanout\n"
     "  idle:   open --connections connections and hold them for --hold seconds\n"
     "  --messages is per publisher; --inflight is the per-publisher window (default 100);\n"
-    "  --payload is at least 24 bytes (default 64); --timeout bounds setup and the run (60).\n";
+    "  --payload is at least 24 bytes (default 64); --timeout bounds setup and the run (60);\n"
+    "  --retain 1 publishes with the retain flag (each publisher replaces its topic's message).\n";
 
 template <typename T> T parse_number(std::string_view flag, std::string_view text, T min, T max) {
     T value{};
@@ -157,6 +159,8 @@ options parse_options(int argc, char** argv) {
             o.hold = parse_number<double>(flag, v, 0, 86400);
         } else if (flag == "--timeout") {
             o.timeout = parse_number<double>(flag, v, 0.1, 86400);
+        } else if (flag == "--retain") {
+            o.retain = parse_number<int>(flag, v, 0, 1) == 1;
         } else {
             throw usage_error("unknown option " + std::string(flag));
         }
@@ -784,8 +788,8 @@ private:
                 p.free_ids.pop_back();
                 p.id_state[packet_id] = 1;
             }
-            codec::encode_publish_head(p.topic, filler_.size(), opt_.qos, false, false, packet_id,
-                                       out);
+            codec::encode_publish_head(p.topic, filler_.size(), opt_.qos, opt_.retain, false,
+                                       packet_id, out);
             const auto at = out.size();
             out.insert(out.end(), filler_.begin(), filler_.end());
             const stamp s{p.id, stamp_magic, p.sent++, sent_ns};

@@ -46,12 +46,17 @@ void retained_db::record(const message_ptr& m) {
     if (m->topic.starts_with('$')) {
         return;
     }
+    bool was_idle = false;
     {
         const std::lock_guard lock{mutex_};
+        was_idle = pending_.empty();
         pending_.insert_or_assign(m->topic, m);
         ++recorded_;
     }
-    wake_.notify_one();
+    // The writer takes everything pending at once: one wake-up per batch, not per message.
+    if (was_idle) {
+        wake_.notify_one();
+    }
 }
 
 void retained_db::flush() {
