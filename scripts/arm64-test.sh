@@ -35,8 +35,10 @@ depends=$(dpkg-deb -f "$deb" Depends)
 for lib in libc6 libstdc++6 libssl3 libsqlite3-0 libsystemd0 libtomlplusplus3; do
     [[ ", $depends," == *", $lib "[\(,]* || ", $depends," == *", $lib,"* ]] || fail "Depends has no $lib: $depends"
 done
-dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./usr/bin/edgemq >"$build_dir/edgemq.from-deb"
-file -b "$build_dir/edgemq.from-deb" | grep -q 'ARM aarch64' || fail "usr/bin/edgemq is not an arm64 program"
+rm -rf "$build_dir/deb-contents"
+dpkg-deb -x "$deb" "$build_dir/deb-contents"
+packaged="$build_dir/deb-contents/usr/bin/edgemq"
+file -b "$packaged" | grep -q 'ARM aarch64' || fail "usr/bin/edgemq is not an arm64 program"
 
 exe="$build_dir/tests/edgemq_unit_tests"
 file -b "$exe" | grep -q 'ARM aarch64' || fail "$exe is not an arm64 program"
@@ -45,5 +47,5 @@ file -b "$exe" | grep -q 'ARM aarch64' || fail "$exe is not an arm64 program"
 echo "== the unit tests under qemu-aarch64-static"
 QEMU_LD_PREFIX=/usr/aarch64-linux-gnu qemu-aarch64-static "$exe" "$@"
 # The packaged binary starts on arm64 too: check-config on the reference configuration.
-QEMU_LD_PREFIX=/usr/aarch64-linux-gnu qemu-aarch64-static "$build_dir/edgemq.from-deb" \
-    check-config config/edgemq.toml
+echo "== the packaged edgemq under qemu-aarch64-static"
+QEMU_LD_PREFIX=/usr/aarch64-linux-gnu qemu-aarch64-static "$packaged" check-config config/edgemq.toml
