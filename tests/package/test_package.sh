@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # The .deb, end to end: builds it with scripts/package.sh, inspects it (files, conffiles,
 # Depends from shlibdeps), runs lintian, installs it with dpkg, checks the installed binary,
-# unit and user, reinstalls it over itself (the upgrade path of the maintainer scripts),
+# unit and user, runs the binary as that user (its retained store lands in /var/lib/edgemq),
+# reinstalls it over itself (the upgrade path of the maintainer scripts),
 # removes it (configuration and data stay) and purges it (everything goes, the user too).
 #
 # Needs root and dpkg: without them it prints why and exits 77, which CTest counts as skipped.
@@ -39,7 +40,8 @@ fi
 
 . scripts/lib/apt.sh
 # systemd for systemd-analyze; man-db because it runs `man` on the unit's Documentation=.
-apt_need lintian dpkg-dev file systemd man-db
+# mosquitto-clients: a retained publish to the installed binary.
+apt_need lintian dpkg-dev file systemd man-db mosquitto-clients
 
 work=$(mktemp -d /tmp/edgemq-package-test.XXXXXX)
 installed=0
@@ -126,6 +128,33 @@ runuser -u edgemq -- /usr/bin/edgemq check-config /etc/edgemq/edgemq.toml \
 for command in 'check\\-config' passwd ctl ports; do
     zcat /usr/share/man/man1/edgemq.1.gz | grep -q "^\.B.* $command" || fail "man page: no $command"
 done
+
+step "the installed binary runs as user edgemq and keeps its state in /var/lib/edgemq"
+# The shipped file binds 0.0.0.0:1883, which this machine may be using: the same [broker]
+# settings (persistence on, its default file) with a listener on a port the kernel picks.
+{
+    sed -n '/^\[broker\]/,/^#\[log\]/p' /etc/edgemq/edgemq.toml
+    printf '[[listeners]]\nbind = "127.0.0.1:0"\n\n[admin]\nenabled = false\n'
+} >"$work/run.toml"
+chmod 0644 "$work/run.toml"
+# setpriv execs edgemq as the user (runuser would stay its parent and turn SIGTERM into its own).
+setpriv --reuid=edgemq --regid=edgemq --init-groups /usr/bin/edgemq --config "$work/run.toml" \
+    2>"$work/run.log" &
+service_pid=$!
+port=""
+for _ in $(seq 100); do
+    port=$(sed -n 's/.*ready: mqtt tcp on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/run.log")
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+[ -n "$port" ] || { cat "$work/run.log"; fail "edgemq did not start as user edgemq"; }
+mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -r -t package-test/state -m kept \
+    || fail "mosquitto_pub to the installed edgemq"
+kill -TERM "$service_pid"
+wait "$service_pid" || { cat "$work/run.log"; fail "edgemq did not stop cleanly"; }
+[ "$(stat -c '%U' /var/lib/edgemq/retained.db)" = edgemq ] \
+    || fail "no /var/lib/edgemq/retained.db owned by edgemq"
+grep -q 'edgemq stopped' "$work/run.log" || fail "no clean stop in the log"
 
 step "systemd-analyze verify"
 # Warnings about the host (no systemd running in a container) are printed; errors fail.
