@@ -42,10 +42,12 @@ file -b "$packaged" | grep -q 'ARM aarch64' || fail "usr/bin/edgemq is not an ar
 
 exe="$build_dir/tests/edgemq_unit_tests"
 file -b "$exe" | grep -q 'ARM aarch64' || fail "$exe is not an arm64 program"
-# The arm64 dynamic loader and libc come from the cross toolchain's tree, the other libraries
-# from /usr/lib/aarch64-linux-gnu (multiarch). Binfmt is not needed: qemu runs the program.
+# The arm64 loader and libraries come from multiarch (/lib/ld-linux-aarch64.so.1 and
+# /usr/lib/aarch64-linux-gnu, libc6:arm64 and the :arm64 libraries), as on a Raspberry Pi. Not
+# QEMU_LD_PREFIX=/usr/aarch64-linux-gnu: with the cross toolchain's own libc there, a program
+# hangs in pthread_create under Debian 12's qemu 7.2. Binfmt is not needed: qemu runs it.
 echo "== the unit tests under qemu-aarch64-static"
-QEMU_LD_PREFIX=/usr/aarch64-linux-gnu qemu-aarch64-static "$exe" "$@"
+qemu-aarch64-static "$exe" "$@"
 # The packaged binary starts on arm64 too: check-config on the reference configuration.
 echo "== the packaged edgemq under qemu-aarch64-static"
-QEMU_LD_PREFIX=/usr/aarch64-linux-gnu qemu-aarch64-static "$packaged" check-config config/edgemq.toml
+qemu-aarch64-static "$packaged" check-config config/edgemq.toml

@@ -16,9 +16,10 @@ set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
 set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig)
 
 # Runs arm64 programs on the build machine: catch_discover_tests lists the test cases with it,
-# and ctest runs them with it. -L: the arm64 dynamic loader and libc of the cross toolchain;
-# the other libraries come from /usr/lib/aarch64-linux-gnu.
+# and ctest runs them with it. The loader and libraries are multiarch's (libc6:arm64 and the
+# :arm64 libraries), not the cross toolchain's tree (-L /usr/aarch64-linux-gnu), with which a
+# program hangs in pthread_create under qemu 7.2.
 find_program(EDGEMQ_QEMU_AARCH64 qemu-aarch64-static)
 if(EDGEMQ_QEMU_AARCH64)
-    set(CMAKE_CROSSCOMPILING_EMULATOR ${EDGEMQ_QEMU_AARCH64} -L /usr/aarch64-linux-gnu)
+    set(CMAKE_CROSSCOMPILING_EMULATOR ${EDGEMQ_QEMU_AARCH64})
 endif()
