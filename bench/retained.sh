@@ -34,6 +34,7 @@ start() {
         cat >"$work/edgemq.toml" <<TOML
 [broker]
 max_inflight_messages = 100
+max_queued_messages = 0
 persistence = $([[ $1 == edgemq-on ]] && echo true || echo false)
 persistence_file = "$work/retained.db"
 [admin]
@@ -44,7 +45,7 @@ TOML
         "$edgemq" --config "$work/edgemq.toml" 2>"$work/broker.log" &
         ;;
     mosquitto)
-        printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 100\npersistence true\npersistence_location %s/\nlog_dest none\n%s' \
+        printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 100\nmax_queued_messages 0\npersistence true\npersistence_location %s/\nlog_dest none\n%s' \
             "$port" "$work" "$([[ $(id -u) == 0 ]] && echo 'user root')" >"$work/mosquitto.conf"
         mosquitto -c "$work/mosquitto.conf" 2>"$work/broker.log" &
         ;;
@@ -59,9 +60,11 @@ TOML
     exit 1
 }
 
+# rate: the run's msg/s, with what was lost or duplicated when anything was.
 rate() {
     "$tool" --port "$port" --scenario fanin --publishers 16 --subscribers 1 --qos 1 --retain 1 \
-        --messages "$messages" | sed -n 's/.*"msgs_per_sec":\([0-9.]*\).*/\1/p' | cut -d. -f1
+        --messages "$messages" | sed -n 's/.*"msgs_per_sec":\([0-9]*\).*"lost":\([0-9]*\),"dup":\([0-9]*\).*/\1 \2 \3/p' |
+        awk '{ printf "%s%s", $1, ($2 + $3 > 0 ? " (lost " $2 ", dup " $3 ")" : "") }'
 }
 
 echo "| broker | retained msg/s, fan-in 16->1, QoS 1 ($runs runs of $((16 * messages)) messages) |"
