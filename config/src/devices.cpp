@@ -176,6 +176,11 @@ std::string claimed_twice(const device_match& earlier, const device_match& later
     if (!later.path.empty() && later.path == earlier.path) {
         return "path " + double_quoted(later.path) + " is" + taken;
     }
+    // by_id is tried after path: the same name claims one port when neither has a path.
+    if (!later.by_id.empty() && later.by_id == earlier.by_id && later.path.empty() &&
+        earlier.path.empty()) {
+        return "by_id " + double_quoted(later.by_id) + " is" + taken;
+    }
     const auto usb_only = [](const device_match& m) {
         return m.path.empty() && m.by_id.empty() && (!m.vid.empty() || !m.serial.empty());
     };

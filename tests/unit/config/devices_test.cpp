@@ -177,6 +177,10 @@ TEST_CASE("two devices cannot claim one port", "[config][serial]") {
     CHECK(first_error("[[devices]]\nid = \"a\"\n[devices.match]\npath = \"/dev/x\"\n"
                       "[[devices]]\nid = \"b\"\n[devices.match]\npath = \"/dev/x\"\n") ==
           R"(t.toml:7:1: devices[1].match: path "/dev/x" is already used by devices[0])");
+    CHECK(first_error("[[devices]]\nid = \"a\"\nmatch = { by_id = \"usb-FTDI_A9-if00-port0\" }\n"
+                      "[[devices]]\nid = \"b\"\nmatch = { by_id = \"usb-FTDI_A9-if00-port0\" }\n") ==
+          R"(t.toml:6:9: devices[1].match: by_id "usb-FTDI_A9-if00-port0" is already used by )"
+          "devices[0]");
     // The same USB adapter: vid and pid ignore case, as the driver compares them.
     CHECK(first_error("[[devices]]\nid = \"a\"\n"
                       "match = { vid = \"1A86\", pid = \"7523\", serial = \"A9\" }\n"
