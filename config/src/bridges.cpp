@@ -71,7 +71,7 @@ field addresses(std::string_view key, std::vector<std::string>& out) {
                 out.clear();
                 if (const auto* array = node.as_array()) {
                     for (std::size_t i = 0; i < array->size(); ++i) {
-                        read_one(*array->get(i), path + '[' + std::to_string(i) + ']');
+                        read_one(*array->get(i), item_path(path, i));
                     }
                     if (array->empty()) {
                         cx.error(node, path, "must name at least one \"host:port\"");
@@ -157,15 +157,10 @@ void check_bridge(context& cx, const toml::node& at, const std::string& path, br
 
 /// [[bridges]]: one remote broker each.
 field bridge_array(std::string_view key, std::vector<bridge>& out) {
-    return {key, [&out](context& cx, const toml::node& node, const std::string& path) {
-        const auto* array = node.as_array();
-        if (array == nullptr) {
-            cx.error(node, path, "expected an array of tables, written [[bridges]]" + got(node));
-            return;
-        }
-        for (std::size_t i = 0; i < array->size(); ++i) {
-            const auto& element = *array->get(i);
-            const auto element_path = path + '[' + std::to_string(i) + ']';
+    return table_array(
+        key, "bridges",
+        [&out](context& cx, const toml::node& element, const std::string& path, std::size_t i) {
+            const auto element_path = item_path(path, i);
             bridge& b = out.emplace_back();
             std::string password;
             read_table(
@@ -184,31 +179,20 @@ field bridge_array(std::string_view key, std::vector<bridge>& out) {
                     nonempty_text("cert", b.cert),
                     nonempty_text("key", b.key),
                     boolean("insecure", b.insecure),
-                    {"topics",
-                     [&b](context& cx2, const toml::node& n, const std::string& p) {
-                         const auto* topics = n.as_array();
-                         if (topics == nullptr) {
-                             cx2.error(n, p,
-                                       "expected an array of tables, written [[bridges.topics]]" +
-                                           got(n));
-                             return;
-                         }
-                         for (std::size_t j = 0; j < topics->size(); ++j) {
-                             read_bridge_topic(cx2, *topics->get(j),
-                                               p + '[' + std::to_string(j) + ']',
-                                               b.topics.emplace_back());
-                         }
-                     }},
+                    table_array("topics", "bridges.topics",
+                                [&b](context& cx2, const toml::node& topic,
+                                     const std::string& topics_path, std::size_t j) {
+                                    read_bridge_topic(cx2, topic, item_path(topics_path, j),
+                                                      b.topics.emplace_back());
+                                }),
                     nonempty_text("queue_file", b.queue_file),
                     integer("max_messages", b.max_messages),
                     integer("max_bytes", b.max_bytes),
                     one_of("when_full", b.when_full, full_policies),
                     boolean("queue_qos0", b.queue_qos0),
                     integer("max_inflight", b.max_inflight, 1),
-                    duration("reconnect_min", b.reconnect_min, milliseconds(10),
-                             milliseconds(1h)),
-                    duration("reconnect_max", b.reconnect_max, milliseconds(10),
-                             milliseconds(24h)),
+                    duration("reconnect_min", b.reconnect_min, milliseconds(10), milliseconds(1h)),
+                    duration("reconnect_max", b.reconnect_max, milliseconds(10), milliseconds(24h)),
                     boolean("notifications", b.notifications),
                     nonempty_text("notification_topic", b.notification_topic),
                 });
@@ -221,12 +205,11 @@ field bridge_array(std::string_view key, std::vector<bridge>& out) {
             for (std::size_t j = 0; j + 1 < out.size(); ++j) {
                 if (!b.name.empty() && out[j].name == b.name) {
                     cx.error(element, element_path,
-                             "name " + double_quoted(b.name) + " is already used by " + path +
-                                 '[' + std::to_string(j) + ']');
+                             "name " + double_quoted(b.name) + " is already used by " +
+                                 item_path(path, j));
                 }
             }
-        }
-    }};
+        });
 }
 
 } // namespace edgemq::config::detail

@@ -262,15 +262,10 @@ void check_device(context& cx, const toml::node& at, const std::string& path, co
 
 /// [[devices]]: one serial device each.
 field device_array(std::string_view key, std::vector<device>& out) {
-    return {key, [&out](context& cx, const toml::node& node, const std::string& path) {
-        const auto* array = node.as_array();
-        if (array == nullptr) {
-            cx.error(node, path, "expected an array of tables, written [[devices]]" + got(node));
-            return;
-        }
-        for (std::size_t i = 0; i < array->size(); ++i) {
-            const auto& element = *array->get(i);
-            const auto element_path = path + '[' + std::to_string(i) + ']';
+    return table_array(
+        key, "devices",
+        [&out](context& cx, const toml::node& element, const std::string& path, std::size_t i) {
+            const auto element_path = item_path(path, i);
             device& d = out.emplace_back();
             auto& p = d.publish;
             read_table(
@@ -330,22 +325,20 @@ field device_array(std::string_view key, std::vector<device>& out) {
             for (std::size_t j = 0; j + 1 < out.size(); ++j) {
                 if (!d.id.empty() && out[j].id == d.id) {
                     cx.error(element, element_path,
-                             "id " + double_quoted(d.id) + " is already used by " + path + '[' +
-                                 std::to_string(j) + ']');
+                             "id " + double_quoted(d.id) + " is already used by " +
+                                 item_path(path, j));
                 }
             }
             // Reported once, against the first device that has the port.
             for (std::size_t j = 0; j + 1 < out.size(); ++j) {
-                const auto why = claimed_twice(out[j].match, d.match,
-                                               path + '[' + std::to_string(j) + ']');
+                const auto why = claimed_twice(out[j].match, d.match, item_path(path, j));
                 if (!why.empty()) {
                     const auto* match = element.as_table()->get("match");
                     cx.error(match != nullptr ? *match : element, element_path + ".match", why);
                     break;
                 }
             }
-        }
-    }};
+        });
 }
 
 } // namespace edgemq::config::detail

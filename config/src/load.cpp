@@ -123,42 +123,33 @@ void check_listener(context& cx, const toml::node& at, const std::string& path,
 
 /// [[listeners]]: each element must have a bind.
 field listener_array(std::string_view key, std::vector<listener>& out) {
-    return {key, [&out](context& cx, const toml::node& node, const std::string& path) {
-                const auto* array = node.as_array();
-                if (array == nullptr) {
-                    cx.error(node, path,
-                             "expected an array of tables, written [[listeners]]" + got(node));
-                    return;
-                }
-                for (std::size_t i = 0; i < array->size(); ++i) {
-                    const auto& element = *array->get(i);
-                    const auto element_path = path + '[' + std::to_string(i) + ']';
-                    listener& l = out.emplace_back();
-                    read_table(cx, element, element_path,
-                               {
-                                   listener_type("type", l.type),
-                                   bind_address("bind", l),
-                                   integer("max_connections", l.max_connections),
-                                   text("cert", l.cert),
-                                   text("key", l.key),
-                                   text("ca", l.ca),
-                                   boolean("require_client_certificate",
-                                           l.require_client_certificate),
-                                   boolean("use_identity_as_username", l.use_identity_as_username),
-                                   text("path", l.path),
-                                   optional_boolean("allow_anonymous", l.allow_anonymous),
-                                   text("password_file", l.password_file),
-                                   text("acl_file", l.acl_file),
-                                   integer("max_publish_rate", l.max_publish_rate),
-                               });
-                    if (element.is_table() && !element.as_table()->contains("bind")) {
-                        cx.error(element, element_path,
-                                 R"(missing "bind", e.g. bind = "0.0.0.0:1883")");
-                    } else if (element.is_table()) {
-                        check_listener(cx, element, element_path, l);
-                    }
-                }
-            }};
+    return table_array(
+        key, "listeners",
+        [&out](context& cx, const toml::node& element, const std::string& path, std::size_t i) {
+            const auto element_path = item_path(path, i);
+            listener& l = out.emplace_back();
+            read_table(cx, element, element_path,
+                       {
+                           listener_type("type", l.type),
+                           bind_address("bind", l),
+                           integer("max_connections", l.max_connections),
+                           text("cert", l.cert),
+                           text("key", l.key),
+                           text("ca", l.ca),
+                           boolean("require_client_certificate", l.require_client_certificate),
+                           boolean("use_identity_as_username", l.use_identity_as_username),
+                           text("path", l.path),
+                           optional_boolean("allow_anonymous", l.allow_anonymous),
+                           text("password_file", l.password_file),
+                           text("acl_file", l.acl_file),
+                           integer("max_publish_rate", l.max_publish_rate),
+                       });
+            if (element.is_table() && !element.as_table()->contains("bind")) {
+                cx.error(element, element_path, R"(missing "bind", e.g. bind = "0.0.0.0:1883")");
+            } else if (element.is_table()) {
+                check_listener(cx, element, element_path, l);
+            }
+        });
 }
 
 /// [admin]: bind shares the listeners' "host:port" syntax; cert and key come as a pair.

@@ -250,8 +250,7 @@ field text_array(std::string_view key, std::vector<std::string>& out) {
                 out.clear();
                 for (std::size_t i = 0; i < array->size(); ++i) {
                     const auto& element = *array->get(i);
-                    if (const auto value =
-                            read_string(cx, element, path + '[' + std::to_string(i) + ']')) {
+                    if (const auto value = read_string(cx, element, item_path(path, i))) {
                         out.emplace_back(*value);
                     }
                 }

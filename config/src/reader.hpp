@@ -94,6 +94,30 @@ void read_table(context& cx, const toml::node& node, const std::string& path, co
 /// A sub-table read against `known`.
 field table(std::string_view key, fields known);
 
+/// The path of element `i` of the array at `array_path`: "devices[2]".
+inline std::string item_path(const std::string& array_path, std::size_t i) {
+    return array_path + '[' + std::to_string(i) + ']';
+}
+
+/// An array of tables, written `[[written]]`: `read_one(cx, element, array_path, i)` reads
+/// element i; anything but an array is an error that shows how the array is written.
+template <class ReadOne>
+field table_array(std::string_view key, std::string written, ReadOne read_one) {
+    return {key, [written = std::move(written), read_one = std::move(read_one)](
+                     context& cx, const toml::node& node, const std::string& path) {
+                const auto* array = node.as_array();
+                if (array == nullptr) {
+                    cx.error(node, path,
+                             "expected an array of tables, written [[" + written + "]]" +
+                                 got(node));
+                    return;
+                }
+                for (std::size_t i = 0; i < array->size(); ++i) {
+                    read_one(cx, *array->get(i), path, i);
+                }
+            }};
+}
+
 // Scalars -------------------------------------------------------------------------------------
 
 template <std::integral T>
