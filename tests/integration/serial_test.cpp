@@ -3,6 +3,7 @@
 // "dev" end, the test plays the device on the "sim" end), the broker runs in-process, and
 // mosquitto_sub / mosquitto_pub are the MQTT clients.
 
+#include "pty.hpp"
 #include "real_clients.hpp"
 #include "test_broker.hpp"
 
@@ -11,11 +12,8 @@
 #include <catch2/catch.hpp>
 #include <spdlog/sinks/null_sink.h>
 
-#include <fcntl.h>
 #include <grp.h>
-#include <poll.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,60 +31,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// `socat` joining two ptys, linked as DIR/dev (for the driver) and DIR/sim (for the test).
-std::unique_ptr<background_process> start_socat(const fs::path& dir) {
-    fs::remove(dir / "dev");
-    fs::remove(dir / "sim");
-    auto p = std::make_unique<background_process>(std::vector<std::string>{
-        "socat", "pty,raw,echo=0,link=" + (dir / "dev").string(),
-        "pty,raw,echo=0,link=" + (dir / "sim").string()});
-    REQUIRE(eventually([&] { return fs::exists(dir / "dev") && fs::exists(dir / "sim"); }));
-    return p;
-}
-
-/// The device's end of the pair.
-class sim_port {
-public:
-    explicit sim_port(const fs::path& path)
-        : fd_(::open(path.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK)) {
-        REQUIRE(fd_ >= 0);
-        termios tio{};
-        ::tcgetattr(fd_, &tio);
-        ::cfmakeraw(&tio);
-        ::tcsetattr(fd_, TCSANOW, &tio);
-    }
-    ~sim_port() { ::close(fd_); }
-    sim_port(const sim_port&) = delete;
-    sim_port& operator=(const sim_port&) = delete;
-
-    void write(std::string_view bytes) {
-        REQUIRE(::write(fd_, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
-    }
-    /// Whatever arrives within `timeout` until `until` is seen.
-    std::string read(std::chrono::milliseconds timeout, std::string_view until = "\n") {
-        std::string got;
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (got.find(until) == std::string::npos) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                deadline - std::chrono::steady_clock::now());
-            pollfd p{fd_, POLLIN, 0};
-            if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
-                break;
-            }
-            char buf[256];
-            const auto n = ::read(fd_, buf, sizeof buf);
-            if (n <= 0) {
-                break;
-            }
-            got.append(buf, static_cast<std::size_t>(n));
-        }
-        return got;
-    }
-
-private:
-    int fd_;
-};
-
 std::shared_ptr<spdlog::logger> quiet_logger() {
     return std::make_shared<spdlog::logger>("serial",
                                             std::make_shared<spdlog::sinks::null_sink_mt>());
@@ -98,7 +42,7 @@ TEST_CASE("a kv sensor on a pty: state, fields, commands, unplug and replug",
           "[integration][serial]") {
     const auto dir = fs::temp_directory_path() / ("edgemq-serial-" + std::to_string(::getpid()));
     fs::create_directories(dir);
-    auto socat = start_socat(dir);
+    auto socat = start_pty_pair(dir);
 
     auto broker = std::make_unique<test_broker>();
     auto sub = start_mosquitto_sub(broker->port(), {"-v", "-t", "edgemq/#"});
@@ -146,7 +90,7 @@ commands.led = { type = "enum", values = ["on", "off"], format = "LED {value}", 
     EDGEMQ_REQUIRE_PROC(*sub, sub->wait_for_line("edgemq/sensor/availability offline"));
 
     // Replug on the same path: online again, and data flows, without restarting anything.
-    socat = start_socat(dir);
+    socat = start_pty_pair(dir);
     EDGEMQ_REQUIRE_PROC(*sub, sub->wait_for_lines_containing("edgemq/sensor/availability online", 2));
     {
         sim_port sim(dir / "sim");
@@ -197,8 +141,8 @@ TEST_CASE("service: devices() snapshots, restart() reopens one device, apply() t
     const auto dir_b = root / "b";
     fs::create_directories(dir_a);
     fs::create_directories(dir_b);
-    auto socat_a = start_socat(dir_a);
-    auto socat_b = start_socat(dir_b);
+    auto socat_a = start_pty_pair(dir_a);
+    auto socat_b = start_pty_pair(dir_b);
 
     auto broker = std::make_unique<test_broker>();
     auto sub = start_mosquitto_sub(broker->port(), {"-v", "-t", "edgemq/#"});
@@ -303,7 +247,7 @@ TEST_CASE("service: started with no devices, apply() adds one later and stop() i
           "[integration][serial]") {
     const auto dir = fs::temp_directory_path() / ("edgemq-svc0-" + std::to_string(::getpid()));
     fs::create_directories(dir);
-    auto socat = start_socat(dir);
+    auto socat = start_pty_pair(dir);
     auto broker = std::make_unique<test_broker>();
     auto sub = start_mosquitto_sub(broker->port(), {"-v", "-t", "edgemq/#"});
 
@@ -338,7 +282,7 @@ public:
         : dir_(fs::temp_directory_path() / ("edgemq-" + name + "-" + std::to_string(::getpid()))) {
         fs::remove_all(dir_);
         fs::create_directories(dir_);
-        socat_ = start_socat(dir_);
+        socat_ = start_pty_pair(dir_);
     }
     ~pty_pair() {
         socat_.reset();

@@ -60,6 +60,27 @@ public:
         REQUIRE(::write(fd_, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
     }
 
+    /// What the driver sends (commands), read until `until` is seen or `timeout` passes.
+    std::string read(std::chrono::milliseconds timeout, std::string_view until = "\n") {
+        std::string got;
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (got.find(until) == std::string::npos) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            pollfd p{fd_, POLLIN, 0};
+            if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+                break;
+            }
+            char buf[256];
+            const auto n = ::read(fd_, buf, sizeof buf);
+            if (n <= 0) {
+                break;
+            }
+            got.append(buf, static_cast<std::size_t>(n));
+        }
+        return got;
+    }
+
 private:
     int fd_;
 };
