@@ -95,6 +95,27 @@ std::vector<std::string> numbered(int from, int to) {
     return out;
 }
 
+/// The start of the outage cases: a gateway whose bridge "up" forwards sensors/# to `remote`
+/// (with `bridge_lines` added), connected; a persistent session for the test's subscriber on the
+/// remote; then the remote stopped and `count` QoS 1 messages published on sensors/a.
+gateway backlog_during_outage(const scratch_dir& dir, remote_broker& remote,
+                              const std::string& bridge_lines, int count,
+                              std::chrono::seconds publish_timeout) {
+    gateway gw{dir, gateway_config(dir, "address = \"127.0.0.1:" + std::to_string(remote.port()) +
+                                            "\"\n" + bridge_lines +
+                                            "[[bridges.topics]]\npattern = \"sensors/#\"\n")};
+    EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("bridge up: connected to"));
+    remote_subscriber(remote.port(), "sensors/#", 0)->wait();
+
+    remote.stop();
+    EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("lost the connection"));
+    background_process pub{
+        paho_script("publisher.py", gw.port(), {"sensors/a", "1", std::to_string(count)})};
+    EDGEMQ_REQUIRE_PROC(pub, pub.wait_for_line("published " + std::to_string(count),
+                                               publish_timeout));
+    return gw;
+}
+
 } // namespace
 
 TEST_CASE("bridge: out, in and both directions with prefixes, and nothing echoed back",
@@ -201,18 +222,7 @@ TEST_CASE("bridge: 10,000 QoS 1 messages published during an outage all arrive, 
           "[integration][bridge][outage]") {
     scratch_dir dir;
     remote_broker remote{dir};
-    gateway gw{dir,
-               gateway_config(dir, R"(address = "127.0.0.1:)" + std::to_string(remote.port()) + R"("
-[[bridges.topics]]
-pattern = "sensors/#"
-)")};
-    EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("bridge up: connected to"));
-    remote_subscriber(remote.port(), "sensors/#", 0)->wait();
-
-    remote.stop();
-    EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("lost the connection"));
-    background_process pub{paho_script("publisher.py", gw.port(), {"sensors/a", "1", "10000"})};
-    EDGEMQ_REQUIRE_PROC(pub, pub.wait_for_line("published 10000", 60s));
+    auto gw = backlog_during_outage(dir, remote, "", 10000, 60s);
     REQUIRE(eventually(
         [&] { return sys_value(gw.port(), "$SYS/broker/bridges/up/queue/messages") == "10000"; },
         15s));
@@ -231,18 +241,7 @@ TEST_CASE("bridge: kill -9 with a backlog and again in the middle of draining it
     scratch_dir dir;
     remote_broker remote{dir};
     // One message in flight at a time, so that draining takes long enough to be interrupted.
-    gateway gw{dir,
-               gateway_config(dir, R"(address = "127.0.0.1:)" + std::to_string(remote.port()) + R"("
-max_inflight = 1
-[[bridges.topics]]
-pattern = "sensors/#"
-)")};
-    EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("bridge up: connected to"));
-    remote_subscriber(remote.port(), "sensors/#", 0)->wait();
-
-    remote.stop();
-    background_process pub{paho_script("publisher.py", gw.port(), {"sensors/a", "1", "3000"})};
-    EDGEMQ_REQUIRE_PROC(pub, pub.wait_for_line("published 3000", 60s));
+    auto gw = backlog_during_outage(dir, remote, "max_inflight = 1\n", 3000, 60s);
     gw.kill9(); // with all 3000 queued and none sent
 
     remote.start();
@@ -280,18 +279,7 @@ pattern = "sensors/#"
 TEST_CASE("bridge: a full queue drops the oldest and counts them", "[integration][bridge]") {
     scratch_dir dir;
     remote_broker remote{dir};
-    gateway gw{dir,
-               gateway_config(dir, R"(address = "127.0.0.1:)" + std::to_string(remote.port()) + R"("
-max_messages = 100
-[[bridges.topics]]
-pattern = "sensors/#"
-)")};
-    EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("bridge up: connected to"));
-    remote_subscriber(remote.port(), "sensors/#", 0)->wait();
-
-    remote.stop();
-    background_process pub{paho_script("publisher.py", gw.port(), {"sensors/a", "1", "150"})};
-    EDGEMQ_REQUIRE_PROC(pub, pub.wait_for_line("published 150", 30s));
+    auto gw = backlog_during_outage(dir, remote, "max_messages = 100\n", 150, 30s);
     REQUIRE(eventually(
         [&] { return sys_value(gw.port(), "$SYS/broker/bridges/up/messages/dropped") == "50"; },
         15s));
