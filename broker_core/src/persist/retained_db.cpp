@@ -83,7 +83,7 @@ void retained_db::run() {
     }
 }
 
-bool retained_db::write(const std::map<std::string, message_ptr, std::less<>>& batch) {
+void retained_db::write(const std::map<std::string, message_ptr, std::less<>>& batch) {
     transaction tx{db_};
     bool ok = tx.ok();
     for (auto it = batch.begin(); ok && it != batch.end(); ++it) {
@@ -99,11 +99,10 @@ bool retained_db::write(const std::map<std::string, message_ptr, std::less<>>& b
         sqlite3_reset(s);
     }
     if (ok && tx.commit()) {
-        return true;
+        return;
     }
     log_.error("retained message store {}: write failed: {}; {} retained messages are not on disk",
                db_.path().string(), db_.error(), batch.size());
-    return false;
 }
 
 } // namespace edgemq::broker::persist

@@ -43,7 +43,8 @@ public:
 
 private:
     void run();
-    bool write(const std::map<std::string, message_ptr, std::less<>>& batch);
+    /// One transaction; a failure is logged (the messages stay in memory, not on disk).
+    void write(const std::map<std::string, message_ptr, std::less<>>& batch);
 
     sqlite_file db_;
     spdlog::logger& log_;
