@@ -2,8 +2,9 @@
 // `edgemq passwd` as an operator runs it: batch and interactive (a real pseudo-terminal, echo
 // off), deletion, errors, and both directions of compatibility with Mosquitto: files written
 // by Debian's mosquitto_passwd are edited without damage, and a file written by edgemq is
-// accepted by the mosquitto broker itself. Mosquitto's tools are optional: a test that needs
-// one it cannot find warns and skips.
+// accepted by the mosquitto broker itself. Mosquitto's tools are installed by
+// scripts/install-deps.sh --test: a test that needs one it cannot find fails, so that a pass
+// always means the comparison ran.
 #include "edgemq/broker/auth/password_file.hpp"
 
 #include <catch2/catch.hpp>
@@ -405,8 +406,8 @@ TEST_CASE("edgemq passwd edits a file written by mosquitto_passwd without corrup
           "[integration][auth]") {
     const auto mosquitto_passwd = find_program("mosquitto_passwd");
     if (mosquitto_passwd.empty()) {
-        WARN("mosquitto_passwd is not installed (apt install mosquitto); skipped");
-        return;
+        FAIL("mosquitto_passwd is not installed (apt install mosquitto, or "
+             "scripts/install-deps.sh --test)");
     }
     temp_dir dir;
     const auto file = dir / "passwd";
@@ -452,9 +453,8 @@ TEST_CASE("the mosquitto broker accepts a password file written by edgemq passwd
     const auto mosquitto = find_program("mosquitto");
     const auto mosquitto_pub = find_program("mosquitto_pub");
     if (mosquitto.empty() || mosquitto_pub.empty()) {
-        WARN("mosquitto or mosquitto_pub is not installed (apt install mosquitto "
-             "mosquitto-clients); skipped");
-        return;
+        FAIL("mosquitto or mosquitto_pub is not installed (apt install mosquitto "
+             "mosquitto-clients, or scripts/install-deps.sh --test)");
     }
     temp_dir dir;
     const auto file = dir / "passwd";
