@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // The in-process broker against the clients people actually use: paho-mqtt 1.6 scripts written
 // as the tutorials write them, and Debian's mosquitto_pub / mosquitto_sub. Every test asserts on
-// the exact lines the clients print, and waits for lines rather than sleeping.
+// the exact lines the clients print, and waits for lines rather than sleeping. A raw-bytes
+// client stands in where a real one would hide what the broker did (it would reconnect).
 
+#include "hex.hpp"
+#include "raw_mqtt_client.hpp"
 #include "real_clients.hpp"
 #include "test_broker.hpp"
 
@@ -21,6 +24,8 @@ using edgemq::test::eventually;
 using edgemq::test::messages;
 using edgemq::test::mosquitto_pub;
 using edgemq::test::paho_script;
+using edgemq::test::raw_mqtt_client;
+using edgemq::test::read_status;
 using edgemq::test::start_mosquitto_sub;
 using edgemq::test::test_broker;
 using edgemq::test::wait_for_messages;
@@ -330,12 +335,36 @@ TEST_CASE("a clean DISCONNECT discards the will", "[integration][clients][mosqui
 TEST_CASE("a second client with the same client id takes over",
           "[integration][clients][mosquitto]") {
     test_broker b;
-    auto first = start_mosquitto_sub(b.port(), {"-i", "same-id", "-t", "t/first"});
-    auto second = start_mosquitto_sub(b.port(), {"-i", "same-id", "-t", "t/second"});
+    // The first client is a raw one: mosquitto_sub would reconnect when it is closed and take
+    // the id back, so two of them flap instead of showing which connection the broker keeps.
+    raw_mqtt_client first{b.port()};
+    REQUIRE_FALSE(first.send(edgemq::test::hex("10 13 00 04 4d 51 54 54 04 02 00 3c 00 07"
+                                               "73 61 6d 65 2d 69 64"))); // CONNECT id="same-id"
+    auto connack = first.read_packet(5s);
+    REQUIRE(connack.status == read_status::packet);
+    REQUIRE(connack.bytes == edgemq::test::hex("20 02 00 00"));
 
-    // The broker closes the first connection [MQTT-3.1.4-2]; mosquitto_sub then reconnects,
-    // which shows as a second CONNECT in its debug output.
-    EDGEMQ_REQUIRE_PROC(*first, first->wait_for_lines_containing("sending CONNECT", 2, 5s));
+    auto second = start_mosquitto_sub(b.port(), {"-i", "same-id", "-t", "t/second", "-v"});
+
+    // The broker closes the first connection [MQTT-3.1.4-2], sending nothing before it.
+    const auto closed = first.read_packet(5s);
+    INFO("first connection: " << edgemq::test::to_hex(closed.bytes) << " " << closed.detail);
+    CHECK(closed.status == read_status::closed);
+    CHECK(closed.detail == "eof");
+    CHECK(closed.bytes.empty());
+
+    // The second one stays connected and keeps working: a message reaches it, and it never
+    // had to reconnect.
+    REQUIRE(eventually([&] { return connected_clients(b) == 1; }));
+    mosquitto_pub(b.port(), {"-q", "1", "-t", "t/second", "-m", "still here"});
+    EDGEMQ_REQUIRE_PROC(*second, wait_for_messages(*second, 1));
+    CHECK(messages(*second) == lines{"t/second still here"});
+    EDGEMQ_REQUIRE_PROC(*second, second->running());
+    const auto out = second->lines();
+    CHECK(std::count_if(out.begin(), out.end(), [](const std::string& l) {
+              return l.find("sending CONNECT") != std::string::npos;
+          }) == 1);
+    CHECK(connected_clients(b) == 1);
 }
 
 TEST_CASE("a 1 MB payload goes through mosquitto_pub -s and mosquitto_sub",
