@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <edgemq/config/load.hpp>
 
+#include "commented_example.hpp"
+
 #include <catch2/catch.hpp>
 
-#include <fstream>
 #include <string>
 
 using namespace edgemq::config;
@@ -135,17 +136,9 @@ pattern = "#"
 }
 
 TEST_CASE("the commented bridge example in config/edgemq.toml loads", "[config][bridge]") {
-    std::ifstream in{std::string(EDGEMQ_SOURCE_DIR) + "/config/edgemq.toml"};
-    std::string line;
-    std::string example;
-    bool inside = false;
-    while (std::getline(in, line)) {
-        inside = inside || line == "# [[bridges]]";
-        if (inside && line.starts_with("# ")) {
-            example += line.substr(2) + '\n';
-        }
-    }
-    REQUIRE_FALSE(example.empty());
+    const auto example =
+        edgemq::test::commented_example(edgemq::test::reference_config(), "# [[bridges]]");
+    INFO(example);
     const auto g = load_string(example, "example.toml");
     const auto& b = g.bridges.at(0);
     CHECK(b.tls);

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <edgemq/config/load.hpp>
 
+#include "commented_example.hpp"
+
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -208,13 +211,59 @@ TEST_CASE("two devices cannot claim one port", "[config][serial]") {
 }
 
 TEST_CASE("the commented device example in config/edgemq.toml loads", "[config][serial]") {
-    // The example's lines start with "# " so that the reference file stays the defaults.
-    std::string text = "[[devices]]\nid = \"greenhouse\"\nmatch = { path = \"/dev/ttyUSB0\" }\n"
-                       "baud = 9600\nsettle = \"2s\"\n"
-                       "parser = { kind = \"kv\", pair_separator = \",\", kv_separator = \"=\" }\n"
-                       "fields.temp = { type = \"float\", unit = \"C\", deadband = 0.2 }\n"
-                       "commands.led = { type = \"enum\", values = [\"on\", \"off\"], "
-                       "format = \"LED {value}\", reply = \"^OK LED\", timeout = \"2s\" }\n";
-    const auto g = load_string(text, "t.toml");
-    CHECK(g.devices.at(0).commands.at(0).values.size() == 2);
+    // The example's lines start with "# " so that the reference file stays the defaults; this
+    // loads the file's own text, so an example that drifts from the loader fails here.
+    const auto example =
+        edgemq::test::commented_example(edgemq::test::reference_config(), "# [[devices]]");
+    INFO(example);
+    const auto g = load_string(example, "example.toml");
+    REQUIRE(g.devices.size() == 1);
+    const auto& d = g.devices.front();
+    CHECK(d.id == "greenhouse");
+    CHECK(d.match == device_match{.path = "/dev/ttyUSB0"});
+    CHECK(d.baud == 9600);
+    CHECK(d.flow_control == flow_control::none);
+    CHECK(d.dtr == modem_line::keep);
+    CHECK(d.settle == 2s);
+    CHECK(d.framing == framing_mode::line);
+    CHECK(d.max_frame_bytes == 1024);
+    CHECK(d.encoding == text_encoding::utf8);
+    CHECK(d.stats_interval == 60s);
+
+    CHECK(d.parser.kind == parser_kind::kv);
+    CHECK(d.parser.pair_separator == ",");
+    CHECK(d.parser.kv_separator == "=");
+
+    REQUIRE(d.fields.size() == 2);
+    const auto field = [&](const std::string& name) {
+        const auto it = std::find_if(d.fields.begin(), d.fields.end(),
+                                     [&](const device_field& f) { return f.name == name; });
+        REQUIRE(it != d.fields.end());
+        return *it;
+    };
+    const auto temp = field("temp");
+    CHECK(temp.type == field_type::number);
+    CHECK(temp.unit == "\u00b0C");
+    CHECK(temp.deadband == 0.2);
+    const auto hum = field("hum");
+    CHECK(hum.type == field_type::integer);
+    CHECK(hum.unit == "%");
+    CHECK_FALSE(hum.deadband);
+
+    CHECK(d.publish.base == "edgemq");
+    CHECK(d.publish.state);
+    CHECK(d.publish.fields); // not the default
+    CHECK(d.publish.qos == 0);
+    CHECK_FALSE(d.publish.retain);
+    CHECK(d.publish.min_interval == 0s);
+    CHECK(d.publish.max_interval == 5min);
+
+    REQUIRE(d.commands.size() == 1);
+    const auto& led = d.commands.front();
+    CHECK(led.name == "led");
+    CHECK(led.type == command_type::enumeration);
+    CHECK(led.values == std::vector<std::string>{"on", "off"});
+    CHECK(led.format == "LED {value}");
+    CHECK(led.reply == "^OK LED");
+    CHECK(led.timeout == 2s);
 }
