@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "broker_impl.hpp"
+#include "heap_trimmer.hpp"
 #include "net/connection.hpp"
 
 #include "edgemq/broker/error.hpp"
@@ -16,6 +17,11 @@
 
 namespace edgemq::broker {
 namespace {
+
+/// What a rate-limited log line adds for the lines it held back.
+std::string held_back(std::uint64_t n) {
+    return n > 0 ? " (" + std::to_string(n) + " more in the last second)" : std::string{};
+}
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr const char* version_string = "edgemq version " EDGEMQ_VERSION;
@@ -240,19 +246,19 @@ void broker_impl::reload_files() {
 
 void broker_impl::log_auth_failure(std::string_view client_id, std::string_view user,
                                    std::string peer) {
-    const auto now = std::chrono::steady_clock::now();
-    const std::lock_guard lock{auth_log_mutex_};
-    if (now - auth_log_last_ < std::chrono::seconds(1)) {
-        ++auth_log_suppressed_; // a password-guessing client must not flood the journal
-        return;
+    if (const auto suppressed = auth_log_.admit()) { // a password-guessing client must not flood
+        log.warn("login refused client_id={} user={} peer={}{}", client_id,
+                 user.empty() ? std::string_view{"(anonymous)"} : user, peer,
+                 held_back(*suppressed));
     }
-    auth_log_last_ = now;
-    log.warn("login refused client_id={} user={} peer={}{}", client_id,
-             user.empty() ? std::string_view{"(anonymous)"} : user, peer,
-             auth_log_suppressed_ > 0
-                 ? " (" + std::to_string(auth_log_suppressed_) + " more refused in the last second)"
-                 : std::string{});
-    auth_log_suppressed_ = 0;
+}
+
+void broker_impl::log_limit_closed(std::string_view client_id, const std::string& peer,
+                                   boost::system::error_code reason) {
+    if (const auto suppressed = limit_log_.admit()) {
+        log.warn("client disconnected client_id={} peer={} reason={}{}", client_id, peer,
+                 reason.message(), held_back(*suppressed));
+    }
 }
 
 bool broker_impl::admit(listener_state& l) {
@@ -510,7 +516,9 @@ asio::awaitable<void> broker_impl::sweep_loop(worker& w) {
     // One timer per thread, not per connection: deadlines are checked four times a second, so a
     // keep-alive of k seconds closes between 1.5 k and 1.5 k + 0.25 s of silence.
     constexpr auto period = std::chrono::milliseconds(250);
-    while (true) {
+    constexpr unsigned sweeps_per_trim = 20; // every 5 s, on worker 0
+    heap_trimmer heap;
+    for (unsigned n = 1;; ++n) {
         w.sweep_timer.expires_after(period);
         auto [ec] = co_await w.sweep_timer.async_wait(use_nothrow);
         if (ec) {
@@ -521,6 +529,9 @@ asio::awaitable<void> broker_impl::sweep_loop(worker& w) {
             connection* next = c->next_in_worker; // closing unlinks c
             c->check_deadline(now);
             c = next;
+        }
+        if (w.index == 0 && n % sweeps_per_trim == 0) {
+            heap.poll();
         }
     }
 }
@@ -556,6 +567,8 @@ void broker_impl::publish_sys() {
     put("$SYS/broker/messages/sent", std::to_string(s.messages_sent));
     put("$SYS/broker/publish/messages/dropped", std::to_string(s.messages_dropped));
     put("$SYS/broker/publish/messages/denied", std::to_string(s.messages_denied));
+    put("$SYS/broker/clients/packet_timeouts", std::to_string(s.packet_timeouts));
+    put("$SYS/broker/clients/unauthenticated_closed", std::to_string(s.unauthenticated_closed));
     put("$SYS/broker/bytes/received", std::to_string(s.bytes_received));
     put("$SYS/broker/bytes/sent", std::to_string(s.bytes_sent));
     put("$SYS/broker/subscriptions/count", std::to_string(s.subscriptions));
@@ -572,6 +585,8 @@ broker_stats broker_impl::stats() const {
         s.bytes_sent += w->bytes_sent.get();
         s.messages_dropped += w->messages_dropped.get();
         s.messages_denied += w->messages_denied.get();
+        s.packet_timeouts += w->packet_timeouts.get();
+        s.unauthenticated_closed += w->unauthenticated_closed.get();
     }
     s.clients_connected = clients_connected_.load(std::memory_order_relaxed);
     s.clients_maximum = connections_max_.load(std::memory_order_relaxed);

@@ -55,6 +55,39 @@ struct client_access {
     std::shared_ptr<const auth::acl> acl;
 };
 
+/// Whether a client may publish to `topic` (a PUBLISH or its will): never into the broker's own
+/// $SYS tree, and only where `acl` (null: no ACL) lets `username` write.
+inline bool may_publish(const auth::acl* acl, const std::optional<std::string>& username,
+                        std::string_view client_id, std::string_view topic) {
+    if (topic.starts_with("$SYS")) {
+        return false;
+    }
+    return acl == nullptr || acl->can_publish(username, client_id, topic);
+}
+
+/// At most one log line a second for one kind of misbehaviour, with a count of the ones held
+/// back, so that a hostile or broken client cannot flood the journal.
+/// Thread safety: admit() may be called from any thread.
+class log_limiter {
+public:
+    /// The lines held back since the last admitted one, or nullopt when this one is held back.
+    std::optional<std::uint64_t> admit() {
+        const auto now = std::chrono::steady_clock::now();
+        const std::lock_guard lock{mutex_};
+        if (now - last_ < std::chrono::seconds(1)) {
+            ++suppressed_;
+            return std::nullopt;
+        }
+        last_ = now;
+        return std::exchange(suppressed_, 0);
+    }
+
+private:
+    std::mutex mutex_;
+    std::chrono::steady_clock::time_point last_{};
+    std::uint64_t suppressed_ = 0;
+};
+
 /// An MQTT session: identity, subscriptions and QoS state. It outlives connections when
 /// clean_session is 0. All mutable state belongs to the worker named by `home`, which changes
 /// only when a client reconnects on another thread and the session moves with it.
@@ -117,7 +150,9 @@ struct worker {
     counter bytes_received;
     counter bytes_sent;
     counter messages_dropped;
-    counter messages_denied; ///< PUBLISH packets an ACL refused
+    counter messages_denied; ///< PUBLISH packets (and wills) an ACL refused
+    counter packet_timeouts; ///< connections closed for a packet not finished in packet_timeout
+    counter unauthenticated_closed; ///< closed for holding too much before CONNECT
 };
 
 /// A listening socket and the connections it admitted.
@@ -211,6 +246,14 @@ public:
     void reload_files();
     /// Logs a refused login, at most once a second with a count of the ones not logged.
     void log_auth_failure(std::string_view client_id, std::string_view user, std::string peer);
+    /// Logs a connection closed for abuse of a resource limit (a slow drip, memory before
+    /// CONNECT), at most once a second with a count of the ones not logged.
+    void log_limit_closed(std::string_view client_id, const std::string& peer,
+                          boost::system::error_code reason);
+
+    /// Bytes held by connections that have not completed CONNECT, over all threads; a
+    /// connection adds and removes its own share (max_unauthenticated_memory).
+    std::atomic<std::size_t> unauthenticated_bytes{0};
 
 private:
     asio::awaitable<void> sys_loop();
@@ -246,9 +289,8 @@ private:
     std::atomic<std::uint64_t> clients_connected_{0}; ///< sockets with an attached session
     std::atomic<std::uint64_t> connections_max_{0};
     std::atomic<std::int64_t> subscriptions_{0};
-    std::mutex auth_log_mutex_;
-    std::chrono::steady_clock::time_point auth_log_last_{};
-    std::uint64_t auth_log_suppressed_ = 0;
+    log_limiter auth_log_;
+    log_limiter limit_log_;
     std::atomic<unsigned> next_worker_{0};
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::atomic<bool> running_{false};

@@ -26,6 +26,8 @@ public:
             return "invalid UTF-8 string";
         case errc::invalid_topic_name:
             return "invalid topic name";
+        case errc::invalid_topic_filter:
+            return "empty topic filter";
         case errc::unsupported_protocol_version:
             return "unsupported protocol version";
         case errc::protocol_error:
@@ -48,6 +50,14 @@ public:
             return "bad user name or password";
         case errc::not_authorized:
             return "not authorized";
+        case errc::packet_timeout:
+            return "packet not completed within packet_timeout";
+        case errc::unauthenticated_limit:
+            return "CONNECT larger than max_connect_size";
+        case errc::unauthenticated_memory:
+            return "max_unauthenticated_memory reached";
+        case errc::will_not_authorized:
+            return "will topic not authorized";
         }
         return "unknown edgemq.broker error";
     }

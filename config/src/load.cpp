@@ -110,6 +110,14 @@ void check_listener(context& cx, const toml::node& at, const std::string& path,
         cx.error(at, path, "path must start with '/', e.g. path = \"/mqtt\"");
     }
     const bool authenticated = !l.password_file.empty() || l.use_identity_as_username;
+    if (l.allow_anonymous == false && !authenticated) {
+        const toml::node* key = at.as_table() ? at.as_table()->get("allow_anonymous") : nullptr;
+        cx.error(key ? *key : at, path + ".allow_anonymous",
+                 "allow_anonymous = false but nothing authenticates clients, so no client could "
+                 "connect; add password_file = \"/etc/edgemq/passwd\" (create it with `edgemq "
+                 "passwd -c /etc/edgemq/passwd USER`), or use_identity_as_username = true on a "
+                 "TLS listener");
+    }
     if (!is_loopback(l.host) && !authenticated && !l.allow_anonymous.has_value()) {
         cx.error(at, path,
                  "listening on " + (l.host.find(':') != std::string::npos ? "[" + l.host + "]" : l.host) +
@@ -204,6 +212,10 @@ gateway read_gateway(context& cx, const toml::table& root) {
                       integer("max_queued_messages", b.max_queued_messages),
                       boolean("queue_qos0_messages", b.queue_qos0_messages),
                       duration("connect_timeout", b.connect_timeout, milliseconds(1),
+                               milliseconds(24h)),
+                      integer("max_connect_size", b.max_connect_size, 2, 268'435'455),
+                      integer("max_unauthenticated_memory", b.max_unauthenticated_memory, 1),
+                      duration("packet_timeout", b.packet_timeout, milliseconds(1),
                                milliseconds(24h)),
                       duration("sys_interval", b.sys_interval, 0s, std::chrono::seconds(24h)),
                       integer("max_keepalive", b.max_keepalive),

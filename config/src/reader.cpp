@@ -311,6 +311,9 @@ milliseconds scaled(std::int64_t count, std::int64_t unit_ms) {
 }
 
 std::optional<milliseconds> parse_duration(std::string_view text) {
+    if (text == "0") {
+        return milliseconds::zero(); // zero is zero in every unit; "0" turns periods off
+    }
     std::int64_t count = 0;
     const auto* const end = text.data() + text.size();
     const auto [unit_begin, ec] = std::from_chars(text.data(), end, count);

@@ -193,7 +193,7 @@ std::optional<std::string> parse_bind(std::string_view text, listener& out);
 /// count * unit, saturated so that an overflow still fails the range check.
 milliseconds scaled(std::int64_t count, std::int64_t unit_ms);
 
-/// "<integer><unit>", e.g. "500ms"; nullopt if `text` is not of that form.
+/// "<integer><unit>", e.g. "500ms", or a bare "0"; nullopt if `text` is not of that form.
 std::optional<milliseconds> parse_duration(std::string_view text);
 
 /// The largest unit that shows `d` exactly: "10s", "24h", "1500ms".

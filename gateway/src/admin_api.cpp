@@ -30,6 +30,8 @@ json::object stats_json(const broker::broker_stats& s) {
         {"messages_received", s.messages_received}, {"messages_sent", s.messages_sent},
         {"bytes_received", s.bytes_received},       {"bytes_sent", s.bytes_sent},
         {"messages_dropped", s.messages_dropped},   {"messages_denied", s.messages_denied},
+        {"packet_timeouts", s.packet_timeouts},
+        {"unauthenticated_closed", s.unauthenticated_closed},
         {"clients_connected", s.clients_connected}, {"clients_total", s.clients_total},
         {"clients_maximum", s.clients_maximum},     {"subscriptions", s.subscriptions},
         {"retained_messages", s.retained_messages}, {"uptime_seconds", s.uptime_seconds},
@@ -251,6 +253,14 @@ std::string admin_api::metrics() const {
     metric(out, "edgemq_bytes_sent_total", "counter", "Bytes sent to clients.", s.bytes_sent);
     metric(out, "edgemq_messages_dropped_total", "counter",
            "Messages dropped (full queues, ACL refusals).", s.messages_dropped);
+    metric(out, "edgemq_messages_denied_total", "counter",
+           "PUBLISH messages and wills an ACL or the $SYS rule refused.", s.messages_denied);
+    metric(out, "edgemq_packet_timeouts_total", "counter",
+           "Clients disconnected for not finishing a packet within packet_timeout.",
+           s.packet_timeouts);
+    metric(out, "edgemq_unauthenticated_closed_total", "counter",
+           "Clients disconnected for holding too much memory before CONNECT.",
+           s.unauthenticated_closed);
     metric(out, "edgemq_clients_connected", "gauge", "Clients connected now.", s.clients_connected);
     metric(out, "edgemq_subscriptions", "gauge", "Subscriptions held by all sessions.",
            s.subscriptions);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "app.hpp"
 #include "admin_http.hpp"
+#include "log_format.hpp"
 #include "systemd_notify.hpp"
 
 #include "edgemq/bridge/bridge.hpp"
@@ -35,7 +36,7 @@ spdlog::level::level_enum to_spdlog(config::log_level l) {
 /// terminal user wants them too).
 std::shared_ptr<spdlog::logger> make_logger(const std::string& name, config::log_level level) {
     auto log = spdlog::stderr_logger_mt(name);
-    log->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %n: %v");
+    log->set_formatter(make_log_formatter());
     log->set_level(to_spdlog(level));
     return log;
 }

@@ -189,6 +189,9 @@ result<packet> decode_subscribe(reader& r) {
     p.packet_id = id;
     while (!r.empty()) {
         EDGEMQ_TRY(filter, r.utf8());
+        if (filter.empty()) {
+            return errc::invalid_topic_filter; // [MQTT-4.7.3-1]
+        }
         EDGEMQ_TRY(options, r.u8());
         if (options & 0xfc) {
             return errc::malformed_packet; // [MQTT-3.8.3-4]
@@ -224,6 +227,9 @@ result<packet> decode_unsubscribe(reader& r) {
     p.packet_id = id;
     while (!r.empty()) {
         EDGEMQ_TRY(filter, r.utf8());
+        if (filter.empty()) {
+            return errc::invalid_topic_filter; // [MQTT-4.7.3-1]
+        }
         p.filters.push_back(std::move(filter));
     }
     if (p.filters.empty()) {

@@ -68,10 +68,39 @@ bool connection::consume(std::span<const std::uint8_t> bytes, bool in_place) {
     if (partial_.empty() && partial_.capacity() > read_chunk) {
         partial_ = {}; // give a large packet's memory back
     }
-    if (!open_ || close_after_flush_) {
+    if (!note_progress(used) || !open_ || close_after_flush_) {
         return false;
     }
     return !paused();
+}
+
+bool connection::note_progress(std::size_t used) {
+    if (!incomplete_) {
+        receiving_since_ = {};
+    } else if (used > 0 || receiving_since_ == std::chrono::steady_clock::time_point{}) {
+        receiving_since_ = std::chrono::steady_clock::now(); // a new packet began
+    }
+    if (!connected_ && open_ && !hold_unauthenticated(partial_.capacity())) {
+        close(errc::unauthenticated_memory);
+        return false;
+    }
+    return true;
+}
+
+bool connection::hold_unauthenticated(std::size_t bytes) {
+    auto& total = broker_.unauthenticated_bytes;
+    if (bytes > unauthenticated_held_) {
+        const auto more = bytes - unauthenticated_held_;
+        if (total.fetch_add(more, std::memory_order_relaxed) + more >
+            broker_.cfg.broker.max_unauthenticated_memory) {
+            total.fetch_sub(more, std::memory_order_relaxed);
+            return false;
+        }
+    } else {
+        total.fetch_sub(unauthenticated_held_ - bytes, std::memory_order_relaxed);
+    }
+    unauthenticated_held_ = bytes;
+    return true;
 }
 
 bool connection::paused() {
@@ -104,7 +133,7 @@ void connection::continue_reading() {
     const std::size_t used = handle_packets(partial_); // what arrived during the pause
     partial_.erase(partial_.begin(), partial_.begin() + static_cast<std::ptrdiff_t>(used));
     broker_.flush(worker_);
-    if (!open_ || close_after_flush_ || paused()) {
+    if (!note_progress(used) || !open_ || close_after_flush_ || paused()) {
         return;
     }
     resume_reading();
@@ -159,11 +188,12 @@ void tcp_connection::on_readable(boost::system::error_code ec) {
     }
     auto& shared = worker_.read_buffer;
     // The tail of an incomplete packet goes in front of the new bytes. A packet larger than the
-    // shared buffer is assembled in partial_ itself.
+    // shared buffer is assembled in partial_ itself, which grows by what arrives, never to the
+    // size the header declares: 13 bytes declaring 256 MiB hold 13 bytes.
     const std::size_t carry = partial_.size();
     const bool in_place = needed_ > shared.size();
     if (in_place) {
-        partial_.resize(needed_);
+        partial_.resize(std::min(needed_, carry + shared.size()));
     } else {
         std::copy(partial_.begin(), partial_.end(), shared.begin());
     }
@@ -220,6 +250,8 @@ std::string tcp_connection::peer() const {
 std::size_t connection::handle_packets(std::span<const std::uint8_t> bytes) {
     std::size_t pos = 0;
     needed_ = 0;
+    incomplete_ = false;
+    const auto& limits = broker_.cfg.broker;
     while (open_ && !close_after_flush_ && !pending_connect_) {
         const auto rest = bytes.subspan(pos);
         auto header = codec::decode_fixed_header(rest);
@@ -228,15 +260,28 @@ std::size_t connection::handle_packets(std::span<const std::uint8_t> bytes) {
             break;
         }
         if (!*header) {
-            break; // need more bytes
+            incomplete_ = !rest.empty(); // need more bytes
+            break;
         }
         const auto& h = **header;
-        if (h.packet_size() > broker_.cfg.broker.max_packet_size) {
+        // Before CONNECT, only a CONNECT of at most max_connect_size: refused at its fixed
+        // header, before a byte of its body is buffered.
+        if (!connected_ && h.type() != codec::packet_type::connect) {
+            protocol_violation(errc::first_packet_not_connect); // [MQTT-3.1.0-1]
+            break;
+        }
+        if (!connected_ && h.packet_size() > std::min(limits.max_connect_size,
+                                                       limits.max_packet_size)) {
+            protocol_violation(errc::unauthenticated_limit);
+            break;
+        }
+        if (h.packet_size() > limits.max_packet_size) {
             protocol_violation(errc::packet_too_large);
             break;
         }
         if (rest.size() < h.packet_size()) {
             needed_ = h.packet_size();
+            incomplete_ = true;
             break;
         }
         if (throttle_ && h.type() == codec::packet_type::publish && !throttle_->take()) {
@@ -281,6 +326,17 @@ asio::awaitable<void> connection::on_connect(codec::connect p) {
     if (!access) {
         co_return; // refused
     }
+    if (p.will && !may_publish(*access ? (*access)->acl.get() : nullptr,
+                               *access ? (*access)->username : std::nullopt, p.client_id,
+                               p.will->topic)) {
+        // As Mosquitto: a will the client could not publish itself refuses the CONNECT.
+        if (!p.will->topic.starts_with("$SYS")) {
+            worker_.messages_denied.add();
+        }
+        refuse(codec::connect_return_code::not_authorized, errc::will_not_authorized,
+               p.client_id);
+        co_return;
+    }
     keep_alive_ = std::min(p.keep_alive, limits.max_keepalive);
     connected_at_ = std::chrono::duration_cast<std::chrono::seconds>(
                         std::chrono::system_clock::now().time_since_epoch())
@@ -289,6 +345,7 @@ asio::awaitable<void> connection::on_connect(codec::connect p) {
         will_ = std::make_unique<codec::will_message>(std::move(*p.will));
     }
     connected_ = true; // from here on, packets other than CONNECT are allowed
+    hold_unauthenticated(0);
 
     auto attached =
         co_await broker_.async_attach(worker_, shared_from_this(), p.client_id, p.clean_session);
@@ -308,7 +365,10 @@ asio::awaitable<void> connection::on_connect(codec::connect p) {
         throttle_ = std::make_unique<publish_throttle>(worker_.ctx, listener_.cfg.max_publish_rate);
     }
     last_read_ = std::chrono::steady_clock::now(); // keep-alive counts from here
-    codec::encode(codec::connack{attached.session_present, codec::connect_return_code::accepted},
+    // MQTT 3.1's CONNACK has no session-present flag: its first byte is reserved (3.1, 3.2).
+    const bool session_present =
+        attached.session_present && p.protocol_level != codec::protocol_level_31;
+    codec::encode(codec::connack{session_present, codec::connect_return_code::accepted},
                   out_.bytes());
     if (attached.session_present) {
         session_->state.resume(out_); // [MQTT-4.4.0-1]
@@ -339,6 +399,12 @@ connection::authenticate(const codec::connect& p) {
                    errc::bad_username_or_password, p.client_id);
             return std::nullopt;
         }
+        if (!passwords && !broker_impl::anonymous_allowed(listener_)) {
+            // Nothing to check the name against: the client is anonymous, whatever it claims.
+            broker_.log_auth_failure(p.client_id, *user, peer());
+            refuse(codec::connect_return_code::not_authorized, errc::not_authorized, p.client_id);
+            return std::nullopt;
+        }
     } else if (!broker_impl::anonymous_allowed(listener_)) {
         broker_.log_auth_failure(p.client_id, "", peer());
         refuse(codec::connect_return_code::not_authorized, errc::not_authorized, p.client_id);
@@ -352,10 +418,7 @@ connection::authenticate(const codec::connect& p) {
 }
 
 void connection::on_packet(codec::packet& p) {
-    if (!connected_) {
-        protocol_violation(errc::first_packet_not_connect); // [MQTT-3.1.0-1]
-        return;
-    }
+    // Only after CONNECT: handle_packets refuses anything else first [MQTT-3.1.0-1].
     std::visit(
         [this](auto& v) {
             using T = std::decay_t<decltype(v)>;
@@ -363,13 +426,19 @@ void connection::on_packet(codec::packet& p) {
             if constexpr (std::is_same_v<T, codec::publish>) {
                 on_publish(v);
             } else if constexpr (std::is_same_v<T, codec::puback>) {
-                state.on_puback(v.packet_id, out_);
+                if (!on_ack(state.on_puback(v.packet_id, out_))) {
+                    return;
+                }
             } else if constexpr (std::is_same_v<T, codec::pubrec>) {
-                state.on_pubrec(v.packet_id, out_);
+                if (!on_ack(state.on_pubrec(v.packet_id, out_))) {
+                    return;
+                }
             } else if constexpr (std::is_same_v<T, codec::pubrel>) {
                 state.on_pubrel(v.packet_id, out_);
             } else if constexpr (std::is_same_v<T, codec::pubcomp>) {
-                state.on_pubcomp(v.packet_id, out_);
+                if (!on_ack(state.on_pubcomp(v.packet_id, out_))) {
+                    return;
+                }
             } else if constexpr (std::is_same_v<T, codec::subscribe>) {
                 on_subscribe(v);
             } else if constexpr (std::is_same_v<T, codec::unsubscribe>) {
@@ -390,15 +459,23 @@ void connection::on_packet(codec::packet& p) {
         p);
 }
 
+bool connection::on_ack(protocol::session_state::ack_result r) {
+    if (r == protocol::session_state::ack_result::wrong_type) {
+        protocol_violation(errc::protocol_error); // e.g. PUBREC for a QoS 1 PUBLISH [MQTT-4.3]
+        return false;
+    }
+    return true;
+}
+
 void connection::on_publish(codec::publish& p) {
     worker_.messages_received.add();
     // Clients do not write the broker's own $SYS tree; the ACL may forbid other topics. 3.1.1
     // has no way to refuse a PUBLISH, so a denied one is acknowledged and dropped.
-    bool deliver = p.topic.rfind("$SYS", 0) != 0;
     const auto& access = session_->access;
-    if (deliver && access && access->acl &&
-        !access->acl->can_publish(access->username, session_->client_id, p.topic)) {
-        deliver = false;
+    const bool deliver =
+        may_publish(access ? access->acl.get() : nullptr, access ? access->username : std::nullopt,
+                    session_->client_id, p.topic);
+    if (!deliver && !p.topic.starts_with("$SYS")) {
         worker_.messages_denied.add();
     }
     bool fresh = true;
@@ -530,6 +607,9 @@ void connection::check_deadline(std::chrono::steady_clock::time_point now) {
     }
     if (!connected_ && now >= last_read_ + broker_.cfg.broker.connect_timeout) {
         close(errc::connect_timeout);
+    } else if (connected_ && receiving_since_ != std::chrono::steady_clock::time_point{} &&
+               now >= receiving_since_ + broker_.cfg.broker.packet_timeout) {
+        close(errc::packet_timeout); // a slow drip: keep-alive alone would let it go on
     } else if (connected_ && keep_alive_ > 0 &&
                now >= last_read_ + std::chrono::milliseconds(keep_alive_ * 1500)) {
         close(errc::keep_alive_timeout); // [MQTT-3.1.2-24]
@@ -541,7 +621,16 @@ void connection::close(boost::system::error_code reason) {
         return;
     }
     open_ = false;
-    if (!reason || is_benign(reason)) {
+    hold_unauthenticated(0);
+    if (reason == errc::packet_timeout) {
+        worker_.packet_timeouts.add();
+    } else if (reason == errc::unauthenticated_limit || reason == errc::unauthenticated_memory) {
+        worker_.unauthenticated_closed.add();
+    }
+    if (reason == errc::packet_timeout || reason == errc::unauthenticated_limit ||
+        reason == errc::unauthenticated_memory) {
+        broker_.log_limit_closed(client_id(), peer(), reason); // one line a second at most
+    } else if (!reason || is_benign(reason)) {
         if (broker_.log.should_log(spdlog::level::debug)) {
             broker_.log.debug("client disconnected client_id={} peer={} reason={}", client_id(),
                               peer(), reason ? reason.message() : "disconnect");
@@ -555,11 +644,20 @@ void connection::close(boost::system::error_code reason) {
         throttle_->timer.cancel();
     }
     if (will_ && session_) {
-        // [MQTT-3.1.2-8]: every end but a clean DISCONNECT publishes the will.
-        broker_.route(worker_, make_message(std::move(will_->topic), std::move(will_->payload),
-                                            will_->qos, will_->retain));
+        // [MQTT-3.1.2-8]: every end but a clean DISCONNECT publishes the will, if the ACL in
+        // force now (a reload may have narrowed it since CONNECT) still allows it.
+        const auto acl = listener_.acl.load();
+        const auto& access = session_->access;
+        if (may_publish(acl.get(), access ? access->username : std::nullopt,
+                        session_->client_id, will_->topic)) {
+            broker_.route(worker_, make_message(std::move(will_->topic),
+                                                std::move(will_->payload), will_->qos,
+                                                will_->retain));
+            broker_.flush(worker_);
+        } else {
+            worker_.messages_denied.add();
+        }
         will_.reset();
-        broker_.flush(worker_);
     }
     broker_.on_connection_closed(worker_, *this, listener_, std::move(session_));
 }

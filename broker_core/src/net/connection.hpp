@@ -103,11 +103,20 @@ private:
     /// waits in pending_connect_, since attaching a session may take a trip to another thread).
     /// Returns the bytes consumed; sets needed_ to the size of an incomplete packet at the end.
     std::size_t handle_packets(std::span<const std::uint8_t> bytes);
+    /// After handle_packets consumed `used` bytes: starts or ends the packet_timeout clock of an
+    /// incomplete packet, and before CONNECT accounts what partial_ holds. False when that
+    /// closed the connection.
+    bool note_progress(std::size_t used);
+    /// Adds (or, with 0, gives back) this connection's share of the broker's
+    /// unauthenticated_bytes; false when max_unauthenticated_memory would be passed.
+    bool hold_unauthenticated(std::size_t bytes);
     asio::awaitable<void> on_connect(codec::connect p);
     /// Checks the credentials against the listener's rules; refuses the CONNECT and returns
     /// nullopt when they fail, else what the session's ACL checks need (null when nothing).
     std::optional<std::shared_ptr<const client_access>> authenticate(const codec::connect& p);
     void on_packet(codec::packet& p);
+    /// Closes the connection for an ack of the wrong type; false then.
+    bool on_ack(protocol::session_state::ack_result r);
     void on_publish(codec::publish& p);
     void on_subscribe(const codec::subscribe& p);
     void on_unsubscribe(const codec::unsubscribe& p);
@@ -152,6 +161,7 @@ private:
     std::unique_ptr<write_in_flight> sending_;
     bool write_scheduled_ = false;
     bool close_after_flush_ = false;
+    bool incomplete_ = false; ///< handle_packets stopped inside a packet
 
     bool open_ = true;
     bool connected_ = false;
@@ -161,6 +171,10 @@ private:
     session_ptr session_;
     /// Accept time until CONNECT, then the time of the last read (keep-alive).
     std::chrono::steady_clock::time_point last_read_;
+    /// When the incomplete packet at the end of partial_ began to arrive; zero when none is.
+    std::chrono::steady_clock::time_point receiving_since_{};
+    /// This connection's share of broker_impl::unauthenticated_bytes (before CONNECT only).
+    std::size_t unauthenticated_held_ = 0;
 };
 
 /// Plain TCP: waits for readiness, then reads without blocking into the worker's shared buffer,

@@ -204,9 +204,10 @@ private:
     // MQTT bytes ---------------------------------------------------------------------------
 
     void read() {
+        // Grow by what arrives (at most doubling), never to the size a header declares.
         const std::size_t carry = partial_.size();
-        const std::size_t want =
-            std::max(stream_chunk, needed_ > carry ? needed_ - carry : std::size_t{0});
+        const std::size_t missing = needed_ > carry ? needed_ - carry : 0;
+        const std::size_t want = std::max(stream_chunk, std::min(missing, carry));
         partial_.resize(carry + want);
         stream_.async_read_some(
             asio::buffer(partial_.data() + carry, want),

@@ -67,35 +67,45 @@ std::uint16_t session_state::next_packet_id() {
     return last_id_;
 }
 
-bool session_state::on_puback(std::uint16_t id, net::write_queue& out) {
+session_state::ack_result session_state::on_puback(std::uint16_t id, net::write_queue& out) {
     auto it = find(id);
-    if (it == q().inflight.end() || it->st != stage::awaiting_puback) {
-        return false;
+    if (it == q().inflight.end()) {
+        return ack_result::unknown_id;
+    }
+    if (it->st != stage::awaiting_puback) {
+        return ack_result::wrong_type; // a PUBACK for a QoS 2 delivery
     }
     q().inflight.erase(it);
     pump(out);
-    return true;
+    return ack_result::accepted;
 }
 
-bool session_state::on_pubrec(std::uint16_t id, net::write_queue& out) {
+session_state::ack_result session_state::on_pubrec(std::uint16_t id, net::write_queue& out) {
     auto it = find(id);
-    if (it == q().inflight.end() || it->st == stage::awaiting_puback) {
-        return false;
+    if (it == q().inflight.end()) {
+        return ack_result::unknown_id;
     }
+    if (it->st == stage::awaiting_puback) {
+        return ack_result::wrong_type; // a PUBREC for a QoS 1 delivery
+    }
+    // A repeated PUBREC (awaiting_pubcomp) is answered with PUBREL again.
     it->st = stage::awaiting_pubcomp;
     it->d.msg.reset(); // the message is delivered; only the id is needed now [MQTT-4.3.3-1]
     codec::encode(codec::pubrel{id}, out.bytes());
-    return true;
+    return ack_result::accepted;
 }
 
-bool session_state::on_pubcomp(std::uint16_t id, net::write_queue& out) {
+session_state::ack_result session_state::on_pubcomp(std::uint16_t id, net::write_queue& out) {
     auto it = find(id);
-    if (it == q().inflight.end() || it->st != stage::awaiting_pubcomp) {
-        return false;
+    if (it == q().inflight.end()) {
+        return ack_result::unknown_id;
+    }
+    if (it->st != stage::awaiting_pubcomp) {
+        return ack_result::wrong_type; // PUBCOMP before PUBREC, or for a QoS 1 delivery
     }
     q().inflight.erase(it);
     pump(out);
-    return true;
+    return ack_result::accepted;
 }
 
 bool session_state::on_publish_qos2(std::uint16_t id, net::write_queue& out) {

@@ -12,6 +12,7 @@ using edgemq::broker::net::write_queue;
 using edgemq::broker::protocol::delivery;
 using edgemq::broker::protocol::session_limits;
 using edgemq::broker::protocol::session_state;
+using ack_result = edgemq::broker::protocol::session_state::ack_result;
 
 namespace {
 
@@ -65,8 +66,8 @@ TEST_CASE("QoS 1 deliveries wait in order behind the in-flight window", "[protoc
     const auto id_a = as_publish(sent[0]).packet_id;
     const auto id_b = as_publish(sent[1]).packet_id;
     CHECK(id_a != id_b);
-    CHECK_FALSE(s.on_puback(999, out)); // unknown ids are ignored
-    CHECK(s.on_puback(id_a, out));
+    CHECK(s.on_puback(999, out) == ack_result::unknown_id); // ignored
+    CHECK(s.on_puback(id_a, out) == ack_result::accepted);
     sent = drain(out);
     REQUIRE(sent.size() == 1);
     CHECK(as_publish(sent[0]).payload == "c");
@@ -79,13 +80,31 @@ TEST_CASE("QoS 2 outbound goes PUBLISH, PUBREC, PUBREL, PUBCOMP", "[protocol]") 
     write_queue out;
     s.deliver(d("x", 2), &out);
     const auto id = as_publish(drain(out).at(0)).packet_id;
-    CHECK_FALSE(s.on_pubcomp(id, out)); // PUBCOMP before PUBREC is out of order
-    CHECK(s.on_pubrec(id, out));
+    CHECK(s.on_pubcomp(id, out) == ack_result::wrong_type); // PUBCOMP before PUBREC
+    CHECK(s.on_puback(id, out) == ack_result::wrong_type);  // a QoS 1 ack for QoS 2
+    CHECK(s.on_pubrec(id, out) == ack_result::accepted);
     auto sent = drain(out);
     REQUIRE(sent.size() == 1);
     CHECK(std::get<codec::pubrel>(sent[0]).packet_id == id);
-    CHECK(s.on_pubcomp(id, out));
+    CHECK(s.on_puback(id, out) == ack_result::wrong_type);
+    CHECK(s.on_pubrec(id, out) == ack_result::accepted); // a repeated PUBREC: PUBREL again
+    CHECK(std::get<codec::pubrel>(drain(out).at(0)).packet_id == id);
+    CHECK(s.on_pubcomp(id, out) == ack_result::accepted);
     CHECK(s.inflight() == 0);
+    CHECK(s.on_pubcomp(id, out) == ack_result::unknown_id);
+}
+
+TEST_CASE("an ack of the wrong type for a QoS 1 delivery is a protocol error", "[protocol]") {
+    const session_limits limits{};
+    session_state s{limits};
+    write_queue out;
+    s.deliver(d("x", 1), &out);
+    const auto id = as_publish(drain(out).at(0)).packet_id;
+    CHECK(s.on_pubrec(id, out) == ack_result::wrong_type);
+    CHECK(s.on_pubcomp(id, out) == ack_result::wrong_type);
+    CHECK(out.empty()); // no PUBREL for a QoS 1 message
+    CHECK(s.inflight() == 1);
+    CHECK(s.on_puback(id, out) == ack_result::accepted);
 }
 
 TEST_CASE("resume resends unacknowledged PUBLISH with DUP and PUBREL again", "[protocol]") {

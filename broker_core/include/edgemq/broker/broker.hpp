@@ -34,7 +34,12 @@ struct broker_stats {
     std::uint64_t bytes_received = 0;
     std::uint64_t bytes_sent = 0;
     std::uint64_t messages_dropped = 0;
-    std::uint64_t messages_denied = 0; ///< PUBLISH packets an ACL refused
+    std::uint64_t messages_denied = 0; ///< PUBLISH packets (and wills) an ACL refused
+    /// Connections closed for not finishing a packet within packet_timeout (a slow drip).
+    std::uint64_t packet_timeouts = 0;
+    /// Connections closed for holding more than max_connect_size or max_unauthenticated_memory
+    /// before their CONNECT.
+    std::uint64_t unauthenticated_closed = 0;
     std::uint64_t clients_connected = 0;
     std::uint64_t clients_total = 0; ///< connected + disconnected persistent sessions
     std::uint64_t clients_maximum = 0;

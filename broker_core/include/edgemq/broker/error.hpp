@@ -18,6 +18,7 @@ enum class errc {
     invalid_qos,        ///< QoS 3 [MQTT-3.3.1-4]
     invalid_utf8,       ///< a string that is not well-formed UTF-8 [MQTT-1.5.3-1]
     invalid_topic_name, ///< wildcard or empty topic in PUBLISH [MQTT-3.3.2-2]
+    invalid_topic_filter,         ///< an empty filter in SUBSCRIBE or UNSUBSCRIBE [MQTT-4.7.3-1]
     unsupported_protocol_version, ///< CONNECT with a protocol level other than 3 or 4
     protocol_error,               ///< a valid packet at the wrong time (second CONNECT, ...)
     first_packet_not_connect,     ///< [MQTT-3.1.0-1]
@@ -29,6 +30,10 @@ enum class errc {
     kicked,                   ///< closed by an operator
     bad_username_or_password, ///< CONNACK 0x04
     not_authorized,           ///< CONNACK 0x05
+    packet_timeout,           ///< a packet begun and not finished within packet_timeout
+    unauthenticated_limit,    ///< more buffered before CONNECT than max_connect_size allows
+    unauthenticated_memory,   ///< max_unauthenticated_memory reached over all connections
+    will_not_authorized,      ///< a will on a topic the client may not publish to (CONNACK 5)
 };
 
 const boost::system::error_category& broker_category() noexcept;

@@ -81,6 +81,16 @@ struct broker {
     bool queue_qos0_messages = false;
     /// Time from TCP accept to a complete CONNECT packet; 1ms to 24h. Default 10s.
     std::chrono::milliseconds connect_timeout{10000};
+    /// Largest CONNECT packet, the only one a client may send before it is authenticated, in
+    /// bytes; 2 to max_packet_size. Default 65536 (wills, user names and passwords of real
+    /// clients are far smaller).
+    std::size_t max_connect_size = 64 * 1024;
+    /// Bytes all not yet authenticated connections together may hold; a connection that would
+    /// pass it is closed. At least 1. Default 16 MiB.
+    std::size_t max_unauthenticated_memory = 16 * 1024 * 1024;
+    /// Time a client has to finish a packet it has begun sending (a slow-drip defence); 1ms to
+    /// 24h. Default 60s.
+    std::chrono::milliseconds packet_timeout{60000};
     /// Period of the $SYS topic updates; 0 = off, at most 24h. Default 10s.
     std::chrono::seconds sys_interval{10};
     /// Largest keep-alive a client may ask for, in seconds. Default 65535.

@@ -44,10 +44,16 @@ public:
     /// Returns false when the message was dropped.
     bool deliver(delivery d, net::write_queue* out);
 
-    /// Acknowledgements of outbound deliveries. False for an unknown packet id.
-    bool on_puback(std::uint16_t id, net::write_queue& out);
-    bool on_pubrec(std::uint16_t id, net::write_queue& out);
-    bool on_pubcomp(std::uint16_t id, net::write_queue& out);
+    /// What an acknowledgement of an outbound delivery was to the state machine.
+    enum class ack_result : std::uint8_t {
+        accepted,
+        unknown_id, ///< no delivery in flight has this id: ignored (a late duplicate)
+        wrong_type, ///< the id is in flight at another stage (PUBREC for QoS 1): a protocol error
+    };
+    /// Acknowledgements of outbound deliveries [MQTT-4.3.2], [MQTT-4.3.3].
+    ack_result on_puback(std::uint16_t id, net::write_queue& out);
+    ack_result on_pubrec(std::uint16_t id, net::write_queue& out);
+    ack_result on_pubcomp(std::uint16_t id, net::write_queue& out);
 
     /// Inbound QoS 2 PUBLISH: writes PUBREC; true when this id is new and must be delivered.
     bool on_publish_qos2(std::uint16_t id, net::write_queue& out);
