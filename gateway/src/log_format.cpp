@@ -64,8 +64,8 @@ void append_escaped(std::string_view text, spdlog::memory_buf_t& out) {
             valid = (b & 0xc0) == 0x80;
             cp = (cp << 6) | (b & 0x3f);
         }
-        valid = valid && !(len == 3 && cp < 0x800) && !(len == 4 && (cp < 0x10000 || cp > 0x10ffff)) &&
-                !(cp >= 0xd800 && cp <= 0xdfff);
+        valid = valid && !(len == 3 && cp < 0x800) &&
+                !(len == 4 && (cp < 0x10000 || cp > 0x10ffff)) && !(cp >= 0xd800 && cp <= 0xdfff);
         if (!valid) {
             put_hex("\\x", c, 2); // C0 controls, DEL, stray bytes
             ++i;

@@ -157,6 +157,22 @@ TEST_CASE("durations take seconds or a string with a unit", "[config]") {
     }
     CHECK(load_string("[broker]\nsys_interval = \"2m\"").broker.sys_interval == 120s);
     CHECK(load_string("[broker]\nsys_interval = \"2000ms\"").broker.sys_interval == 2s);
+    // "0 = off" is written without a unit, as a string too.
+    CHECK(load_string("[broker]\nsys_interval = \"0\"").broker.sys_interval == 0s);
+    CHECK(load_string("[broker]\nsys_interval = \"0s\"").broker.sys_interval == 0s);
+    CHECK(errors("[broker]\nsys_interval = \"10\"\n").size() == 1); // other numbers need a unit
+}
+
+TEST_CASE("the limits before login and the packet deadline are read and checked", "[config]") {
+    const auto g = load_string("[broker]\nmax_connect_size = 4096\n"
+                               "max_unauthenticated_memory = 1048576\npacket_timeout = \"5s\"\n");
+    CHECK(g.broker.max_connect_size == 4096);
+    CHECK(g.broker.max_unauthenticated_memory == 1048576);
+    CHECK(g.broker.packet_timeout == 5s);
+    CHECK(defaults().broker.max_connect_size == 65536);
+    CHECK(defaults().broker.packet_timeout == 60s);
+    CHECK(errors("[broker]\nmax_connect_size = 1\n").size() == 1);
+    CHECK(errors("[broker]\npacket_timeout = 0\n").size() == 1);
 }
 
 TEST_CASE("a syntax error is reported at toml++'s position", "[config]") {
@@ -360,6 +376,17 @@ TEST_CASE("a listener off loopback without authentication must say allow_anonymo
     CHECK(g.listeners[0].allow_anonymous == false);
     CHECK(g.listeners[0].acl_file == "a");
     CHECK(g.listeners[0].max_publish_rate == 50);
+}
+
+TEST_CASE("allow_anonymous = false with nothing to authenticate clients is refused", "[config]") {
+    // Otherwise every client would be refused, or (before) every user name accepted.
+    CHECK(errors("[[listeners]]\nbind = \"127.0.0.1:1883\"\nallow_anonymous = false\n") ==
+          lines{"t.toml:3:19: listeners[0].allow_anonymous: allow_anonymous = false but nothing "
+                "authenticates clients, so no client could connect; add password_file = "
+                R"("/etc/edgemq/passwd" (create it with `edgemq passwd -c /etc/edgemq/passwd )"
+                "USER`), or use_identity_as_username = true on a TLS listener"});
+    CHECK_NOTHROW(load_string("[[listeners]]\nbind = \"127.0.0.1:1883\"\nallow_anonymous = false\n"
+                              "password_file = \"p\"\n"));
 }
 
 TEST_CASE("a bad log level lists the valid ones", "[config]") {
