@@ -30,18 +30,8 @@ void append_escaped(std::string_view text, spdlog::memory_buf_t& out) {
             ++i;
             continue;
         }
-        if (c == '\n') {
-            put("\\n");
-            ++i;
-            continue;
-        }
-        if (c == '\r') {
-            put("\\r");
-            ++i;
-            continue;
-        }
-        if (c == '\t') {
-            put("\\t");
+        if (const char* e = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : nullptr) {
+            put(e);
             ++i;
             continue;
         }
