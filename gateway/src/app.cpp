@@ -119,6 +119,7 @@ int run(const std::optional<std::filesystem::path>& config_file) {
         return 2;
     }
     auto main_log = make_logger("main", cfg.log.level);
+    spdlog::default_logger()->set_formatter(make_log_formatter()); // the few spdlog::error()s
     auto broker_log = make_logger("broker", cfg.log.level);
     main_log->info("edgemq starting config={}",
                    config_file ? config_file->string() : std::string{"(embedded defaults)"});
