@@ -21,6 +21,9 @@ test_packages=(
     dpkg-dev file lintian systemd man-db
     # tests/dashboard: the dashboard in headless Chromium (Playwright from the npm registry)
     chromium
+    # scripts/fuzz.sh: libFuzzer targets with ASan + UBSan (clang 14's runtimes);
+    # scripts/sanitize.sh builds with the same compiler
+    clang clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )
 
 want=("${packages[@]}")

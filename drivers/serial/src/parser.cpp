@@ -19,7 +19,12 @@ std::string_view trimmed(std::string_view s) {
     return s.substr(first, s.find_last_not_of(" \t") - first + 1);
 }
 
+/// `s` cut at each `sep`; an empty `sep` (the loader allows `pair_separator = ""`) cuts nothing
+/// instead of matching at every position forever.
 std::vector<std::string_view> split(std::string_view s, std::string_view sep) {
+    if (sep.empty()) {
+        return {s};
+    }
     std::vector<std::string_view> parts;
     for (std::size_t pos = 0;;) {
         const auto next = s.find(sep, pos);

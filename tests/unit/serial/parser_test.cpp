@@ -41,6 +41,16 @@ TEST_CASE("kv parser: auto-typed values, configurable separators, bad pairs repo
           values{{"T", std::int64_t{1}}, {"H", std::int64_t{2}}});
 }
 
+// Found by fuzz/fuzz_serial (fuzz/regressions/fuzz_serial/oom-empty-pair-separator): the loader
+// accepts pair_separator = "", and splitting at an empty separator never ended.
+TEST_CASE("kv parser: an empty pair separator makes the frame one pair", "[serial]") {
+    auto d = with_parser(config::parser_kind::kv);
+    d.parser.pair_separator = "";
+    const auto r = parser(d).parse("temp=25,hum=60");
+    CHECK(r.errors.empty());
+    CHECK(r.values == values{{"temp", std::string("25,hum=60")}});
+}
+
 TEST_CASE("typed fields: int, float, bool, string, scale and offset", "[serial]") {
     auto d = with_parser(config::parser_kind::kv);
     config::device_field t{"temperature", "t", config::field_type::number, 0.1, -1.0, "C", {}};
