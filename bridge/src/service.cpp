@@ -24,6 +24,7 @@ std::unique_ptr<link> service::make_link(const config::bridge& cfg) {
 }
 
 void service::start() {
+    const std::lock_guard lock{links_mutex_};
     if (!links_.empty()) {
         return;
     }
@@ -33,6 +34,7 @@ void service::start() {
 }
 
 void service::stop() {
+    const std::lock_guard lock{links_mutex_};
     for (auto& l : links_) {
         l->stop();
     }
@@ -40,6 +42,7 @@ void service::stop() {
 }
 
 std::vector<bridge_status> service::bridges() const {
+    const std::lock_guard lock{links_mutex_};
     std::vector<bridge_status> all;
     for (const auto& l : links_) {
         all.push_back(l->status());
@@ -48,6 +51,7 @@ std::vector<bridge_status> service::bridges() const {
 }
 
 std::vector<std::string> service::apply(const std::vector<config::bridge>& bridges) {
+    const std::lock_guard lock{links_mutex_};
     std::vector<std::string> restarted;
     std::vector<std::unique_ptr<link>> kept;
     // Stop first what goes away or changes: a changed bridge may keep its queue file.

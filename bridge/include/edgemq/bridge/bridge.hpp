@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -71,7 +72,10 @@ private:
     std::chrono::seconds sys_interval_;
     std::size_t max_packet_size_;
     std::vector<config::bridge> configs_;
-    std::vector<std::unique_ptr<link>> links_;
+    /// Held by start/stop/apply and by bridges(), which the admin server calls from its own
+    /// thread (found by TSan: a request during start() read links_ while it grew).
+    mutable std::mutex links_mutex_;
+    std::vector<std::unique_ptr<link>> links_; ///< guarded by links_mutex_
 };
 
 } // namespace edgemq::bridge
