@@ -205,6 +205,15 @@ std::vector<parser::token> parser::tokenize(std::string_view frame,
         break;
     }
     case config::parser_kind::regex: {
+        // libstdc++'s std::regex matches by recursion, about one stack frame per character for
+        // a repeated group: on an 8 MiB stack `T(?<t>[0-9.]+)` overflowed at 64,000 digits and
+        // `(a|b)*c` at 16,000 (max_frame_bytes allows 1 MiB). Longer frames are refused.
+        if (frame.size() > max_regex_frame) {
+            errors.push_back("frame of " + std::to_string(frame.size()) +
+                             " bytes is longer than the " + std::to_string(max_regex_frame) +
+                             " that the regex parser matches");
+            break;
+        }
         std::cmatch m;
         if (!std::regex_search(frame.data(), frame.data() + frame.size(), m, regex_)) {
             errors.emplace_back("does not match parser.pattern");

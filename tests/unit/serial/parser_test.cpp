@@ -51,6 +51,22 @@ TEST_CASE("kv parser: an empty pair separator makes the frame one pair", "[seria
     CHECK(r.values == values{{"temp", std::string("25,hum=60")}});
 }
 
+// std::regex recurses per character: a frame of 100,000 digits overflowed an 8 MiB stack with
+// the documented example pattern. Frames above max_regex_frame are refused instead.
+TEST_CASE("regex parser: a frame longer than max_regex_frame is refused, not matched",
+          "[serial]") {
+    auto d = with_parser(config::parser_kind::regex);
+    d.parser.pattern = "T(?<temp>[0-9.]+)";
+    const parser p(d);
+    const auto longest = "T" + std::string(parser::max_regex_frame - 1, '1');
+    CHECK(p.parse(longest).values.size() == 1);
+    const auto r = p.parse("T" + std::string(100'000, '1'));
+    CHECK(r.values.empty());
+    CHECK(r.errors == std::vector<std::string>{
+                          "frame of 100001 bytes is longer than the 4096 that the regex parser "
+                          "matches"});
+}
+
 TEST_CASE("typed fields: int, float, bool, string, scale and offset", "[serial]") {
     auto d = with_parser(config::parser_kind::kv);
     config::device_field t{"temperature", "t", config::field_type::number, 0.1, -1.0, "C", {}};

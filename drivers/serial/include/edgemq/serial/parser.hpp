@@ -4,6 +4,7 @@
 #include "edgemq/config/model.hpp"
 #include "edgemq/config/regex.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <regex>
 #include <string>
@@ -36,11 +37,15 @@ struct parse_result {
 /// Frame text to named typed values (Sans-I/O), per `[devices.parser]` and `[devices.fields]`:
 /// raw (field "value"), kv, csv with named columns ("_" skips one), json (one object; nested
 /// keys joined with '.', arrays kept as JSON text, null skipped), regex (ECMAScript with
-/// `(?<name>...)` groups; unnamed groups are called "1", "2"...). Numbers are scaled as
+/// `(?<name>...)` groups; unnamed groups are called "1", "2"...; frames longer than
+/// max_regex_frame are refused, as std::regex recurses per character). Numbers are scaled as
 /// value * scale + offset; an int with a scale or offset becomes a float.
 /// Thread safety: parse() is const and may run concurrently.
 class parser {
 public:
+    /// The longest frame the regex parser matches (bytes).
+    static constexpr std::size_t max_regex_frame = 4096;
+
     /// Throws std::invalid_argument naming the device if the regex does not compile.
     explicit parser(const config::device& device);
 
