@@ -19,7 +19,7 @@ if [ ${#targets[@]} -eq 0 ]; then
     targets=(fuzz_decode fuzz_session fuzz_config fuzz_password_file fuzz_acl fuzz_serial)
 fi
 jobs=${JOBS:-2}
-build=build-fuzz
+build="build-fuzz"
 
 scripts/install-deps.sh --test
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -19,7 +19,7 @@ jobs=${JOBS:-2}
 
 case "$kind" in
 asan)
-    build=build-asan
+    build="build-asan"
     flags="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
     # clang 14 cannot compile coroutines with -fsanitize=function ("Cannot represent a
     # difference across sections"); it only checks calls through mistyped function pointers.
@@ -31,7 +31,7 @@ asan)
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
     ;;
 tsan)
-    build=build-tsan
+    build="build-tsan"
     flags="-fsanitize=thread -fno-omit-frame-pointer"
     link="-fsanitize=thread"
     targets=(edgemq edgemq_conformance_tests edgemq_integration_tests)
