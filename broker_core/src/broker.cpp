@@ -4,6 +4,7 @@
 #include "net/connection.hpp"
 
 #include "edgemq/broker/error.hpp"
+#include "edgemq/broker/log_exception.hpp"
 #include "edgemq/broker/routing/topic.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -31,18 +32,6 @@ protocol::session_limits session_limits_from(const config::broker& b) {
             b.max_outbound_bytes};
 }
 
-auto log_exception(spdlog::logger& log, const char* what) {
-    return [&log, what](std::exception_ptr e) {
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                log.error("{} failed: {}", what, ex.what());
-            }
-        }
-    };
-}
-
 } // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -50,7 +39,10 @@ auto log_exception(spdlog::logger& log, const char* what) {
 
 broker_impl::broker_impl(config::gateway c, std::shared_ptr<spdlog::logger> l)
     : cfg(std::move(c)), log(*l), log_owner_(std::move(l)),
-      limits_(session_limits_from(cfg.broker)) {
+      limits_(session_limits_from(cfg.broker)),
+      server_limits_{cfg.broker.max_packet_size, cfg.broker.max_connect_size,
+                     cfg.broker.connect_timeout, cfg.broker.packet_timeout,
+                     cfg.broker.max_keepalive} {
     unsigned n = cfg.broker.threads;
     if (n == 0) {
         n = std::max(1u, std::thread::hardware_concurrency());

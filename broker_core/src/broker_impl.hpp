@@ -7,6 +7,8 @@
 #include "edgemq/broker/auth/password_file.hpp"
 #include "edgemq/broker/broker.hpp"
 #include "edgemq/broker/persist/retained_db.hpp"
+#include "edgemq/broker/protocol/access.hpp"
+#include "edgemq/broker/protocol/server_session.hpp"
 #include "edgemq/broker/protocol/session_state.hpp"
 #include "edgemq/broker/routing/retained_store.hpp"
 #include "edgemq/broker/routing/subscription_tree.hpp"
@@ -49,21 +51,8 @@ private:
     std::atomic<std::uint64_t> value_{0};
 };
 
-/// Who a client is, for ACL checks: its user name (or certificate CN) and its listener's ACL.
-struct client_access {
-    std::optional<std::string> username;
-    std::shared_ptr<const auth::acl> acl;
-};
-
-/// Whether a client may publish to `topic` (a PUBLISH or its will): never into the broker's own
-/// $SYS tree, and only where `acl` (null: no ACL) lets `username` write.
-inline bool may_publish(const auth::acl* acl, const std::optional<std::string>& username,
-                        std::string_view client_id, std::string_view topic) {
-    if (topic.starts_with("$SYS")) {
-        return false;
-    }
-    return acl == nullptr || acl->can_publish(username, client_id, topic);
-}
+using protocol::client_access;
+using protocol::may_publish;
 
 /// At most one log line a second for one kind of misbehaviour, with a count of the ones held
 /// back, so that a hostile or broken client cannot flood the journal.
@@ -111,13 +100,8 @@ public:
     std::uint32_t internal_id = 0;
     std::uint64_t claim = 0; ///< which CONNECT may attach (guarded by the registry mutex)
 
-    bool may_subscribe(std::string_view filter) const {
-        return !access || !access->acl ||
-               access->acl->can_subscribe(access->username, client_id, filter);
-    }
     bool may_receive(std::string_view topic) const {
-        return !access || !access->acl ||
-               access->acl->can_receive(access->username, client_id, topic);
+        return protocol::may_receive(access.get(), client_id, topic);
     }
 };
 
@@ -204,6 +188,7 @@ public:
     std::vector<std::unique_ptr<worker>> workers;
 
     broker_stats stats() const;
+    const protocol::server_limits& server_limits() const noexcept { return server_limits_; }
 
     // In-process clients and the admin surface's view (broker.hpp documents them).
     std::shared_ptr<internal_client>
@@ -273,6 +258,7 @@ private:
 
     std::shared_ptr<spdlog::logger> log_owner_;
     const protocol::session_limits limits_; ///< shared by every session
+    const protocol::server_limits server_limits_; ///< shared by every connection
     std::vector<std::unique_ptr<listener_state>> listeners_;
     std::optional<asio::steady_timer> sys_timer_;
     routing::retained_store retained_;

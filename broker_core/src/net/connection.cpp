@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "connection.hpp"
 
-#include "edgemq/broker/codec/decode.hpp"
 #include "edgemq/broker/codec/encode.hpp"
 #include "edgemq/broker/error.hpp"
-#include "edgemq/broker/routing/topic.hpp"
+#include "edgemq/broker/log_exception.hpp"
+#include "edgemq/broker/protocol/packet_reader.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <random>
 
 namespace edgemq::broker {
 namespace {
@@ -25,35 +24,20 @@ bool is_benign(const boost::system::error_code& ec) {
            ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
 }
 
-std::string assigned_client_id() {
-    thread_local std::mt19937_64 rng{std::random_device{}()};
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string id = "edgemq-";
-    for (int i = 0; i < 16; ++i) {
-        id += digits[rng() & 0x0f];
-    }
-    return id;
-}
-
-void log_coroutine_exception(std::exception_ptr e) {
-    if (e) {
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            spdlog::error("connection coroutine failed: {}", ex.what());
-        }
-    }
+std::int64_t unix_seconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 } // namespace
 
 connection::connection(broker_impl& broker, worker& w, listener_state& l)
-    : broker_(broker), worker_(w), listener_(l), last_read_(std::chrono::steady_clock::now()) {}
+    : broker_(broker), worker_(w), listener_(l),
+      mqtt_(broker.server_limits(), out_, *this, std::chrono::steady_clock::now()) {}
 
 void connection::note_read(std::size_t n) {
-    if (connected_) {
-        last_read_ = std::chrono::steady_clock::now(); // before CONNECT it is the accept time
-    }
+    mqtt_.on_read(std::chrono::steady_clock::now());
     worker_.bytes_received.add(n);
 }
 
@@ -75,12 +59,8 @@ bool connection::consume(std::span<const std::uint8_t> bytes, bool in_place) {
 }
 
 bool connection::note_progress(std::size_t used) {
-    if (!incomplete_) {
-        receiving_since_ = {};
-    } else if (used > 0 || receiving_since_ == std::chrono::steady_clock::time_point{}) {
-        receiving_since_ = std::chrono::steady_clock::now(); // a new packet began
-    }
-    if (!connected_ && open_ && !hold_unauthenticated(partial_.capacity())) {
+    mqtt_.on_progress(std::chrono::steady_clock::now(), used > 0, incomplete_);
+    if (!mqtt_.authenticated() && open_ && !hold_unauthenticated(partial_.capacity())) {
         close(errc::unauthenticated_memory);
         return false;
     }
@@ -104,21 +84,19 @@ bool connection::hold_unauthenticated(std::size_t bytes) {
 }
 
 bool connection::paused() {
-    if (pending_connect_) {
-        auto p = std::move(*pending_connect_);
-        pending_connect_.reset();
-        asio::co_spawn(worker_.ctx, attach_then_resume(std::move(p)), log_coroutine_exception);
+    if (pending_attach_) {
+        auto r = std::move(*pending_attach_);
+        pending_attach_.reset();
+        asio::co_spawn(worker_.ctx, async_attach_then_resume(std::move(r)),
+                       log_exception(broker_.log, "connection coroutine"));
         return true; // reading resumes once the session is attached
     }
-    if (throttle_ && throttle_->throttled) {
+    if (throttle_timer_ && throttled_) {
         // Out of publish tokens: stop reading until one has accrued. The client's TCP window
         // fills and it slows down; nothing is dropped.
-        const auto wait =
-            std::chrono::duration<double>((1.0 - throttle_->tokens) / throttle_->rate);
-        throttle_->timer.expires_after(
-            std::chrono::duration_cast<std::chrono::steady_clock::duration>(wait));
-        throttle_->timer.async_wait([self = shared_from_this(), this](boost::system::error_code) {
-            throttle_->throttled = false;
+        throttle_timer_->expires_after(throttle_->until_next());
+        throttle_timer_->async_wait([self = shared_from_this(), this](boost::system::error_code) {
+            throttled_ = false;
             continue_reading();
         });
         return true;
@@ -137,16 +115,6 @@ void connection::continue_reading() {
         return;
     }
     resume_reading();
-}
-
-asio::awaitable<void> connection::attach_then_resume(codec::connect p) {
-    auto self = shared_from_this();
-    co_await on_connect(std::move(p));
-    if (pending_connect_) {
-        protocol_violation(errc::protocol_error); // a second CONNECT [MQTT-3.1.0-2]
-        co_return;
-    }
-    continue_reading();
 }
 
 void connection::transport_failed(std::string_view what, boost::system::error_code ec) {
@@ -245,110 +213,57 @@ std::string tcp_connection::peer() const {
 }
 
 // ---------------------------------------------------------------------------------------------
-// MQTT
+// MQTT: the session decides, the connection carries out
 
 std::size_t connection::handle_packets(std::span<const std::uint8_t> bytes) {
-    std::size_t pos = 0;
+    protocol::packet_reader reader{bytes};
     needed_ = 0;
     incomplete_ = false;
-    const auto& limits = broker_.cfg.broker;
-    while (open_ && !close_after_flush_ && !pending_connect_) {
-        const auto rest = bytes.subspan(pos);
-        auto header = codec::decode_fixed_header(rest);
+    while (open_ && !mqtt_.paused()) {
+        auto header = reader.header();
         if (!header) {
-            protocol_violation(header.error());
+            mqtt_.fail(header.error());
             break;
         }
         if (!*header) {
-            incomplete_ = !rest.empty(); // need more bytes
+            incomplete_ = reader.incomplete(); // need more bytes
             break;
         }
-        const auto& h = **header;
-        // Before CONNECT, only a CONNECT of at most max_connect_size: refused at its fixed
-        // header, before a byte of its body is buffered.
-        if (!connected_ && h.type() != codec::packet_type::connect) {
-            protocol_violation(errc::first_packet_not_connect); // [MQTT-3.1.0-1]
+        if (const auto refused = mqtt_.check_header(**header)) {
+            mqtt_.fail(refused);
             break;
         }
-        if (!connected_ && h.packet_size() > std::min(limits.max_connect_size,
-                                                       limits.max_packet_size)) {
-            protocol_violation(errc::unauthenticated_limit);
-            break;
-        }
-        if (h.packet_size() > limits.max_packet_size) {
-            protocol_violation(errc::packet_too_large);
-            break;
-        }
-        if (rest.size() < h.packet_size()) {
-            needed_ = h.packet_size();
+        if (!reader.complete()) {
+            needed_ = reader.needed();
             incomplete_ = true;
             break;
         }
-        if (throttle_ && h.type() == codec::packet_type::publish && !throttle_->take()) {
+        if (throttle_ && (*header)->type() == codec::packet_type::publish &&
+            !throttle_->take(std::chrono::steady_clock::now())) {
+            throttled_ = true;
             break; // paused() waits for the next token
         }
-        auto p = codec::decode(h, rest.subspan(h.size, h.remaining_length));
-        pos += h.packet_size();
+        auto p = reader.take();
         if (!p) {
-            protocol_violation(p.error());
+            mqtt_.fail(p.error());
             break;
         }
-        if (auto* c = std::get_if<codec::connect>(&*p)) {
-            pending_connect_ = std::make_unique<codec::connect>(std::move(*c));
-        } else {
-            on_packet(*p);
-        }
+        mqtt_.on_packet(std::move(*p));
     }
-    return pos;
+    notify_writer();
+    return reader.consumed();
 }
 
-asio::awaitable<void> connection::on_connect(codec::connect p) {
-    if (connected_) {
-        protocol_violation(errc::protocol_error); // a second CONNECT [MQTT-3.1.0-2]
-        co_return;
-    }
-    const auto& limits = broker_.cfg.broker;
-    if (p.protocol_level == codec::protocol_level_31 &&
-        (p.client_id.empty() || p.client_id.size() > 23)) {
-        // MQTT 3.1 (section 3.1): a client id of 1 to 23 characters.
-        refuse(codec::connect_return_code::identifier_rejected, errc::protocol_error, p.client_id);
-        co_return;
-    }
-    if (p.client_id.empty()) {
-        if (!p.clean_session) {
-            refuse(codec::connect_return_code::identifier_rejected, // [MQTT-3.1.3-8]
-                   errc::protocol_error, p.client_id);
-            co_return;
-        }
-        p.client_id = assigned_client_id(); // [MQTT-3.1.3-6]
-    }
-    auto access = authenticate(p);
-    if (!access) {
-        co_return; // refused
-    }
-    if (p.will && !may_publish(*access ? (*access)->acl.get() : nullptr,
-                               *access ? (*access)->username : std::nullopt, p.client_id,
-                               p.will->topic)) {
-        // As Mosquitto: a will the client could not publish itself refuses the CONNECT.
-        if (!p.will->topic.starts_with("$SYS")) {
-            worker_.messages_denied.add();
-        }
-        refuse(codec::connect_return_code::not_authorized, errc::will_not_authorized,
-               p.client_id);
-        co_return;
-    }
-    keep_alive_ = std::min(p.keep_alive, limits.max_keepalive);
-    connected_at_ = std::chrono::duration_cast<std::chrono::seconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
-    if (p.will) {
-        will_ = std::make_unique<codec::will_message>(std::move(*p.will));
-    }
-    connected_ = true; // from here on, packets other than CONNECT are allowed
+void connection::attach(protocol::attach_request r) {
+    connected_at_ = unix_seconds();
     hold_unauthenticated(0);
+    pending_attach_ = std::make_unique<protocol::attach_request>(std::move(r));
+}
 
+asio::awaitable<void> connection::async_attach_then_resume(protocol::attach_request r) {
+    auto self = shared_from_this();
     auto attached =
-        co_await broker_.async_attach(worker_, shared_from_this(), p.client_id, p.clean_session);
+        co_await broker_.async_attach(worker_, self, std::move(r.client_id), r.clean_session);
     if (!open_) {
         if (attached.session) {
             broker_.detach(worker_, *this, attached.session); // closed while attaching
@@ -360,174 +275,65 @@ asio::awaitable<void> connection::on_connect(codec::connect p) {
         co_return;
     }
     session_ = attached.session;
-    session_->access = std::move(*access); // read by deliveries, on this (the home) thread
+    session_->access = std::move(r.access); // read by deliveries, on this (the home) thread
     if (listener_.cfg.max_publish_rate > 0) {
-        throttle_ = std::make_unique<publish_throttle>(worker_.ctx, listener_.cfg.max_publish_rate);
+        const double rate = listener_.cfg.max_publish_rate;
+        throttle_ = std::make_unique<token_bucket>(rate, rate);
+        throttle_timer_ = std::make_unique<asio::steady_timer>(worker_.ctx);
     }
-    last_read_ = std::chrono::steady_clock::now(); // keep-alive counts from here
-    // MQTT 3.1's CONNACK has no session-present flag: its first byte is reserved (3.1, 3.2).
-    const bool session_present =
-        attached.session_present && p.protocol_level != codec::protocol_level_31;
-    codec::encode(codec::connack{session_present, codec::connect_return_code::accepted},
-                  out_.bytes());
-    if (attached.session_present) {
-        session_->state.resume(out_); // [MQTT-4.4.0-1]
-    }
+    mqtt_.on_attached(session_->state, session_->client_id, session_->access.get(),
+                      attached.session_present, std::chrono::steady_clock::now());
     notify_writer();
     if (broker_.log.should_log(spdlog::level::debug)) {
         broker_.log.debug("client connected client_id={} peer={} clean_session={} keep_alive={}",
-                          client_id(), peer(), p.clean_session, keep_alive_);
+                          client_id(), peer(), session_->clean, mqtt_.keep_alive());
     }
+    continue_reading();
 }
 
-std::optional<std::shared_ptr<const client_access>>
-connection::authenticate(const codec::connect& p) {
-    std::optional<std::string> user = p.username;
-    if (listener_.cfg.use_identity_as_username) {
-        user = certificate_identity(); // the CONNECT's user name and password are ignored
-        if (!user) {
-            refuse(codec::connect_return_code::not_authorized, errc::not_authorized, p.client_id);
-            return std::nullopt;
-        }
-    } else if (user) {
-        const auto passwords = listener_.passwords.load();
-        // Hashing takes microseconds at Mosquitto's iteration count; it stays on this thread.
-        // A CONNECT without a password never matches, not even an empty one (as Mosquitto).
-        if (passwords && (!p.password || !passwords->verify(*user, *p.password))) {
-            broker_.log_auth_failure(p.client_id, *user, peer());
-            refuse(codec::connect_return_code::bad_username_or_password,
-                   errc::bad_username_or_password, p.client_id);
-            return std::nullopt;
-        }
-        if (!passwords && !broker_impl::anonymous_allowed(listener_)) {
-            // Nothing to check the name against: the client is anonymous, whatever it claims.
-            broker_.log_auth_failure(p.client_id, *user, peer());
-            refuse(codec::connect_return_code::not_authorized, errc::not_authorized, p.client_id);
-            return std::nullopt;
-        }
-    } else if (!broker_impl::anonymous_allowed(listener_)) {
-        broker_.log_auth_failure(p.client_id, "", peer());
-        refuse(codec::connect_return_code::not_authorized, errc::not_authorized, p.client_id);
-        return std::nullopt;
-    }
-    auto acl = listener_.acl.load();
-    if (!user && !acl) {
-        return std::shared_ptr<const client_access>{}; // nothing to remember: no allocation
-    }
-    return std::make_shared<const client_access>(client_access{std::move(user), std::move(acl)});
+void connection::route(message_ptr m) {
+    broker_.route(worker_, m);
 }
 
-void connection::on_packet(codec::packet& p) {
-    // Only after CONNECT: handle_packets refuses anything else first [MQTT-3.1.0-1].
-    std::visit(
-        [this](auto& v) {
-            using T = std::decay_t<decltype(v)>;
-            auto& state = session_->state;
-            if constexpr (std::is_same_v<T, codec::publish>) {
-                on_publish(v);
-            } else if constexpr (std::is_same_v<T, codec::puback>) {
-                if (!on_ack(state.on_puback(v.packet_id, out_))) {
-                    return;
-                }
-            } else if constexpr (std::is_same_v<T, codec::pubrec>) {
-                if (!on_ack(state.on_pubrec(v.packet_id, out_))) {
-                    return;
-                }
-            } else if constexpr (std::is_same_v<T, codec::pubrel>) {
-                state.on_pubrel(v.packet_id, out_);
-            } else if constexpr (std::is_same_v<T, codec::pubcomp>) {
-                if (!on_ack(state.on_pubcomp(v.packet_id, out_))) {
-                    return;
-                }
-            } else if constexpr (std::is_same_v<T, codec::subscribe>) {
-                on_subscribe(v);
-            } else if constexpr (std::is_same_v<T, codec::unsubscribe>) {
-                on_unsubscribe(v);
-            } else if constexpr (std::is_same_v<T, codec::pingreq>) {
-                codec::encode(codec::pingresp{}, out_.bytes()); // [MQTT-3.12.4-1]
-            } else if constexpr (std::is_same_v<T, codec::disconnect>) {
-                will_.reset(); // [MQTT-3.14.4-3]
-                close({});
-                return;
-            } else {
-                // CONNACK, SUBACK, UNSUBACK, PINGRESP only travel server to client.
-                protocol_violation(errc::protocol_error);
-                return;
-            }
-            notify_writer();
-        },
-        p);
+void connection::subscribe(const std::string& filter, std::uint8_t qos) {
+    broker_.subscribe(worker_, session_, filter, qos);
 }
 
-bool connection::on_ack(protocol::session_state::ack_result r) {
-    if (r == protocol::session_state::ack_result::wrong_type) {
-        protocol_violation(errc::protocol_error); // e.g. PUBREC for a QoS 1 PUBLISH [MQTT-4.3]
-        return false;
+void connection::unsubscribe(const std::string& filter) {
+    broker_.unsubscribe(worker_, session_, filter);
+}
+
+std::vector<message_ptr> connection::retained_for(std::string_view filter) {
+    return broker_.retained_for(filter);
+}
+
+protocol::admission_rules connection::rules() {
+    protocol::admission_rules r{listener_.passwords.load(), listener_.acl.load(),
+                                broker_impl::anonymous_allowed(listener_),
+                                listener_.cfg.use_identity_as_username, std::nullopt};
+    if (r.use_identity_as_username) {
+        r.certificate_identity = certificate_identity();
     }
-    return true;
+    return r;
 }
 
-void connection::on_publish(codec::publish& p) {
-    worker_.messages_received.add();
-    // Clients do not write the broker's own $SYS tree; the ACL may forbid other topics. 3.1.1
-    // has no way to refuse a PUBLISH, so a denied one is acknowledged and dropped.
-    const auto& access = session_->access;
-    const bool deliver =
-        may_publish(access ? access->acl.get() : nullptr, access ? access->username : std::nullopt,
-                    session_->client_id, p.topic);
-    if (!deliver && !p.topic.starts_with("$SYS")) {
+void connection::count(event e) {
+    switch (e) {
+    case event::publish_received:
+        worker_.messages_received.add();
+        break;
+    case event::publish_denied:
         worker_.messages_denied.add();
-    }
-    bool fresh = true;
-    if (p.qos == 1) {
-        codec::encode(codec::puback{p.packet_id}, out_.bytes());
-    } else if (p.qos == 2) {
-        fresh = session_->state.on_publish_qos2(p.packet_id, out_);
-    }
-    if (deliver && fresh) {
-        broker_.route(worker_,
-                      make_message(std::move(p.topic), std::move(p.payload), p.qos, p.retain));
+        break;
     }
 }
 
-void connection::on_subscribe(const codec::subscribe& p) {
-    codec::suback ack{p.packet_id, {}};
-    ack.return_codes.reserve(p.subscriptions.size());
-    for (const auto& s : p.subscriptions) {
-        if (!routing::is_valid_topic_filter(s.filter) || !session_->may_subscribe(s.filter)) {
-            ack.return_codes.push_back(codec::suback_failure); // [MQTT-3.9.3]
-            continue;
-        }
-        broker_.subscribe(worker_, session_, s.filter, s.qos);
-        ack.return_codes.push_back(s.qos); // [MQTT-3.9.3-1] in request order
-    }
-    codec::encode(ack, out_.bytes());
-    // Retained messages follow the SUBACK, with the retain flag set [MQTT-3.3.1-6/8].
-    for (std::size_t i = 0; i < p.subscriptions.size(); ++i) {
-        const auto granted = ack.return_codes[i];
-        if (granted == codec::suback_failure) {
-            continue;
-        }
-        for (auto& m : broker_.retained_for(p.subscriptions[i].filter)) {
-            if (!session_->may_receive(m->topic)) {
-                continue;
-            }
-            const auto qos = std::min(granted, m->qos);
-            session_->state.deliver({std::move(m), qos, true}, &out_);
-        }
-    }
+void connection::login_refused(std::string_view id, std::string_view user) {
+    broker_.log_auth_failure(id, user, peer());
 }
 
-void connection::on_unsubscribe(const codec::unsubscribe& p) {
-    for (const auto& f : p.filters) {
-        broker_.unsubscribe(worker_, session_, f);
-    }
-    codec::encode(codec::unsuback{p.packet_id}, out_.bytes()); // [MQTT-3.10.4-4]
-}
-
-void connection::refuse(codec::connect_return_code code, boost::system::error_code reason,
-                        std::string_view id) {
-    codec::encode(codec::connack{false, code}, out_.bytes()); // [MQTT-3.2.2-4]
+void connection::refused(codec::connect_return_code code, boost::system::error_code reason,
+                         std::string_view id) {
     // Refused logins are logged, rate-limited, by log_auth_failure.
     const bool auth = reason == errc::bad_username_or_password || reason == errc::not_authorized;
     if (!auth) {
@@ -538,23 +344,11 @@ void connection::refuse(codec::connect_return_code code, boost::system::error_co
     notify_writer();
 }
 
-void connection::protocol_violation(boost::system::error_code ec) {
-    if (ec == errc::unsupported_protocol_version && !connected_) {
-        refuse(codec::connect_return_code::unacceptable_protocol_version, ec, {}); // [MQTT-3.1.2-2]
-        return;
-    }
-    close(ec);
-}
-
 void connection::describe(client_info& info) const {
     info.peer = peer();
     info.listener = listener_.cfg.type;
-    info.keep_alive = keep_alive_;
+    info.keep_alive = mqtt_.keep_alive();
     info.connected_at = connected_at_;
-}
-
-std::string_view connection::client_id() const noexcept {
-    return session_ ? std::string_view{session_->client_id} : std::string_view{};
 }
 
 void connection::notify_writer() {
@@ -605,14 +399,8 @@ void connection::check_deadline(std::chrono::steady_clock::time_point now) {
     if (!open_) {
         return;
     }
-    if (!connected_ && now >= last_read_ + broker_.cfg.broker.connect_timeout) {
-        close(errc::connect_timeout);
-    } else if (connected_ && receiving_since_ != std::chrono::steady_clock::time_point{} &&
-               now >= receiving_since_ + broker_.cfg.broker.packet_timeout) {
-        close(errc::packet_timeout); // a slow drip: keep-alive alone would let it go on
-    } else if (connected_ && keep_alive_ > 0 &&
-               now >= last_read_ + std::chrono::milliseconds(keep_alive_ * 1500)) {
-        close(errc::keep_alive_timeout); // [MQTT-3.1.2-24]
+    if (const auto reason = mqtt_.check_deadline(now)) {
+        close(reason);
     }
 }
 
@@ -640,25 +428,11 @@ void connection::close(boost::system::error_code reason) {
                          reason.message());
     }
     close_transport();
-    if (throttle_) {
-        throttle_->timer.cancel();
+    if (throttle_timer_) {
+        throttle_timer_->cancel();
     }
-    if (will_ && session_) {
-        // [MQTT-3.1.2-8]: every end but a clean DISCONNECT publishes the will, if the ACL in
-        // force now (a reload may have narrowed it since CONNECT) still allows it.
-        const auto acl = listener_.acl.load();
-        const auto& access = session_->access;
-        if (may_publish(acl.get(), access ? access->username : std::nullopt,
-                        session_->client_id, will_->topic)) {
-            broker_.route(worker_, make_message(std::move(will_->topic),
-                                                std::move(will_->payload), will_->qos,
-                                                will_->retain));
-            broker_.flush(worker_);
-        } else {
-            worker_.messages_denied.add();
-        }
-        will_.reset();
-    }
+    mqtt_.on_closed(); // the will, if any, is routed now
+    broker_.flush(worker_);
     broker_.on_connection_closed(worker_, *this, listener_, std::move(session_));
 }
 

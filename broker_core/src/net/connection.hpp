@@ -6,6 +6,8 @@
 #include "../broker_impl.hpp"
 
 #include "edgemq/broker/codec/packets.hpp"
+#include "edgemq/broker/protocol/server_session.hpp"
+#include "edgemq/broker/token_bucket.hpp"
 #include "edgemq/broker/net/write_queue.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -18,37 +20,40 @@
 
 namespace edgemq::broker {
 
-/// One client connection on its worker's thread: the MQTT side (packets, session, will, keep-alive)
-/// over a transport that a subclass provides (tcp_connection, and stream_connection for TLS and
-/// WebSocket). Transports hand received bytes to consume() and send through send_buffers().
+/// One client connection on its worker's thread: a transport that a subclass provides
+/// (tcp_connection, and stream_connection for TLS and WebSocket) under the MQTT rules of
+/// protocol::server_session. The connection moves bytes, holds the write queue and carries out
+/// what the session asks (the server_actions): it decides no MQTT rule of its own. Transports
+/// hand received bytes to consume() and send through send_buffers().
 ///
 /// The steady state is written with completion handlers, not coroutines, and deadlines are
 /// checked by one sweep per thread instead of a timer per connection: an idle TCP connection then
 /// holds one pending readiness wait of about a hundred bytes, where a reader, a writer and a
 /// watchdog coroutine held about 5 KiB of frames. With 10,000 idle clients that is the
 /// difference between beating Mosquitto's memory and losing to it (docs/PERFORMANCE.md).
-/// CONNECT, which may wait for a session to move between threads, is still a coroutine.
+/// Attaching a session, which may wait for it to move between threads, is still a coroutine.
 /// Thread safety: everything runs on the owning worker's thread.
-class connection : public std::enable_shared_from_this<connection> {
+class connection : public std::enable_shared_from_this<connection>,
+                   private protocol::server_actions {
 public:
     using socket_type = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
 
     connection(broker_impl& broker, worker& w, listener_state& l);
-    virtual ~connection() = default;
+    ~connection() override = default;
 
     /// Starts the transport (handshakes, then reading).
     virtual void start() = 0;
 
-    /// Ends the connection (idempotent). `reason` decides the log line and whether the will is
-    /// published: every end but a clean DISCONNECT publishes it [MQTT-3.1.2-8].
-    void close(boost::system::error_code reason);
+    /// Ends the connection (idempotent). `reason` decides the log line; the session publishes
+    /// the will unless a clean DISCONNECT dropped it [MQTT-3.1.2-8].
+    void close(boost::system::error_code reason) override;
 
     net::write_queue& out() noexcept { return out_; }
     /// Wakes the writer; everything queued in this turn leaves in one write.
     void notify_writer();
 
-    /// Closes the connection when its CONNECT deadline or 1.5 x keep-alive has passed; called
-    /// by the worker's periodic sweep.
+    /// Closes the connection when one of the session's deadlines has passed; called by the
+    /// worker's periodic sweep.
     void check_deadline(std::chrono::steady_clock::time_point now);
 
     /// Fills what the connection knows of `info` (peer, listener, keep-alive, since when).
@@ -92,67 +97,42 @@ protected:
     std::size_t needed_ = 0;
 
 private:
-    asio::awaitable<void> attach_then_resume(codec::connect p);
+    // protocol::server_actions
+    void attach(protocol::attach_request r) override;
+    void route(message_ptr m) override;
+    void subscribe(const std::string& filter, std::uint8_t qos) override;
+    void unsubscribe(const std::string& filter) override;
+    std::vector<message_ptr> retained_for(std::string_view filter) override;
+    protocol::admission_rules rules() override;
+    void count(event e) override;
+    void login_refused(std::string_view client_id, std::string_view user) override;
+    void refused(codec::connect_return_code code, boost::system::error_code reason,
+                 std::string_view client_id) override;
+
+    asio::awaitable<void> async_attach_then_resume(protocol::attach_request r);
     /// True when reading must wait: for a CONNECT to attach, or for the publish rate limit.
     bool paused();
     /// Handles what arrived during a pause, then reads on.
     void continue_reading();
     void start_write();
 
-    /// Handles the complete packets at the front of `bytes`, stopping after a CONNECT (which
-    /// waits in pending_connect_, since attaching a session may take a trip to another thread).
-    /// Returns the bytes consumed; sets needed_ to the size of an incomplete packet at the end.
+    /// Feeds the complete packets at the front of `bytes` to the session, stopping when it
+    /// pauses (a CONNECT attaching). Returns the bytes consumed; sets needed_ to the size of an
+    /// incomplete packet at the end.
     std::size_t handle_packets(std::span<const std::uint8_t> bytes);
-    /// After handle_packets consumed `used` bytes: starts or ends the packet_timeout clock of an
-    /// incomplete packet, and before CONNECT accounts what partial_ holds. False when that
-    /// closed the connection.
+    /// After handle_packets consumed `used` bytes: tells the session how the stream stands, and
+    /// before CONNECT accounts what partial_ holds. False when that closed the connection.
     bool note_progress(std::size_t used);
     /// Adds (or, with 0, gives back) this connection's share of the broker's
     /// unauthenticated_bytes; false when max_unauthenticated_memory would be passed.
     bool hold_unauthenticated(std::size_t bytes);
-    asio::awaitable<void> on_connect(codec::connect p);
-    /// Checks the credentials against the listener's rules; refuses the CONNECT and returns
-    /// nullopt when they fail, else what the session's ACL checks need (null when nothing).
-    std::optional<std::shared_ptr<const client_access>> authenticate(const codec::connect& p);
-    void on_packet(codec::packet& p);
-    /// Closes the connection for an ack of the wrong type; false then.
-    bool on_ack(protocol::session_state::ack_result r);
-    void on_publish(codec::publish& p);
-    void on_subscribe(const codec::subscribe& p);
-    void on_unsubscribe(const codec::unsubscribe& p);
-    void refuse(codec::connect_return_code code, boost::system::error_code reason,
-                std::string_view id);
-    void protocol_violation(boost::system::error_code ec);
-    std::string_view client_id() const noexcept;
+    std::string_view client_id() const noexcept { return mqtt_.client_id(); }
 
-    std::unique_ptr<codec::connect> pending_connect_;
-
-    /// A token bucket for max_publish_rate: `rate` tokens a second, at most one second's worth.
-    struct publish_throttle {
-        publish_throttle(asio::io_context& ctx, double rate)
-            : rate(rate), tokens(rate), timer(ctx) {}
-
-        bool take() {
-            const auto now = std::chrono::steady_clock::now();
-            tokens =
-                std::min(rate, tokens + rate * std::chrono::duration<double>(now - last).count());
-            last = now;
-            if (tokens < 1.0) {
-                throttled = true;
-                return false;
-            }
-            tokens -= 1.0;
-            return true;
-        }
-
-        double rate;
-        double tokens;
-        std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
-        bool throttled = false;
-        asio::steady_timer timer;
-    };
-    std::unique_ptr<publish_throttle> throttle_; ///< only with max_publish_rate
     net::write_queue out_;
+    protocol::server_session mqtt_;
+    std::unique_ptr<protocol::attach_request> pending_attach_;
+    std::unique_ptr<token_bucket> throttle_; ///< only with max_publish_rate
+    std::unique_ptr<asio::steady_timer> throttle_timer_;
     /// The write on its way to the kernel; null when none is.
     struct write_in_flight {
         net::write_queue data;
@@ -160,19 +140,13 @@ private:
     };
     std::unique_ptr<write_in_flight> sending_;
     bool write_scheduled_ = false;
+    bool throttled_ = false; ///< out of publish tokens
     bool close_after_flush_ = false;
     bool incomplete_ = false; ///< handle_packets stopped inside a packet
 
     bool open_ = true;
-    bool connected_ = false;
-    std::uint16_t keep_alive_ = 0;
     std::int64_t connected_at_ = 0; ///< Unix seconds
-    std::unique_ptr<codec::will_message> will_;
     session_ptr session_;
-    /// Accept time until CONNECT, then the time of the last read (keep-alive).
-    std::chrono::steady_clock::time_point last_read_;
-    /// When the incomplete packet at the end of partial_ began to arrive; zero when none is.
-    std::chrono::steady_clock::time_point receiving_since_{};
     /// This connection's share of broker_impl::unauthenticated_bytes (before CONNECT only).
     std::size_t unauthenticated_held_ = 0;
 };

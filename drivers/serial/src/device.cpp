@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "edgemq/serial/device.hpp"
 
+#include "edgemq/broker/log_exception.hpp"
 #include "edgemq/serial/command.hpp"
 #include "edgemq/serial/port.hpp"
 
@@ -86,15 +87,7 @@ void device::start() {
                                            });
                                        });
     client_->subscribe(topic("/set/+"), 1);
-    const auto on_done = [log = log_, id = cfg_.id](std::exception_ptr e) {
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& x) {
-                log->error("device={} coroutine failed: {}", id, x.what());
-            }
-        }
-    };
+    const auto on_done = broker::log_exception(*log_, "device=" + cfg_.id + " coroutine");
     auto self = shared_from_this();
     asio::co_spawn(ctx_, [self]() { return self->async_run(); }, on_done);
     asio::co_spawn(ctx_, [self]() { return self->async_write_commands(); }, on_done);
@@ -159,7 +152,7 @@ void device::availability(bool online) {
 }
 
 void device::log_line(const std::string& text) {
-    if (log_limiter_.allow(now())) {
+    if (log_limiter_.take(now())) {
         publish(topic("/log"), text, 0, false);
     } else {
         ++log_suppressed_;

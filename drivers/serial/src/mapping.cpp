@@ -185,17 +185,4 @@ std::optional<steady_time> mapper::next_timer() const {
     return std::nullopt;
 }
 
-bool rate_limiter::allow(steady_time now) {
-    if (last_) {
-        const std::chrono::duration<double> elapsed = now - *last_;
-        tokens_ = std::min(burst_, tokens_ + elapsed.count() * rate_);
-    }
-    last_ = now;
-    if (tokens_ >= 1.0) {
-        tokens_ -= 1.0;
-        return true;
-    }
-    return false;
-}
-
 } // namespace edgemq::serial

@@ -85,12 +85,12 @@ TEST_CASE("min_interval holds frames, latest wins; max_interval republishes", "[
 
 TEST_CASE("the log rate limiter allows bursts then one a second", "[serial]") {
     rate_limiter r(1.0, 3.0);
-    CHECK(r.allow(t0));
-    CHECK(r.allow(t0));
-    CHECK(r.allow(t0));
-    CHECK_FALSE(r.allow(t0 + 100ms));
-    CHECK(r.allow(t0 + 1100ms));
-    CHECK_FALSE(r.allow(t0 + 1200ms));
+    CHECK(r.take(t0));
+    CHECK(r.take(t0));
+    CHECK(r.take(t0));
+    CHECK_FALSE(r.take(t0 + 100ms));
+    CHECK(r.take(t0 + 1100ms));
+    CHECK_FALSE(r.take(t0 + 1200ms));
 }
 
 TEST_CASE("command templates and validation", "[serial]") {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "edgemq/broker/message.hpp"
+#include "edgemq/broker/token_bucket.hpp"
 #include "edgemq/config/model.hpp"
 #include "edgemq/serial/parser.hpp"
 
@@ -67,19 +68,7 @@ private:
     std::uint64_t suppressed_ = 0;
 };
 
-/// A token bucket: `rate` events a second on average, bursts of up to `burst`.
-/// Thread safety: none.
-class rate_limiter {
-public:
-    rate_limiter(double rate, double burst) : rate_(rate), burst_(burst), tokens_(burst) {}
-    /// Takes a token if there is one.
-    bool allow(steady_time now);
-
-private:
-    double rate_;
-    double burst_;
-    double tokens_;
-    std::optional<steady_time> last_;
-};
+/// Rate-limits a device's log lines (a garbled line a second, bursts of five).
+using rate_limiter = broker::token_bucket;
 
 } // namespace edgemq::serial

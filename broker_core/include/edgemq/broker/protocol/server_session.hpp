@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "edgemq/broker/auth/password_file.hpp"
+#include "edgemq/broker/codec/decode.hpp"
+#include "edgemq/broker/codec/packets.hpp"
+#include "edgemq/broker/message.hpp"
+#include "edgemq/broker/net/write_queue.hpp"
+#include "edgemq/broker/protocol/access.hpp"
+#include "edgemq/broker/protocol/session_state.hpp"
+
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+/// The broker's side of one MQTT connection, Sans-I/O: fed packets and the time, it writes the
+/// packets to send into the connection's write_queue and asks its owner, through server_actions,
+/// for everything outside the connection (route, subscribe, attach a session, close). Every rule
+/// the broker applies to a client's packets is here or in session_state (QoS), each marked with
+/// its spec id; net::connection only moves bytes and carries out the actions.
+///
+/// The life of a connection: `awaiting_connect` (only a CONNECT of at most max_connect_size is
+/// read [MQTT-3.1.0-1]) → on a valid CONNECT, authenticated and its will allowed, the owner is
+/// asked to attach a session (which may take a trip to another thread) → `connected`, once
+/// on_attached() has written the CONNACK → `closed`.
+/// Thread safety: none; owned by the connection's thread.
+namespace edgemq::broker::protocol {
+
+/// What the broker's settings say about every connection (shared by all of them).
+struct server_limits {
+    std::size_t max_packet_size = 268'435'455;
+    std::size_t max_connect_size = 65536; ///< before CONNECT, a packet may be at most this
+    std::chrono::milliseconds connect_timeout{10'000};
+    std::chrono::milliseconds packet_timeout{60'000}; ///< for a packet to finish arriving
+    std::uint16_t max_keepalive = 65535;              ///< a longer keep-alive is clamped to it
+};
+
+/// Who may connect to a listener, read at each CONNECT (a reload swaps the files in between).
+struct admission_rules {
+    std::shared_ptr<const auth::password_file> passwords; ///< null: none configured
+    std::shared_ptr<const auth::acl> acl;                 ///< null: none configured
+    bool anonymous_allowed = true;
+    bool use_identity_as_username = false;
+    /// The CN of a verified client certificate (TLS listeners).
+    std::optional<std::string> certificate_identity;
+};
+
+/// A CONNECT that passed every check, for the owner to attach to a session.
+struct attach_request {
+    std::string client_id;
+    bool clean_session = true;
+    std::shared_ptr<const client_access> access; ///< null: anonymous, no ACL
+};
+
+/// What a server session asks of its owner, carried out synchronously.
+class server_actions {
+public:
+    /// Counted events (the broker's $SYS and metrics).
+    enum class event : std::uint8_t { publish_received, publish_denied };
+
+    virtual ~server_actions() = default;
+    /// Finds or creates the session of `r`, then calls on_attached() or close().
+    virtual void attach(attach_request r) = 0;
+    /// Sends an application message to its subscribers.
+    virtual void route(message_ptr m) = 0;
+    virtual void subscribe(const std::string& filter, std::uint8_t qos) = 0;
+    virtual void unsubscribe(const std::string& filter) = 0;
+    /// The retained messages matching `filter`.
+    virtual std::vector<message_ptr> retained_for(std::string_view filter) = 0;
+    /// The listener's rules as they are now.
+    virtual admission_rules rules() = 0;
+    virtual void count(event e) = 0;
+    /// A login refused for its credentials (logged rate-limited by the owner).
+    virtual void login_refused(std::string_view client_id, std::string_view user) = 0;
+    /// A CONNECT refused with the CONNACK already written: close once it is sent.
+    virtual void refused(codec::connect_return_code code, boost::system::error_code reason,
+                         std::string_view client_id) = 0;
+    /// Closes the connection now; `reason` is empty for a clean DISCONNECT.
+    virtual void close(boost::system::error_code reason) = 0;
+};
+
+class server_session {
+public:
+    using clock = std::chrono::steady_clock;
+
+    /// `limits` is shared by many sessions and must outlive them; `out` is the connection's.
+    server_session(const server_limits& limits, net::write_queue& out, server_actions& actions,
+                   clock::time_point now)
+        : limits_(&limits), out_(&out), actions_(&actions), last_read_(now) {}
+
+    /// Checks the fixed header of the next packet before its body is read: before CONNECT only
+    /// a CONNECT of at most max_connect_size, never one over max_packet_size. An error means
+    /// the packet is refused (pass it to fail()).
+    boost::system::error_code check_header(const codec::fixed_header& h) const;
+
+    /// Handles one complete packet.
+    void on_packet(codec::packet p);
+
+    /// Handles a broken stream or a refused packet: a CONNECT of an unknown protocol level is
+    /// answered with CONNACK 0x01 [MQTT-3.1.2-2]; anything else closes.
+    void fail(boost::system::error_code ec);
+
+    /// Bytes arrived at `now` (keep-alive counts from the last read once CONNECT passed).
+    void on_read(clock::time_point now) noexcept;
+
+    /// After the packets of a read were handled: `took_packets` when some were complete,
+    /// `incomplete` when part of one is left (its packet_timeout clock runs from when it began).
+    void on_progress(clock::time_point now, bool took_packets, bool incomplete) noexcept;
+
+    /// Completes a CONNECT once the owner has attached a session (with `session_present` when
+    /// it resumed one): writes the CONNACK and resends what was in flight [MQTT-4.4.0-1].
+    /// `state`, `client_id` and `access` belong to the session and must outlive this object.
+    void on_attached(session_state& state, const std::string& client_id,
+                     const client_access* access, bool session_present, clock::time_point now);
+
+    /// The reason to close when a deadline has passed at `now`: CONNECT, packet_timeout,
+    /// 1.5 x keep-alive [MQTT-3.1.2-24]; empty while none has.
+    boost::system::error_code check_deadline(clock::time_point now) const;
+
+    /// The connection has ended: every end but a clean DISCONNECT (which dropped it) publishes
+    /// the will [MQTT-3.1.2-8], if the ACL in force now still allows it.
+    void on_closed();
+
+    /// True while reading must wait (a CONNECT being attached, or a refusal being sent).
+    bool paused() const noexcept { return stage_ == stage::attaching || stage_ == stage::closing; }
+    bool connected() const noexcept { return stage_ == stage::connected; }
+    /// A CONNECT passed its checks: packets other than CONNECT may follow.
+    bool authenticated() const noexcept { return stage_ != stage::awaiting_connect; }
+    /// The client id once attached, else empty.
+    std::string_view client_id() const noexcept {
+        return client_id_ ? std::string_view{*client_id_} : std::string_view{};
+    }
+    std::uint16_t keep_alive() const noexcept { return keep_alive_; }
+    std::uint8_t protocol_level() const noexcept { return protocol_level_; }
+
+private:
+    enum class stage : std::uint8_t { awaiting_connect, attaching, connected, closing, closed };
+
+    void on_connect(codec::connect& p);
+    /// The access a CONNECT's credentials give, or nullopt when they are refused.
+    std::optional<std::shared_ptr<const client_access>> authenticate(const codec::connect& p);
+    void on_publish(codec::publish& p);
+    void on_subscribe(const codec::subscribe& p);
+    void on_unsubscribe(const codec::unsubscribe& p);
+    /// Closes for an ack of the wrong type; false then.
+    bool on_ack(session_state::ack_result r);
+    void refuse(codec::connect_return_code code, boost::system::error_code reason,
+                std::string_view id);
+    void close(boost::system::error_code reason);
+
+    const server_limits* limits_;
+    net::write_queue* out_;
+    server_actions* actions_;
+    // The attached session's (pointers, not copies: an idle connection stays small).
+    session_state* state_ = nullptr;
+    const std::string* client_id_ = nullptr;
+    const client_access* access_ = nullptr; ///< null: anonymous, no ACL
+    std::unique_ptr<codec::will_message> will_;
+    stage stage_ = stage::awaiting_connect;
+    std::uint8_t protocol_level_ = 0;
+    std::uint16_t keep_alive_ = 0;
+    /// Accept time until CONNECT, then the time of the last read (keep-alive).
+    clock::time_point last_read_;
+    /// When the unfinished packet at the end of the last read began; zero when none is.
+    clock::time_point receiving_since_{};
+};
+
+} // namespace edgemq::broker::protocol
