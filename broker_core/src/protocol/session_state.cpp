@@ -59,12 +59,8 @@ fifo<session_state::inflight_entry>::iterator session_state::find(std::uint16_t 
 }
 
 std::uint16_t session_state::next_packet_id() {
-    // Ids are handed out in sequence; one still in flight after a wrap-around is skipped. The
-    // window is far smaller than 65535, so this loop ends.
-    do {
-        last_id_ = static_cast<std::uint16_t>(last_id_ == 65535 ? 1 : last_id_ + 1);
-    } while (find(last_id_) != q().inflight.end());
-    return last_id_;
+    // window_full() keeps fewer than 65535 ids in flight, so one is always free.
+    return ids_.allocate([this](std::uint16_t id) { return find(id) != q().inflight.end(); });
 }
 
 session_state::ack_result session_state::on_puback(std::uint16_t id, net::write_queue& out) {

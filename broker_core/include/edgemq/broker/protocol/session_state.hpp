@@ -4,6 +4,7 @@
 #include "edgemq/broker/message.hpp"
 #include "edgemq/broker/net/write_queue.hpp"
 #include "edgemq/broker/protocol/fifo.hpp"
+#include "edgemq/broker/protocol/packet_id_pool.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -98,7 +99,7 @@ private:
 
     const session_limits* limits_;
     std::unique_ptr<queues> q_;
-    std::uint16_t last_id_ = 0;
+    packet_id_pool ids_;
     std::uint64_t dropped_ = 0;
 };
 
