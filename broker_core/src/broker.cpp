@@ -27,23 +27,14 @@ std::string held_back(std::uint64_t n) {
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr const char* version_string = "edgemq version " EDGEMQ_VERSION;
 
-protocol::session_limits session_limits_from(const config::broker& b) {
-    return {b.max_inflight_messages, b.max_queued_messages, b.queue_qos0_messages,
-            b.max_outbound_bytes};
-}
-
 } // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Lifecycle
 
-broker_impl::broker_impl(config::gateway c, std::shared_ptr<spdlog::logger> l)
-    : cfg(std::move(c)), log(*l), log_owner_(std::move(l)),
-      limits_(session_limits_from(cfg.broker)),
-      server_limits_{cfg.broker.max_packet_size, cfg.broker.max_connect_size,
-                     cfg.broker.connect_timeout, cfg.broker.packet_timeout,
-                     cfg.broker.max_keepalive} {
-    unsigned n = cfg.broker.threads;
+broker_impl::broker_impl(broker_options o, std::shared_ptr<spdlog::logger> l)
+    : opts(std::move(o)), log(*l), log_owner_(std::move(l)) {
+    unsigned n = opts.threads;
     if (n == 0) {
         n = std::max(1u, std::thread::hardware_concurrency());
     }
@@ -55,8 +46,8 @@ broker_impl::broker_impl(config::gateway c, std::shared_ptr<spdlog::logger> l)
 
 void broker_impl::start() {
     auto& ctx0 = workers.front()->ctx;
-    if (cfg.broker.persistence) {
-        retained_db_ = std::make_unique<persist::retained_db>(cfg.broker.persistence_file, log);
+    if (opts.persistence) {
+        retained_db_ = std::make_unique<persist::retained_db>(opts.persistence_file, log);
         const auto stored = retained_db_->load();
         for (const auto& m : stored) {
             retained_.set(m);
@@ -64,11 +55,11 @@ void broker_impl::start() {
         log.info("{} retained messages restored from {}", stored.size(),
                  retained_db_->path().string());
     }
-    for (const auto& l : cfg.listeners) {
+    for (const auto& l : opts.listeners) {
         const asio::ip::tcp::endpoint ep{asio::ip::make_address(l.host), l.port};
         auto state = std::make_unique<listener_state>(l, ctx0);
         // A bad file stops the start, naming it.
-        if (l.type == "tls" || l.type == "wss") {
+        if (uses_tls(l.type)) {
             state->tls = make_tls_context(l);
         }
         if (!l.password_file.empty()) {
@@ -90,17 +81,18 @@ void broker_impl::start() {
             acceptor.listen(asio::socket_base::max_listen_connections);
         } catch (const boost::system::system_error& e) {
             throw std::system_error(e.code(), "cannot listen on " + l.host + ":" +
-                                                  std::to_string(l.port) + " (" + l.type + ")");
+                                                  std::to_string(l.port) + " (" +
+                                                  std::string{to_string(l.type)} + ")");
         }
         const auto port = acceptor.local_endpoint().port();
         bound.push_back({l.type, l.host, port});
-        log.info("listener started type={} bind={}:{}", l.type, l.host, port);
+        log.info("listener started type={} bind={}:{}", to_string(l.type), l.host, port);
         asio::co_spawn(ctx0, accept_loop(*state), log_exception(log, "accept loop"));
         listeners_.push_back(std::move(state));
     }
     // The version is retained and never changes [Mosquitto: $SYS/broker/version].
     retained_.set(make_message("$SYS/broker/version", version_string, 0, true));
-    if (cfg.broker.sys_interval.count() > 0) {
+    if (opts.sys_interval.count() > 0) {
         sys_timer_.emplace(ctx0);
         asio::co_spawn(ctx0, sys_loop(), log_exception(log, "$SYS publisher"));
     }
@@ -188,7 +180,7 @@ asio::awaitable<void> broker_impl::accept_loop(listener_state& l) {
         }
         asio::post(w.ctx, [this, &w, &l, s = std::move(socket), tls = l.tls]() mutable {
             std::shared_ptr<connection> c;
-            if (l.cfg.type == "tcp") {
+            if (l.cfg.type == listener_type::tcp) {
                 c = std::make_shared<tcp_connection>(*this, w, l, std::move(s));
             } else {
                 c = make_stream_connection(*this, w, l, std::move(s), std::move(tls));
@@ -265,10 +257,10 @@ bool broker_impl::admit(listener_state& l) {
         l.connections.fetch_add(1, std::memory_order_relaxed);
     }
     const auto n = connections_.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (cfg.broker.max_connections != 0 && n > cfg.broker.max_connections) {
+    if (opts.max_connections != 0 && n > opts.max_connections) {
         connections_.fetch_sub(1, std::memory_order_relaxed);
         l.connections.fetch_sub(1, std::memory_order_relaxed);
-        log.warn("connection refused: max_connections={} reached", cfg.broker.max_connections);
+        log.warn("connection refused: max_connections={} reached", opts.max_connections);
         return false;
     }
     auto max = connections_max_.load(std::memory_order_relaxed);
@@ -293,7 +285,7 @@ asio::awaitable<broker_impl::attach_result> broker_impl::async_attach(worker& w,
             result.session = previous; // [MQTT-3.1.2-4]: resume
             result.session_present = true;
         } else {
-            result.session = std::make_shared<session>(client_id, clean, w.index, limits_);
+            result.session = std::make_shared<session>(client_id, clean, w.index, opts.session);
             if (previous) {
                 sessions_.erase(previous->client_id);
             }
@@ -534,7 +526,7 @@ asio::awaitable<void> broker_impl::sweep_loop(worker& w) {
 asio::awaitable<void> broker_impl::sys_loop() {
     while (true) {
         publish_sys();
-        sys_timer_->expires_after(cfg.broker.sys_interval);
+        sys_timer_->expires_after(opts.sys_interval);
         auto [ec] = co_await sys_timer_->async_wait(use_nothrow);
         if (ec) {
             co_return;
@@ -649,7 +641,7 @@ std::shared_ptr<internal_client>
 broker_impl::connect_internal(std::string name,
                               std::function<void(const message_ptr&)> on_message) {
     const unsigned home = next_worker_.fetch_add(1, std::memory_order_relaxed) % workers.size();
-    auto s = std::make_shared<session>("$internal/" + name, true, home, limits_);
+    auto s = std::make_shared<session>("$internal/" + name, true, home, opts.session);
     s->internal = std::make_unique<std::function<void(const message_ptr&)>>(std::move(on_message));
     {
         const std::lock_guard lock{registry_mutex_};
@@ -806,8 +798,8 @@ bool broker_impl::kick(std::string_view client_id) {
 // ---------------------------------------------------------------------------------------------
 // The public face
 
-broker::broker(config::gateway cfg, std::shared_ptr<spdlog::logger> log)
-    : impl_(std::make_unique<broker_impl>(std::move(cfg), std::move(log))) {}
+broker::broker(broker_options opts, std::shared_ptr<spdlog::logger> log)
+    : impl_(std::make_unique<broker_impl>(std::move(opts), std::move(log))) {}
 
 broker::~broker() {
     stop();

@@ -141,9 +141,9 @@ struct worker {
 
 /// A listening socket and the connections it admitted.
 struct listener_state {
-    listener_state(config::listener c, asio::io_context& ctx) : cfg(std::move(c)), acceptor(ctx) {}
+    listener_state(listener_options c, asio::io_context& ctx) : cfg(std::move(c)), acceptor(ctx) {}
 
-    const config::listener cfg;
+    const listener_options cfg;
     asio::ip::tcp::acceptor acceptor;
     std::atomic<std::size_t> connections{0};
     /// "tls" and "wss": swapped by a certificate reload; read and written on worker 0 only.
@@ -155,11 +155,11 @@ struct listener_state {
 
 /// The TLS context of a "tls" or "wss" listener: TLS 1.2 and 1.3 only, its cert, key and CA.
 /// Throws std::runtime_error naming the file and the reason (net/tls_context.cpp).
-std::shared_ptr<asio::ssl::context> make_tls_context(const config::listener& l);
+std::shared_ptr<asio::ssl::context> make_tls_context(const listener_options& l);
 
 class broker_impl {
 public:
-    broker_impl(config::gateway cfg, std::shared_ptr<spdlog::logger> log);
+    broker_impl(broker_options opts, std::shared_ptr<spdlog::logger> log);
 
     void start();
     void stop();
@@ -182,13 +182,12 @@ public:
         return retained_.match(filter);
     }
 
-    const config::gateway cfg;
+    const broker_options opts;
     spdlog::logger& log;
     std::vector<bound_listener> bound;
     std::vector<std::unique_ptr<worker>> workers;
 
     broker_stats stats() const;
-    const protocol::server_limits& server_limits() const noexcept { return server_limits_; }
 
     // In-process clients and the admin surface's view (broker.hpp documents them).
     std::shared_ptr<internal_client>
@@ -220,12 +219,6 @@ private:
     bool admit(listener_state& l);
 
 public:
-    /// Whether clients without a user name may connect to `l`: as configured, else only where
-    /// nothing authenticates clients.
-    static bool anonymous_allowed(const listener_state& l) {
-        return l.cfg.allow_anonymous.value_or(l.cfg.password_file.empty() &&
-                                              !l.cfg.use_identity_as_username);
-    }
     /// Re-reads the TLS, password and ACL files (throws naming a bad file, changing nothing)
     /// and swaps them in for new connections; open connections keep what they had.
     void reload_files();
@@ -257,8 +250,6 @@ private:
     template <typename F> void on_every_worker(worker& self, F f);
 
     std::shared_ptr<spdlog::logger> log_owner_;
-    const protocol::session_limits limits_; ///< shared by every session
-    const protocol::server_limits server_limits_; ///< shared by every connection
     std::vector<std::unique_ptr<listener_state>> listeners_;
     std::optional<asio::steady_timer> sys_timer_;
     routing::retained_store retained_;

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "app.hpp"
 #include "admin_http.hpp"
+#include "broker_options.hpp"
 #include "log_format.hpp"
 #include "systemd_notify.hpp"
 
-#include "edgemq/bridge/bridge.hpp"
+#include "edgemq/bridge/supervisor.hpp"
 #include "edgemq/broker/broker.hpp"
 #include "edgemq/config/load.hpp"
 #include "edgemq/serial/device.hpp"
@@ -45,7 +46,7 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name, config::log
 /// for the service manager: what happened, or why the reload was refused.
 std::string reload(const std::optional<std::filesystem::path>& config_file,
                    config::gateway& running, broker::broker& b, serial::service& devices,
-                   bridge::service& bridges, spdlog::logger& log) {
+                   bridge::supervisor& bridges, spdlog::logger& log) {
     if (!config_file) {
         log.info("SIGHUP: running on the embedded defaults, nothing to reload");
         return "running on the embedded defaults";
@@ -96,7 +97,7 @@ std::string listening_status(const broker::broker& b, const admin_http* admin,
                              const config::admin& admin_cfg) {
     std::string out = "listening:";
     for (const auto& l : b.listeners()) {
-        out += fmt::format(" mqtt {} {}:{},", l.type, l.host, l.port);
+        out += fmt::format(" mqtt {} {}:{},", broker::to_string(l.type), l.host, l.port);
     }
     if (admin) {
         out += fmt::format(" admin {} {}:{}", admin_cfg.cert.empty() ? "http" : "https",
@@ -130,7 +131,7 @@ int run(const std::optional<std::filesystem::path>& config_file) {
     boost::asio::signal_set signals{ctx, SIGINT, SIGTERM};
     boost::asio::signal_set hangup{ctx, SIGHUP};
 
-    broker::broker b{cfg, broker_log};
+    broker::broker b{to_broker_options(cfg), broker_log};
     try {
         b.start();
     } catch (const std::exception& e) {
@@ -141,8 +142,8 @@ int run(const std::optional<std::filesystem::path>& config_file) {
     // broker, stopped before it.
     serial::service serial_devices{cfg.devices, b, make_logger("serial", cfg.log.level)};
     // Bridges likewise; started after the serial devices.
-    bridge::service bridges{cfg.bridges, b, make_logger("bridge", cfg.log.level),
-                            cfg.broker.sys_interval, cfg.broker.max_packet_size};
+    bridge::supervisor bridges{cfg.bridges, b, make_logger("bridge", cfg.log.level),
+                               cfg.broker.sys_interval, cfg.broker.max_packet_size};
     // The admin server after the broker (it serves the broker's state), stopped before it.
     std::unique_ptr<admin_http> admin;
     if (cfg.admin.enabled) {
@@ -173,7 +174,7 @@ int run(const std::optional<std::filesystem::path>& config_file) {
         return 1;
     }
     for (const auto& l : b.listeners()) {
-        main_log->info("ready: mqtt {} on {}:{}", l.type, l.host, l.port);
+        main_log->info("ready: mqtt {} on {}:{}", broker::to_string(l.type), l.host, l.port);
     }
     const auto listening = listening_status(b, admin.get(), cfg.admin);
     systemd::ready(listening);

@@ -98,7 +98,7 @@ std::string client_cert_required(const cert_set& c) {
 /// The port of the `nth` listener of type `type`, in configuration order.
 std::uint16_t port_of(test_broker& b, const std::string& type, int nth = 0) {
     for (const auto& l : b.get().listeners()) {
-        if (l.type == type && nth-- == 0) {
+        if (edgemq::broker::to_string(l.type) == type && nth-- == 0) {
             return l.port;
         }
     }

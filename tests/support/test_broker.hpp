@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "broker_options.hpp"
 #include "edgemq/broker/broker.hpp"
 #include "edgemq/config/load.hpp"
 
@@ -32,7 +33,7 @@ public:
             log = std::make_shared<spdlog::logger>("broker",
                                                    std::make_shared<spdlog::sinks::null_sink_mt>());
         }
-        broker_ = std::make_unique<broker::broker>(std::move(cfg), std::move(log));
+        broker_ = std::make_unique<broker::broker>(app::to_broker_options(cfg), std::move(log));
         broker_->start();
     }
 

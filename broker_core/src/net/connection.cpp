@@ -34,7 +34,7 @@ std::int64_t unix_seconds() {
 
 connection::connection(broker_impl& broker, worker& w, listener_state& l)
     : broker_(broker), worker_(w), listener_(l),
-      mqtt_(broker.server_limits(), out_, *this, std::chrono::steady_clock::now()) {}
+      mqtt_(broker.opts.connection, out_, *this, std::chrono::steady_clock::now()) {}
 
 void connection::note_read(std::size_t n) {
     mqtt_.on_read(std::chrono::steady_clock::now());
@@ -72,7 +72,7 @@ bool connection::hold_unauthenticated(std::size_t bytes) {
     if (bytes > unauthenticated_held_) {
         const auto more = bytes - unauthenticated_held_;
         if (total.fetch_add(more, std::memory_order_relaxed) + more >
-            broker_.cfg.broker.max_unauthenticated_memory) {
+            broker_.opts.max_unauthenticated_memory) {
             total.fetch_sub(more, std::memory_order_relaxed);
             return false;
         }
@@ -120,7 +120,7 @@ void connection::continue_reading() {
 void connection::transport_failed(std::string_view what, boost::system::error_code ec) {
     if (open_) {
         broker_.log.info("connection refused peer={} listener={} {}: {}", peer(),
-                         listener_.cfg.type, what, ec.message());
+                         to_string(listener_.cfg.type), what, ec.message());
         close(ec ? ec : make_error_code(errc::protocol_error));
     }
 }
@@ -309,7 +309,7 @@ std::vector<message_ptr> connection::retained_for(std::string_view filter) {
 
 protocol::admission_rules connection::rules() {
     protocol::admission_rules r{listener_.passwords.load(), listener_.acl.load(),
-                                broker_impl::anonymous_allowed(listener_),
+                                listener_.cfg.allow_anonymous,
                                 listener_.cfg.use_identity_as_username, std::nullopt};
     if (r.use_identity_as_username) {
         r.certificate_identity = certificate_identity();
@@ -346,7 +346,7 @@ void connection::refused(codec::connect_return_code code, boost::system::error_c
 
 void connection::describe(client_info& info) const {
     info.peer = peer();
-    info.listener = listener_.cfg.type;
+    info.listener = std::string{to_string(listener_.cfg.type)};
     info.keep_alive = mqtt_.keep_alive();
     info.connected_at = connected_at_;
 }

@@ -169,7 +169,7 @@ private:
             }));
         // Deadlines come from the broker's CONNECT and keep-alive rules, not Beast's.
         websocket::stream_base::timeout timeouts{};
-        timeouts.handshake_timeout = broker_.cfg.broker.connect_timeout;
+        timeouts.handshake_timeout = broker_.opts.connection.connect_timeout;
         timeouts.idle_timeout = websocket::stream_base::none();
         timeouts.keep_alive_pings = false;
         stream_.set_option(timeouts);
@@ -268,12 +268,12 @@ std::shared_ptr<connection> make_stream_connection(broker_impl& broker, worker& 
                                                    listener_state& l,
                                                    connection::socket_type socket,
                                                    std::shared_ptr<asio::ssl::context> tls) {
-    const auto& type = l.cfg.type;
-    if (type == "tls") {
+    const auto type = l.cfg.type;
+    if (type == listener_type::tls) {
         return std::make_shared<stream_connection<tls_stream>>(broker, w, l, std::move(socket),
                                                                std::move(tls));
     }
-    if (type == "ws") {
+    if (type == listener_type::ws) {
         return std::make_shared<stream_connection<ws_stream>>(broker, w, l, std::move(socket),
                                                               nullptr);
     }

@@ -7,7 +7,7 @@
 
 namespace edgemq::broker {
 
-std::shared_ptr<asio::ssl::context> make_tls_context(const config::listener& l) {
+std::shared_ptr<asio::ssl::context> make_tls_context(const listener_options& l) {
     try {
         return net::make_server_tls_context(
             {l.cert, l.key, l.ca, l.require_client_certificate});

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "edgemq/broker/message.hpp"
-#include "edgemq/config/model.hpp"
+#include "edgemq/broker/options.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -22,7 +22,7 @@ class broker_impl;
 
 /// A listener after bind: the port is the real one when the config asked for port 0.
 struct bound_listener {
-    std::string type;
+    listener_type type = listener_type::tcp;
     std::string host;
     std::uint16_t port = 0;
 };
@@ -101,7 +101,7 @@ public:
 /// Thread safety: start/stop from one controlling thread; publish and stats from any thread.
 class broker {
 public:
-    broker(config::gateway cfg, std::shared_ptr<spdlog::logger> log);
+    broker(broker_options opts, std::shared_ptr<spdlog::logger> log);
     ~broker();
     broker(const broker&) = delete;
     broker& operator=(const broker&) = delete;

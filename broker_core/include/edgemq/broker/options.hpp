@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "edgemq/broker/protocol/server_session.hpp"
+#include "edgemq/broker/protocol/session_state.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+/// What the broker is told to be: its own options, so that broker_core knows nothing of the
+/// configuration file. The gateway converts `[broker]` and `[[listeners]]` into these
+/// (gateway/src/broker_options.cpp); config/model.hpp documents each setting and its default.
+/// Thread safety: plain values.
+namespace edgemq::broker {
+
+enum class listener_type : std::uint8_t { tcp, tls, ws, wss };
+
+/// "tcp", "tls", "ws", "wss": as the configuration, the API and the logs name them.
+std::string_view to_string(listener_type t) noexcept;
+
+/// True for the types that speak TLS.
+constexpr bool uses_tls(listener_type t) noexcept {
+    return t == listener_type::tls || t == listener_type::wss;
+}
+
+/// A socket the broker accepts MQTT clients on, and who may connect through it.
+struct listener_options {
+    listener_type type = listener_type::tcp;
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 1883; ///< 0: the kernel chooses
+    std::size_t max_connections = 0; ///< 0: no per-listener limit
+    std::string cert;                ///< "tls", "wss"
+    std::string key;
+    std::string ca; ///< client certificates' CAs
+    bool require_client_certificate = false;
+    bool use_identity_as_username = false;
+    std::string path = "/mqtt"; ///< WebSocket endpoint
+    bool allow_anonymous = true; ///< decided: the gateway resolves the configured default
+    std::string password_file;
+    std::string acl_file;
+    std::uint32_t max_publish_rate = 0; ///< PUBLISH packets a second per client; 0: no limit
+};
+
+struct broker_options {
+    unsigned threads = 0; ///< I/O threads; 0: one per core
+    std::size_t max_connections = 0; ///< over all listeners; 0: unlimited
+    /// Bytes all connections that have not completed CONNECT may hold together.
+    std::size_t max_unauthenticated_memory = 16 * 1024 * 1024;
+    std::chrono::seconds sys_interval{10}; ///< 0: no $SYS updates
+    bool persistence = false; ///< retained messages kept in persistence_file
+    std::string persistence_file = "/var/lib/edgemq/retained.db";
+    protocol::server_limits connection; ///< per connection: sizes and deadlines
+    protocol::session_limits session;   ///< per session: in-flight window and queues
+    std::vector<listener_options> listeners;
+};
+
+} // namespace edgemq::broker
