@@ -15,12 +15,14 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -272,5 +274,27 @@ private:
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::atomic<bool> running_{false};
 };
+
+template <typename F> void broker_impl::on_every_worker(worker& self, F f) {
+    for (auto& w : workers) {
+        if (w.get() == &self) {
+            f(self);
+        } else {
+            asio::post(w->ctx, [f, &x = *w]() mutable { f(x); });
+        }
+    }
+}
+
+template <typename F> void broker_impl::on_every_worker_and_wait(F f) {
+    std::vector<std::future<void>> done;
+    for (auto& w : workers) {
+        auto task = std::make_shared<std::packaged_task<void()>>([&f, &w = *w] { f(w); });
+        done.push_back(task->get_future());
+        asio::post(w->ctx, [task] { (*task)(); });
+    }
+    for (auto& d : done) {
+        d.get();
+    }
+}
 
 } // namespace edgemq::broker
