@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "admin_api.hpp"
 
-#include "edgemq/bridge/bridge.hpp"
+#include "edgemq/bridge/supervisor.hpp"
 #include "edgemq/broker/broker.hpp"
 #include "edgemq/broker/codec/decode.hpp"
 #include "edgemq/serial/device.hpp"
@@ -162,7 +162,7 @@ void labelled_metric(std::string& out, const std::vector<Item>& items, std::stri
 json::object bridge_json(const bridge::bridge_status& b) {
     return {
         {"name", b.name},
-        {"state", b.state},
+        {"state", bridge::to_string(b.state)},
         {"address", b.address},
         {"last_error", b.last_error},
         {"connected_since", b.connected_since},
@@ -223,7 +223,7 @@ json::object page_of(const std::vector<T>& all, const paging& p, ToJson to_json)
 
 } // namespace
 
-admin_api::admin_api(broker::broker& b, serial::service* devices, bridge::service* bridges,
+admin_api::admin_api(broker::broker& b, serial::service* devices, bridge::supervisor* bridges,
                      std::shared_ptr<spdlog::logger> log)
     : broker_(b), devices_(devices), bridges_(bridges), log_(std::move(log)) {}
 
@@ -333,7 +333,7 @@ void admin_api::bridge_metrics(std::string& out,
     labelled_metric(out, bridges, "bridge", name, "edgemq_bridge_connected", "gauge",
                     "Whether the bridge is connected to its remote broker (1) or not (0).",
                     [](const bridge::bridge_status& b) {
-                        return std::string(b.state == "connected" ? "1" : "0");
+                        return std::string(b.state == bridge::bridge_state::connected ? "1" : "0");
                     });
     labelled_metric(out, bridges, "bridge", name, "edgemq_bridge_queue_messages", "gauge",
                     "Messages in the bridge's durable queue, in flight included.",
@@ -370,7 +370,8 @@ response admin_api::handle(const request& req, const target& t, std::string_view
         return get_only([&] {
             json::array listeners;
             for (const auto& l : broker_.listeners()) {
-                listeners.push_back({{"type", l.type}, {"host", l.host}, {"port", l.port}});
+                listeners.push_back(
+                    {{"type", broker::to_string(l.type)}, {"host", l.host}, {"port", l.port}});
             }
             listeners.push_back({{"type", self_.type}, {"host", self_.host}, {"port", self_.port}});
             const auto s = broker_.stats();

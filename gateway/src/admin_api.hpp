@@ -25,7 +25,7 @@ struct device_status;
 } // namespace edgemq::serial
 
 namespace edgemq::bridge {
-class service;
+class supervisor;
 struct bridge_status;
 } // namespace edgemq::bridge
 
@@ -49,7 +49,7 @@ public:
     static constexpr std::chrono::seconds sample_period{5};
 
     /// `devices` and `bridges` may be null: none of them.
-    admin_api(broker::broker& b, serial::service* devices, bridge::service* bridges,
+    admin_api(broker::broker& b, serial::service* devices, bridge::supervisor* bridges,
               std::shared_ptr<spdlog::logger> log);
 
     void set_self(self_listener self) { self_ = std::move(self); }
@@ -82,7 +82,7 @@ private:
 
     broker::broker& broker_;
     serial::service* devices_;
-    bridge::service* bridges_;
+    bridge::supervisor* bridges_;
     std::shared_ptr<spdlog::logger> log_;
     self_listener self_;
     std::deque<rate_sample> samples_;

@@ -114,7 +114,7 @@ void log_exception(spdlog::logger& log, std::exception_ptr e, std::string_view w
 class admin_http_impl {
 public:
     admin_http_impl(config::admin cfg, broker::broker& b, std::shared_ptr<spdlog::logger> log,
-                    serial::service* devices, bridge::service* bridges)
+                    serial::service* devices, bridge::supervisor* bridges)
         : cfg_(std::move(cfg)), log_(std::move(log)), api_(b, devices, bridges, log_),
           users_(cfg_.users_file, log_) {}
 
@@ -524,7 +524,7 @@ private:
 };
 
 admin_http::admin_http(config::admin cfg, broker::broker& b, std::shared_ptr<spdlog::logger> log,
-                       serial::service* devices, bridge::service* bridges)
+                       serial::service* devices, bridge::supervisor* bridges)
     : impl_(std::make_unique<admin_http_impl>(std::move(cfg), b, std::move(log), devices,
                                               bridges)) {}
 

@@ -21,7 +21,7 @@ class service;
 }
 
 namespace edgemq::bridge {
-class service;
+class supervisor;
 }
 
 namespace edgemq::app {
@@ -44,7 +44,7 @@ class admin_http {
 public:
     /// `devices` and `bridges` may be null; they must outlive stop().
     admin_http(config::admin cfg, broker::broker& b, std::shared_ptr<spdlog::logger> log,
-               serial::service* devices = nullptr, bridge::service* bridges = nullptr);
+               serial::service* devices = nullptr, bridge::supervisor* bridges = nullptr);
     ~admin_http();
     admin_http(const admin_http&) = delete;
     admin_http& operator=(const admin_http&) = delete;

@@ -272,7 +272,8 @@ fifo<client_session::inflight_entry>::iterator client_session::find(std::uint16_
 
 std::uint16_t client_session::next_packet_id() {
     return ids_.allocate([this](std::uint16_t id) {
-        return find(id) != inflight_.end() || std::ranges::find(subscribes_, id) != subscribes_.end();
+        return find(id) != inflight_.end() ||
+               std::ranges::find(subscribes_, id) != subscribes_.end();
     });
 }
 

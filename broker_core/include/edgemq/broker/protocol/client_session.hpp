@@ -105,12 +105,17 @@ public:
     void disconnect(net::write_queue& out);
 
     bool connected() const noexcept { return stage_ == stage::connected; }
-    /// No tracked message may be published until one is acknowledged.
-    bool window_full() const noexcept { return tracked_ >= options_.max_inflight; }
+    /// No tracked message may be published until one is acknowledged: max_inflight of them
+    /// are, or (with a window near 65535) no packet id is left.
+    bool window_full() const noexcept {
+        return tracked_ >= options_.max_inflight ||
+               inflight_.size() + subscribes_.size() >= max_packet_ids;
+    }
     /// Tracked messages in the window.
     std::size_t inflight() const noexcept { return tracked_; }
 
 private:
+    static constexpr std::size_t max_packet_ids = 65535;
     enum class stage : std::uint8_t { disconnected, awaiting_connack, connected, closed };
     enum class step : std::uint8_t { awaiting_puback, awaiting_pubrec, awaiting_pubcomp };
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "edgemq/bridge/bridge.hpp"
+#include "edgemq/bridge/supervisor.hpp"
 
 #include "link.hpp"
 
@@ -7,23 +7,23 @@
 
 namespace edgemq::bridge {
 
-service::service(std::vector<config::bridge> bridges, broker::broker& broker,
-                 std::shared_ptr<spdlog::logger> log, std::chrono::seconds sys_interval,
-                 std::size_t max_packet_size)
+supervisor::supervisor(std::vector<config::bridge> bridges, broker::broker& broker,
+                       std::shared_ptr<spdlog::logger> log, std::chrono::seconds sys_interval,
+                       std::size_t max_packet_size)
     : broker_(broker), log_(std::move(log)), sys_interval_(sys_interval),
       max_packet_size_(max_packet_size), configs_(std::move(bridges)) {}
 
-service::~service() {
+supervisor::~supervisor() {
     stop();
 }
 
-std::unique_ptr<link> service::make_link(const config::bridge& cfg) {
+std::unique_ptr<link> supervisor::make_link(const config::bridge& cfg) {
     auto l = std::make_unique<link>(cfg, broker_, log_, sys_interval_, max_packet_size_);
     l->start();
     return l;
 }
 
-void service::start() {
+void supervisor::start() {
     const std::lock_guard lock{links_mutex_};
     if (!links_.empty()) {
         return;
@@ -33,7 +33,7 @@ void service::start() {
     }
 }
 
-void service::stop() {
+void supervisor::stop() {
     const std::lock_guard lock{links_mutex_};
     for (auto& l : links_) {
         l->stop();
@@ -41,7 +41,7 @@ void service::stop() {
     links_.clear();
 }
 
-std::vector<bridge_status> service::bridges() const {
+std::vector<bridge_status> supervisor::bridges() const {
     const std::lock_guard lock{links_mutex_};
     std::vector<bridge_status> all;
     for (const auto& l : links_) {
@@ -50,7 +50,7 @@ std::vector<bridge_status> service::bridges() const {
     return all;
 }
 
-std::vector<std::string> service::apply(const std::vector<config::bridge>& bridges) {
+std::vector<std::string> supervisor::apply(const std::vector<config::bridge>& bridges) {
     const std::lock_guard lock{links_mutex_};
     std::vector<std::string> restarted;
     std::vector<std::unique_ptr<link>> kept;

@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "forwarder.hpp"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/logger.h>
+
+#include <algorithm>
+#include <iterator>
+
+namespace edgemq::bridge {
+namespace {
+
+/// Messages read from the queue at a time, and held in memory ahead of the window.
+constexpr std::size_t read_chunk = 1024;
+constexpr std::size_t max_pending = 4 * read_chunk;
+/// QoS 0 messages are dropped rather than buffered beyond this while the remote is slow.
+constexpr std::size_t max_unwritten_bytes = 8 << 20;
+
+} // namespace
+
+forwarder::forwarder(const config::bridge& cfg, broker::broker& broker, spdlog::logger& log,
+                     status_board& status)
+    : cfg_(cfg), broker_(broker), log_(log), status_(status) {
+    for (const auto& t : cfg_.topics) {
+        rules_.emplace_back(t);
+    }
+}
+
+forwarder::~forwarder() {
+    close_intake();
+}
+
+std::vector<broker::codec::subscription> forwarder::remote_subscriptions() const {
+    std::vector<broker::codec::subscription> subs;
+    for (const auto& r : rules_) {
+        if (r.inbound()) {
+            subs.push_back({r.remote_filter(), r.qos()});
+        }
+    }
+    return subs;
+}
+
+void forwarder::start(asio::io_context& ctx) {
+    queue_ = std::make_unique<durable_queue>(
+        cfg_.queue_file, durable_queue::limits{cfg_.max_messages, cfg_.max_bytes, cfg_.when_full},
+        log_);
+    update_queue_stats();
+    if (queue_->size() > 0) {
+        log_.info("bridge {}: {} messages waiting in {} from before the restart", cfg_.name,
+                  queue_->size(), cfg_.queue_file);
+    }
+    handoff_->owner = this;
+    handoff_->ctx = &ctx;
+    client_ = broker_.connect_internal(
+        "bridge/" + cfg_.name, [h = handoff_](const broker::message_ptr& m) {
+            const std::lock_guard lock{h->mutex};
+            if (h->owner == nullptr) {
+                return;
+            }
+            h->messages.push_back(m);
+            if (h->messages.size() == 1) { // one wake-up per batch
+                asio::post(*h->ctx, [owner = h->owner] { owner->drain_handoff(); });
+            }
+        });
+    for (const auto& r : rules_) {
+        if (r.outbound()) {
+            client_->subscribe(r.local_filter(), r.qos());
+        }
+    }
+}
+
+void forwarder::close_intake() {
+    {
+        const std::lock_guard lock{handoff_->mutex};
+        handoff_->owner = nullptr;
+    }
+    if (client_) {
+        client_->disconnect();
+    }
+}
+
+void forwarder::drain() {
+    drain_handoff();
+    flush_acks();
+}
+
+void forwarder::connection_lost() {
+    pending_.clear();
+    loaded_through_ = cursor_;
+    caught_up_ = false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// From the remote
+
+void forwarder::on_message(broker::codec::publish p) {
+    for (const auto& r : rules_) {
+        if (auto local = r.to_local(p.topic)) {
+            // Published as this bridge's client: the broker never routes it back here.
+            client_->publish({std::move(*local), std::move(p.payload), p.qos, p.retain, 0});
+            status_.add_received();
+            break;
+        }
+    }
+}
+
+void forwarder::on_acknowledged(std::int64_t seq) {
+    acked_seqs_.push_back(seq);
+    status_.add_acked();
+}
+
+void forwarder::on_connected(std::size_t resent) {
+    status_.add_sent(resent);
+    pump();
+}
+
+// ---------------------------------------------------------------------------------------------
+// From the local broker, through the queue, to the remote
+
+void forwarder::drain_handoff() {
+    std::vector<broker::message_ptr> batch;
+    {
+        const std::lock_guard lock{handoff_->mutex};
+        batch.swap(handoff_->messages);
+    }
+    on_local(std::move(batch));
+}
+
+void forwarder::on_local(std::vector<broker::message_ptr> batch) {
+    std::vector<queued_message> store;
+    for (const auto& m : batch) {
+        for (const auto& r : rules_) {
+            auto remote = r.to_remote(m->topic);
+            if (!remote) {
+                continue;
+            }
+            const auto qos = std::min(m->qos, r.qos());
+            if (qos > 0 || cfg_.queue_qos0) {
+                store.push_back({0, std::move(*remote), m->payload, qos, m->retain});
+            } else if (up_->connected() && up_->unwritten() < max_unwritten_bytes) {
+                up_->publish(broker::make_message(std::move(*remote), m->payload, 0, m->retain),
+                             std::nullopt);
+                status_.add_sent();
+            } else {
+                status_.add_dropped();
+            }
+            break;
+        }
+    }
+    if (!store.empty()) {
+        const auto r = queue_->push(store, cursor_);
+        status_.add_dropped(r.dropped);
+        while (!pending_.empty() && pending_.front().seq <= r.dropped_through) {
+            pending_.pop_front();
+        }
+        if (up_->connected() && caught_up_ && !store.empty()) {
+            // The common case while connected: hand the new messages straight to the window
+            // instead of reading back what was just written.
+            if (pending_.size() + store.size() <= max_pending) {
+                loaded_through_ = store.back().seq;
+                std::ranges::move(store, std::back_inserter(pending_));
+            } else {
+                caught_up_ = false;
+            }
+        }
+    }
+    pump();
+}
+
+void forwarder::pump() {
+    while (up_->connected() && !up_->window_full()) {
+        if (pending_.empty()) {
+            if (caught_up_) {
+                break;
+            }
+            auto more = queue_->read_after(loaded_through_, read_chunk);
+            caught_up_ = more.size() < read_chunk;
+            if (more.empty()) {
+                break;
+            }
+            loaded_through_ = more.back().seq;
+            std::ranges::move(more, std::back_inserter(pending_));
+        }
+        auto m = std::move(pending_.front());
+        pending_.pop_front();
+        cursor_ = m.seq;
+        const auto seq = m.seq;
+        const auto qos = m.qos;
+        up_->publish(broker::make_message(std::move(m.topic), std::move(m.payload), qos, m.retain),
+                     seq);
+        status_.add_sent();
+        if (qos == 0) {
+            acked_seqs_.push_back(seq); // nothing to wait for
+        }
+    }
+    flush_acks();
+    update_queue_stats();
+}
+
+void forwarder::flush_acks() {
+    if (!acked_seqs_.empty()) {
+        queue_->remove(acked_seqs_);
+        acked_seqs_.clear();
+    }
+}
+
+void forwarder::update_queue_stats() {
+    status_.set_queue(queue_->size(), queue_->bytes());
+}
+
+} // namespace edgemq::bridge
