@@ -34,6 +34,15 @@ void client_session::on_packet(codec::packet p, clock::time_point now, net::writ
         }
         return;
     }
+    if (stage_ == stage::disconnecting) {
+        // Our DISCONNECT is queued: only what acknowledges a message still counts.
+        if (const auto* ack = std::get_if<codec::puback>(&p)) {
+            on_puback(ack->packet_id);
+        } else if (const auto* comp = std::get_if<codec::pubcomp>(&p)) {
+            on_pubcomp(comp->packet_id);
+        }
+        return;
+    }
     if (stage_ != stage::connected) {
         return; // closed: what was read after it does not count
     }
@@ -261,8 +270,9 @@ void client_session::subscribe(const std::vector<codec::subscription>& filters,
 }
 
 void client_session::disconnect(net::write_queue& out) {
-    codec::encode(codec::disconnect{}, out.bytes()); // the owner closes once it is out
-    stage_ = stage::closed;
+    // The owner closes once it is out [MQTT-3.14.4-1].
+    codec::encode(codec::disconnect{}, out.bytes());
+    stage_ = stage::disconnecting;
 }
 
 fifo<client_session::inflight_entry>::iterator client_session::find(std::uint16_t id) {

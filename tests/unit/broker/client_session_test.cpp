@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The bridge's MQTT client session without sockets: packets and a fake clock in, bytes and
 // actions out.
-#include "edgemq/broker/codec/decode.hpp"
-#include "edgemq/broker/codec/encode.hpp"
 #include "edgemq/broker/error.hpp"
 #include "edgemq/broker/protocol/client_session.hpp"
+#include "edgemq/broker/protocol/packet_reader.hpp"
 #include "edgemq/broker/protocol/packet_id_pool.hpp"
 
 #include "hex.hpp"
@@ -22,6 +21,7 @@ using edgemq::broker::protocol::client_actions;
 using edgemq::broker::protocol::client_options;
 using edgemq::broker::protocol::client_session;
 using edgemq::broker::protocol::packet_id_pool;
+using edgemq::broker::protocol::packet_reader;
 using edgemq::test::hex;
 using namespace std::chrono_literals;
 
@@ -61,20 +61,20 @@ std::vector<std::uint8_t> bytes_of(write_queue& q) {
     return bytes;
 }
 
-/// Decodes every packet in the queue and empties it.
+/// Cuts the queue's bytes into packets with the shared reader and empties it.
 std::vector<codec::packet> drain(write_queue& q) {
     const auto bytes = bytes_of(q);
+    packet_reader reader{bytes};
     std::vector<codec::packet> out;
-    std::span<const std::uint8_t> rest{bytes};
-    while (!rest.empty()) {
-        auto h = codec::decode_fixed_header(rest);
-        REQUIRE(h.has_value());
-        REQUIRE(h->has_value());
-        auto p = codec::decode(**h, rest.subspan((*h)->size, (*h)->remaining_length));
+    for (;;) {
+        auto p = reader.next(bytes.size());
         REQUIRE(p.has_value());
-        out.push_back(std::move(*p));
-        rest = rest.subspan((*h)->packet_size());
+        if (!*p) {
+            break;
+        }
+        out.push_back(std::move(**p));
     }
+    CHECK(reader.consumed() == bytes.size());
     return out;
 }
 
@@ -387,6 +387,26 @@ TEST_CASE("client session: keep-alive on a fake clock", "[protocol]") {
         f.s.on_timer(t0 + 110s, f.out);
         CHECK(bytes_of(f.out) == hex("c0 00"));
     }
+}
+
+TEST_CASE("client session: after DISCONNECT nothing is sent, acknowledgements still count",
+          "[protocol]") {
+    fixture f;
+    f.publish("a", 1, 1);
+    f.publish("b", 2, 2);
+    f.receive(codec::pubrec{2});
+    f.out.clear();
+    f.s.disconnect(f.out);
+    CHECK(bytes_of(f.out) == hex("e0 00"));
+    CHECK_FALSE(f.s.connected());
+    f.receive(codec::puback{1});
+    f.receive(codec::pubcomp{2});
+    CHECK(f.actions.acked == std::vector<std::int64_t>{1, 2});
+    f.receive(codec::publish{"in/a", "x", 7, 1, false, false}); // not taken: no PUBACK
+    f.s.on_timer(t0 + 1h, f.out);                               // no PINGREQ either
+    CHECK(f.actions.delivered.empty());
+    CHECK(f.out.empty());
+    CHECK(!f.actions.closed);
 }
 
 TEST_CASE("packet id pool: in sequence, never 0, skipping ids in use", "[protocol]") {

@@ -23,8 +23,8 @@
 /// The life of a connection: connect() writes the CONNECT → `awaiting_connack` (only a CONNACK
 /// may come [MQTT-3.2.0-1]) → `connected`, when it accepts; the window of unacknowledged
 /// PUBLISHes is then resent → connection_lost() → `disconnected`, the window kept for the next
-/// connect(). Outbound QoS 1: PUBLISH → PUBACK; QoS 2: PUBLISH → PUBREC → PUBREL → PUBCOMP
-/// [MQTT-4.3.2], [MQTT-4.3.3]. Inbound QoS 2 ids are remembered from PUBLISH to PUBREL, so that
+/// connect(); disconnect() → `disconnecting` until the owner closes. Outbound QoS 1: PUBLISH →
+/// PUBACK; QoS 2: PUBLISH → PUBREC → PUBREL → PUBCOMP [MQTT-4.3.2], [MQTT-4.3.3]. Inbound QoS 2 ids are remembered from PUBLISH to PUBREL, so that
 /// a resent PUBLISH is acknowledged but not delivered twice (method B of [MQTT-4.3.3-2]).
 /// Every rule is marked with its spec id where it is enforced, in client_session.cpp.
 /// Thread safety: none; owned by the connection's thread.
@@ -101,7 +101,8 @@ public:
     /// Subscribes to `filters` in one SUBSCRIBE (nothing when empty).
     void subscribe(const std::vector<codec::subscription>& filters, net::write_queue& out);
 
-    /// Ends the connection cleanly: writes DISCONNECT [MQTT-3.14.4-1].
+    /// Ends the connection cleanly: writes DISCONNECT, after which nothing is sent
+    /// [MQTT-3.14.4-2]; PUBACK and PUBCOMP read until the owner closes still acknowledge.
     void disconnect(net::write_queue& out);
 
     bool connected() const noexcept { return stage_ == stage::connected; }
@@ -116,7 +117,13 @@ public:
 
 private:
     static constexpr std::size_t max_packet_ids = 65535;
-    enum class stage : std::uint8_t { disconnected, awaiting_connack, connected, closed };
+    enum class stage : std::uint8_t {
+        disconnected,
+        awaiting_connack,
+        connected,
+        disconnecting, ///< DISCONNECT written: nothing more is sent, acknowledgements count
+        closed,
+    };
     enum class step : std::uint8_t { awaiting_puback, awaiting_pubrec, awaiting_pubcomp };
 
     struct inflight_entry {
