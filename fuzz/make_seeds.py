@@ -62,6 +62,24 @@ def decode_seeds():
         write("fuzz_decode", f"{name}-{digest[:8]}", data)
 
 
+def server_session_seeds():
+    # Each client's whole stream of a conformance case, in the layout fuzz_server_session reads:
+    # a settings byte, then reads of (time byte, length byte, bytes), 200 bytes at most each.
+    seen = set()
+    for name, data in spec_packets():
+        if "-stream-" not in name:
+            continue
+        digest = hashlib.sha1(data).hexdigest()
+        if digest in seen:
+            continue
+        seen.add(digest)
+        out = bytearray([0])
+        for i in range(0, len(data), 200):
+            part = data[i:i + 200]
+            out += bytes([1, len(part)]) + part
+        write("fuzz_server_session", f"{name}-{digest[:8]}", bytes(out))
+
+
 def config_seeds():
     text = (root / "config/edgemq.toml").read_text()
     write("fuzz_config", "edgemq.toml", text)
@@ -184,6 +202,7 @@ def serial_seeds():
 
 def main():
     decode_seeds()
+    server_session_seeds()
     config_seeds()
     password_seeds()
     acl_seeds()

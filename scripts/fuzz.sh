@@ -16,7 +16,7 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(fuzz_decode fuzz_session fuzz_config fuzz_password_file fuzz_acl fuzz_serial)
+    targets=(fuzz_decode fuzz_session fuzz_server_session fuzz_config fuzz_password_file fuzz_acl fuzz_serial)
 fi
 jobs=${JOBS:-2}
 build="build-fuzz"
