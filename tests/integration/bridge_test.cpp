@@ -7,7 +7,15 @@
 #include "gateway_process.hpp"
 #include "real_clients.hpp"
 
+#include "edgemq/broker/codec/encode.hpp"
+#include "edgemq/broker/protocol/packet_reader.hpp"
+
 #include <catch2/catch.hpp>
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <filesystem>
@@ -115,6 +123,91 @@ gateway backlog_during_outage(const scratch_dir& dir, remote_broker& remote,
                                                publish_timeout));
     return gw;
 }
+
+namespace codec = edgemq::broker::codec;
+
+/// The remote played by the test itself, packet by packet, for what mosquitto cannot be made to
+/// do on cue (answer with session present, withhold an acknowledgement, send a wrong one).
+class scripted_remote {
+public:
+    scripted_remote() {
+        listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        REQUIRE(::listen(listener_, 4) == 0);
+        REQUIRE(::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+        port_ = ntohs(a.sin_port);
+    }
+    ~scripted_remote() {
+        drop();
+        ::close(listener_);
+    }
+    scripted_remote(const scripted_remote&) = delete;
+    scripted_remote& operator=(const scripted_remote&) = delete;
+
+    std::uint16_t port() const { return port_; }
+
+    /// Takes the bridge's next connection (the one before is dropped).
+    void accept() {
+        drop();
+        pollfd p{listener_, POLLIN, 0};
+        REQUIRE(::poll(&p, 1, 10'000) == 1);
+        fd_ = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+        REQUIRE(fd_ >= 0);
+    }
+    /// The bytes of the next packet from the bridge (its CONNECT, level 0x84, is not one the
+    /// codec decodes: only a broker that knows the bridge bit would).
+    std::vector<std::uint8_t> read_bytes() {
+        for (;;) {
+            edgemq::broker::protocol::packet_reader reader{in_};
+            const auto h = reader.header();
+            REQUIRE(h.has_value());
+            if (*h && reader.complete()) {
+                const auto end = in_.begin() + static_cast<std::ptrdiff_t>((*h)->packet_size());
+                std::vector<std::uint8_t> bytes(in_.begin(), end);
+                in_.erase(in_.begin(), end);
+                return bytes;
+            }
+            pollfd pfd{fd_, POLLIN, 0};
+            REQUIRE(::poll(&pfd, 1, 10'000) == 1);
+            std::uint8_t chunk[4096];
+            const auto n = ::recv(fd_, chunk, sizeof chunk, 0);
+            REQUIRE(n > 0);
+            in_.insert(in_.end(), chunk, chunk + n);
+        }
+    }
+    template <typename T> T read_as() {
+        const auto bytes = read_bytes();
+        edgemq::broker::protocol::packet_reader reader{bytes};
+        auto p = reader.next(bytes.size());
+        REQUIRE(p.has_value());
+        REQUIRE(p->has_value());
+        REQUIRE(std::holds_alternative<T>(**p));
+        return std::get<T>(**p);
+    }
+    void send(const codec::packet& p) {
+        codec::byte_buffer b;
+        codec::encode(p, b);
+        REQUIRE(::send(fd_, b.data(), b.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(b.size()));
+    }
+    /// Closes the connection without a word, as a dying uplink does.
+    void drop() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+            fd_ = -1;
+        }
+        in_.clear();
+    }
+
+private:
+    int listener_ = -1;
+    int fd_ = -1;
+    std::uint16_t port_ = 0;
+    std::vector<std::uint8_t> in_;
+};
 
 } // namespace
 
@@ -341,4 +434,71 @@ pattern = "sensors/#"
                                             "edgemq_bridge_connected{bridge=\"up\"} 0\n"));
     CHECK_THAT(metrics.out,
                Catch::Contains("edgemq_bridge_messages_dropped_total{bridge=\"up\"} 0"));
+}
+
+TEST_CASE("bridge: on the wire, CONNECT, the window resent with DUP to a session present, and a "
+          "wrong acknowledgement",
+          "[integration][bridge]") {
+    scratch_dir dir;
+    scripted_remote remote;
+    gateway gw{dir, gateway_config(dir, "address = \"127.0.0.1:" + std::to_string(remote.port()) +
+                                            "\"\n[[bridges.topics]]\npattern = \"sensors/#\"\n")};
+    const auto connect_and_accept = [&](bool session_present) {
+        remote.accept();
+        const auto bytes = remote.read_bytes();
+        // The CONNECT the old link wrote: level 0x84 (the bridge bit), will "offline"
+        // retained at QoS 1, no clean session, keep-alive 60.
+        codec::connect expected;
+        expected.protocol_level = 0x84;
+        expected.clean_session = false;
+        expected.keep_alive = 60;
+        expected.client_id = "edgemq-test-bridge";
+        expected.will = codec::will_message{"$bridge/up/state", "offline", 1, true};
+        codec::byte_buffer golden;
+        codec::encode(expected, golden);
+        CHECK(bytes == golden);
+        remote.send(codec::connack{session_present, codec::connect_return_code::accepted});
+    };
+
+    connect_and_accept(false);
+    const auto online = remote.read_as<codec::publish>();
+    CHECK(online.topic == "$bridge/up/state");
+    CHECK(online.payload == "online");
+    CHECK(online.qos == 1);
+    CHECK(online.retain);
+    remote.send(codec::puback{online.packet_id});
+
+    // A message that the remote receives and never acknowledges.
+    mosquitto_pub(gw.port(), {"-q", "1", "-t", "sensors/a", "-m", "m1"});
+    const auto first = remote.read_as<codec::publish>();
+    CHECK(first.topic == "sensors/a");
+    CHECK(first.payload == "m1");
+    CHECK(first.qos == 1);
+    CHECK_FALSE(first.dup);
+    remote.drop();
+    EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("lost the connection"));
+
+    // Session present: the same PUBLISH again, same id, DUP set, before anything else.
+    connect_and_accept(true);
+    const auto again = remote.read_as<codec::publish>();
+    CHECK(again.payload == "m1");
+    CHECK(again.packet_id == first.packet_id);
+    CHECK(again.dup);
+    CHECK(remote.read_as<codec::publish>().payload == "online");
+
+    // A PUBREC for a QoS 1 message is a protocol error: the bridge drops the link.
+    remote.send(codec::pubrec{again.packet_id});
+    EDGEMQ_REQUIRE_PROC(gw.process(),
+                        gw.process().wait_for_stderr("unexpected packet from the remote"));
+
+    // The message is still in flight, and a PUBACK finally takes it out of the queue.
+    connect_and_accept(true);
+    const auto third = remote.read_as<codec::publish>();
+    CHECK(third.payload == "m1");
+    CHECK(third.dup);
+    remote.send(codec::puback{third.packet_id});
+    CHECK(eventually(
+        [&] { return sys_value(gw.port(), "$SYS/broker/bridges/up/messages/acked") == "1"; },
+        10s));
+    CHECK(sys_value(gw.port(), "$SYS/broker/bridges/up/queue/messages") == "0");
 }
