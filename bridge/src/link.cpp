@@ -64,10 +64,10 @@ link::link(config::bridge cfg, broker::broker& broker, std::shared_ptr<spdlog::l
       client_id_(cfg_.client_id.empty() ? host_name() + "-" + cfg_.name : cfg_.client_id),
       status_(cfg_.name, cfg_.addresses.front()), transport_(ctx_, cfg_),
       forwarder_(cfg_, broker, *log_, status_),
-      upstream_(ctx_, transport_,
-                upstream_settings(cfg_, client_id_, forwarder_.remote_subscriptions(),
-                                  max_packet_size),
-                *log_, forwarder_),
+      upstream_(
+          ctx_, transport_,
+          upstream_settings(cfg_, client_id_, forwarder_.remote_subscriptions(), max_packet_size),
+          *log_, forwarder_),
       backoff_(cfg_.reconnect_min, cfg_.reconnect_max), stop_timer_(ctx_) {
     forwarder_.attach(upstream_);
 }

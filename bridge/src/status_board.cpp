@@ -49,9 +49,8 @@ void status_board::set_state(bridge_state state, std::string error) {
         sys_ = sys;
     }
     if (client_) {
-        client_->publish(
-            {"$SYS/broker/bridges/" + status_.name + "/state", std::string(to_string(sys)), 0,
-             true, 0});
+        client_->publish({"$SYS/broker/bridges/" + status_.name + "/state",
+                          std::string(to_string(sys)), 0, true, 0});
     }
 }
 

@@ -51,8 +51,8 @@ private:
 
     std::shared_ptr<broker::internal_client> client_;
     mutable std::mutex mutex_;
-    bridge_status status_;              ///< guarded by mutex_; the counters live below
-    std::optional<bridge_state> sys_;   ///< guarded by mutex_: the state last on `$SYS`
+    bridge_status status_;            ///< guarded by mutex_; the counters live below
+    std::optional<bridge_state> sys_; ///< guarded by mutex_: the state last on `$SYS`
     std::atomic<std::uint64_t> sent_{0};
     std::atomic<std::uint64_t> acked_{0};
     std::atomic<std::uint64_t> dropped_{0};

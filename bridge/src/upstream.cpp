@@ -41,9 +41,8 @@ std::string connack_reason(codec::connect_return_code code) {
 
 std::vector<asio::const_buffer> buffers_of(const broker::net::write_queue& q) {
     std::vector<asio::const_buffer> buffers;
-    q.for_each_buffer([&buffers](const void* data, std::size_t size) {
-        buffers.emplace_back(data, size);
-    });
+    q.for_each_buffer(
+        [&buffers](const void* data, std::size_t size) { buffers.emplace_back(data, size); });
     return buffers;
 }
 

@@ -498,7 +498,6 @@ TEST_CASE("bridge: on the wire, CONNECT, the window resent with DUP to a session
     CHECK(third.dup);
     remote.send(codec::puback{third.packet_id});
     CHECK(eventually(
-        [&] { return sys_value(gw.port(), "$SYS/broker/bridges/up/messages/acked") == "1"; },
-        10s));
+        [&] { return sys_value(gw.port(), "$SYS/broker/bridges/up/messages/acked") == "1"; }, 10s));
     CHECK(sys_value(gw.port(), "$SYS/broker/bridges/up/queue/messages") == "0");
 }

@@ -11,8 +11,8 @@ namespace edgemq::broker::protocol {
 
 void client_session::connect(clock::time_point now, net::write_queue& out) {
     codec::connect c;
-    c.protocol_level = static_cast<std::uint8_t>(codec::protocol_level_311 |
-                                                 (options_.bridge ? 0x80 : 0));
+    c.protocol_level =
+        static_cast<std::uint8_t>(codec::protocol_level_311 | (options_.bridge ? 0x80 : 0));
     c.clean_session = options_.clean_session;
     c.keep_alive = options_.keep_alive;
     c.client_id = options_.client_id;

@@ -3,8 +3,8 @@
 // actions out.
 #include "edgemq/broker/error.hpp"
 #include "edgemq/broker/protocol/client_session.hpp"
-#include "edgemq/broker/protocol/packet_reader.hpp"
 #include "edgemq/broker/protocol/packet_id_pool.hpp"
+#include "edgemq/broker/protocol/packet_reader.hpp"
 
 #include "hex.hpp"
 
@@ -124,17 +124,17 @@ TEST_CASE("client session: the CONNECT carries the options", "[protocol]") {
         o.bridge = true;
         client_session s{o, actions};
         s.connect(t0, out);
-        CHECK(bytes_of(out) == hex("10 1f"                   // CONNECT, remaining length 31
-                                   "00 04 4d 51 54 54"       // "MQTT"
-                                   "84"                      // level 4 | 0x80 (bridge)
-                                   "ec"                      // user, password, will retain,
-                                                             // will QoS 1, will; not clean
-                                   "00 3c"                   // keep-alive 60
-                                   "00 01 63"                // client id "c"
-                                   "00 01 77"                // will topic "w"
+        CHECK(bytes_of(out) == hex("10 1f"                      // CONNECT, remaining length 31
+                                   "00 04 4d 51 54 54"          // "MQTT"
+                                   "84"                         // level 4 | 0x80 (bridge)
+                                   "ec"                         // user, password, will retain,
+                                                                // will QoS 1, will; not clean
+                                   "00 3c"                      // keep-alive 60
+                                   "00 01 63"                   // client id "c"
+                                   "00 01 77"                   // will topic "w"
                                    "00 07 6f 66 66 6c 69 6e 65" // "offline"
-                                   "00 01 75"                // user name "u"
-                                   "00 01 70"));             // password "p"
+                                   "00 01 75"                   // user name "u"
+                                   "00 01 70"));                // password "p"
     }
     SECTION("the least") {
         client_options o;
@@ -335,10 +335,18 @@ TEST_CASE("client session: an acknowledgement of the wrong type is a protocol er
     fixture f;
     f.publish("one", 1, 1);
     f.publish("two", 2, 2);
-    SECTION("PUBACK for QoS 2") { f.receive(codec::puback{2}); }
-    SECTION("PUBREC for QoS 1") { f.receive(codec::pubrec{1}); }
-    SECTION("PUBCOMP before PUBREC") { f.receive(codec::pubcomp{2}); }
-    SECTION("PUBCOMP for QoS 1") { f.receive(codec::pubcomp{1}); }
+    SECTION("PUBACK for QoS 2") {
+        f.receive(codec::puback{2});
+    }
+    SECTION("PUBREC for QoS 1") {
+        f.receive(codec::pubrec{1});
+    }
+    SECTION("PUBCOMP before PUBREC") {
+        f.receive(codec::pubcomp{2});
+    }
+    SECTION("PUBCOMP for QoS 1") {
+        f.receive(codec::pubcomp{1});
+    }
     CHECK(f.actions.closed == errc::protocol_error);
     CHECK(f.actions.acked.empty());
     CHECK_FALSE(f.s.connected());
@@ -349,9 +357,15 @@ TEST_CASE("client session: packets a server never sends are protocol errors", "[
     SECTION("a second CONNACK") {
         f.receive(codec::connack{false, codec::connect_return_code::accepted});
     }
-    SECTION("SUBSCRIBE") { f.receive(codec::subscribe{1, {{"a", 0}}}); }
-    SECTION("PINGREQ") { f.receive(codec::pingreq{}); }
-    SECTION("DISCONNECT") { f.receive(codec::disconnect{}); }
+    SECTION("SUBSCRIBE") {
+        f.receive(codec::subscribe{1, {{"a", 0}}});
+    }
+    SECTION("PINGREQ") {
+        f.receive(codec::pingreq{});
+    }
+    SECTION("DISCONNECT") {
+        f.receive(codec::disconnect{});
+    }
     CHECK(f.actions.closed == errc::protocol_error);
 }
 

@@ -23,10 +23,12 @@
 /// The life of a connection: connect() writes the CONNECT → `awaiting_connack` (only a CONNACK
 /// may come [MQTT-3.2.0-1]) → `connected`, when it accepts; the window of unacknowledged
 /// PUBLISHes is then resent → connection_lost() → `disconnected`, the window kept for the next
-/// connect(); disconnect() → `disconnecting` until the owner closes. Outbound QoS 1: PUBLISH →
-/// PUBACK; QoS 2: PUBLISH → PUBREC → PUBREL → PUBCOMP [MQTT-4.3.2], [MQTT-4.3.3]. Inbound QoS 2 ids are remembered from PUBLISH to PUBREL, so that
-/// a resent PUBLISH is acknowledged but not delivered twice (method B of [MQTT-4.3.3-2]).
-/// Every rule is marked with its spec id where it is enforced, in client_session.cpp.
+/// connect(); disconnect() → `disconnecting` until the owner closes.
+///
+/// Outbound QoS 1: PUBLISH → PUBACK; QoS 2: PUBLISH → PUBREC → PUBREL → PUBCOMP [MQTT-4.3.2],
+/// [MQTT-4.3.3]. Inbound QoS 2 ids are remembered from PUBLISH to PUBREL, so that a resent
+/// PUBLISH is acknowledged but not delivered twice (method B of [MQTT-4.3.3-2]). Every rule is
+/// marked with its spec id where it is enforced, in client_session.cpp.
 /// Thread safety: none; owned by the connection's thread.
 namespace edgemq::broker::protocol {
 
@@ -150,9 +152,9 @@ private:
     client_options options_;
     client_actions* actions_;
     stage stage_ = stage::disconnected;
-    fifo<inflight_entry> inflight_; ///< in send order, which is resend order
-    std::size_t tracked_ = 0;       ///< entries with a token
-    std::vector<std::uint16_t> subscribes_; ///< SUBSCRIBE ids awaiting SUBACK
+    fifo<inflight_entry> inflight_;           ///< in send order, which is resend order
+    std::size_t tracked_ = 0;                 ///< entries with a token
+    std::vector<std::uint16_t> subscribes_;   ///< SUBSCRIBE ids awaiting SUBACK
     std::vector<std::uint16_t> inbound_qos2_; ///< received, PUBREL not yet
     packet_id_pool ids_;
     bool ping_outstanding_ = false;
