@@ -28,6 +28,7 @@
 
 #include "edgemq/broker/codec/decode.hpp"
 #include "edgemq/broker/codec/encode.hpp"
+#include "edgemq/broker/protocol/packet_reader.hpp"
 
 #include <boost/asio.hpp>
 
@@ -367,25 +368,25 @@ public:
     /// Takes the complete packet at the front of the read buffer, undecoded; an empty optional
     /// means "read more". The body stays valid until the next async_read_more().
     result<std::optional<raw_packet>> next_raw() {
-        const std::span<const std::uint8_t> held{rx_.data() + begin_, end_ - begin_};
-        auto header = codec::decode_fixed_header(held);
+        broker::protocol::packet_reader reader{{rx_.data() + begin_, end_ - begin_}};
+        auto header = reader.header();
         if (!header) {
             return header.error();
         }
         if (!*header) {
             return std::optional<raw_packet>{};
         }
-        const auto& h = **header;
-        if (h.packet_size() > max_packet) {
+        if ((*header)->packet_size() > max_packet) {
             return broker::errc::packet_too_large;
         }
-        if (h.packet_size() > held.size()) {
-            need_ = h.packet_size();
+        if (!reader.complete()) {
+            need_ = reader.needed();
             return std::optional<raw_packet>{};
         }
-        begin_ += h.packet_size();
+        const auto body = reader.take_body();
+        begin_ += reader.consumed();
         need_ = 0;
-        return std::optional<raw_packet>{raw_packet{h, held.subspan(h.size, h.remaining_length)}};
+        return std::optional<raw_packet>{raw_packet{**header, body}};
     }
 
     /// Hands every complete packet held to `on_packet`, in order, until one returns an error.

@@ -16,10 +16,15 @@ result<std::optional<codec::fixed_header>> packet_reader::header() {
 
 result<codec::packet> packet_reader::take() {
     const auto h = *header_;
-    auto p = codec::decode(h, rest().subspan(h.size, h.remaining_length));
+    return codec::decode(h, take_body());
+}
+
+std::span<const std::uint8_t> packet_reader::take_body() noexcept {
+    const auto h = *header_;
+    const auto body = rest().subspan(h.size, h.remaining_length);
     pos_ += h.packet_size();
     header_.reset();
-    return p;
+    return body;
 }
 
 result<std::optional<codec::packet>> packet_reader::next(std::size_t max_size) {

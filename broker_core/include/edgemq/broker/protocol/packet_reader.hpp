@@ -38,6 +38,10 @@ public:
     /// does not decode (the stream is then broken anyway).
     result<codec::packet> take();
 
+    /// Moves past the complete packet whose header() was returned and gives its body as it is,
+    /// for a reader that parses some packets in place (the bench tool's PUBLISH).
+    std::span<const std::uint8_t> take_body() noexcept;
+
     /// The next complete packet: header(), a size check (errc::packet_too_large above
     /// `max_size` bytes, before the body is read) and take(). nullopt when more bytes are needed.
     result<std::optional<codec::packet>> next(std::size_t max_size);
