@@ -271,7 +271,7 @@ direction = "both"
     CHECK(note.out == "site-7/$bridge/up/state online\n");
 }
 
-TEST_CASE("bridge: mutual TLS to the remote; a wrong CA is refused with the reason and retried",
+TEST_CASE("bridge: mutual TLS to the remote, a wrong CA is refused with the reason and retried",
           "[integration][bridge][tls]") {
     const auto& certs = test_certs();
     scratch_dir dir;

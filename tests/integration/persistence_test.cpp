@@ -48,7 +48,7 @@ std::vector<std::string> retained(std::uint16_t port, const std::string& filter,
 
 } // namespace
 
-TEST_CASE("persistence: retained messages survive a restart and a kill -9; deletions too",
+TEST_CASE("persistence: retained messages survive a restart and a kill -9, deletions too",
           "[integration][persistence]") {
     scratch_dir dir;
     gateway gw{dir, persistent_config(dir)};

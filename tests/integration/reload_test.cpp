@@ -113,7 +113,7 @@ private:
 
 } // namespace
 
-TEST_CASE("reload: only the device and the bridge that changed restart; a broken file is "
+TEST_CASE("reload: only the device and the bridge that changed restart, a broken file is "
           "refused and the old configuration keeps serving",
           "[integration][reload]") {
     scratch_dir dir;

@@ -390,7 +390,7 @@ TEST_CASE("a WebSocket client on another path than the listener's is refused",
 // ---------------------------------------------------------------------------------------------
 // Password files
 
-TEST_CASE("password files from edgemq passwd and mosquitto_passwd; CONNACK 4 and 5",
+TEST_CASE("password files from edgemq passwd and mosquitto_passwd, CONNACK 4 and 5",
           "[integration][auth]") {
     const scratch_dir dir;
     const auto ours = dir.path("edgemq.passwd");
@@ -556,7 +556,7 @@ pattern read devices/%c/cmd
     CHECK(b->get().stats().messages_denied == 4);
 }
 
-TEST_CASE("$SYS is readable only where the ACL grants it; denied publishes are counted there",
+TEST_CASE("$SYS is readable only where the ACL grants it, denied publishes are counted there",
           "[integration][acl]") {
     const scratch_dir dir;
     const auto acl = dir.write("acl", "user monitor\n"

@@ -104,7 +104,7 @@ TEST_CASE("a batch larger than the whole queue keeps only its newest messages",
     CHECK(topics(q.read_after(0, 100)) == topics(batch));
 }
 
-TEST_CASE("drop_newest refuses what does not fit; max_bytes bounds too", "[unit][bridge][queue]") {
+TEST_CASE("drop_newest refuses what does not fit, max_bytes bounds too", "[unit][bridge][queue]") {
     scratch s;
     SECTION("drop_newest") {
         durable_queue q{s.file(), {3, 0, queue_full_policy::drop_newest}, quiet()};

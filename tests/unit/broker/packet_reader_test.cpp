@@ -53,7 +53,7 @@ TEST_CASE("packet reader: the header is known before the body, so a packet can b
     CHECK(p.error() == errc::packet_too_large);
 }
 
-TEST_CASE("packet reader: a header cut anywhere waits; a five-byte length is malformed "
+TEST_CASE("packet reader: a header cut anywhere waits, a five-byte length is malformed "
           "[MQTT-2.2.3]",
           "[protocol]") {
     for (const char* part : {"", "30", "30 ff", "30 ff ff ff"}) {

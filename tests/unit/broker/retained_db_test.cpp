@@ -39,7 +39,7 @@ std::vector<std::string> shown(const std::vector<message_ptr>& ms) {
 
 } // namespace
 
-TEST_CASE("retained_db keeps the last message per topic across reopening; an empty payload "
+TEST_CASE("retained_db keeps the last message per topic across reopening, an empty payload "
           "deletes",
           "[unit][broker][persist]") {
     scratch s;
@@ -70,7 +70,7 @@ TEST_CASE("retained_db writes what is pending when it is destroyed", "[unit][bro
     CHECK(retained_db{s.file(), quiet()}.load().size() == 1000);
 }
 
-TEST_CASE("retained_db: a second gateway on the same file is refused; an unreadable file is set "
+TEST_CASE("retained_db: a second gateway on the same file is refused, an unreadable file is set "
           "aside",
           "[unit][broker][persist]") {
     scratch s;

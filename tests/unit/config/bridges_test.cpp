@@ -51,7 +51,7 @@ remote_prefix = "site-7/"
     CHECK(b.topics[0].qos == 1);
 }
 
-TEST_CASE("a bridge with a CA speaks TLS on 8883 by default; addresses fail over",
+TEST_CASE("a bridge with a CA speaks TLS on 8883 by default, addresses fail over",
           "[config][bridge]") {
     const auto g = load_string(R"(
 [[bridges]]

@@ -61,7 +61,7 @@ TEST_CASE("deadband suppresses frames where nothing moved enough", "[serial]") {
     CHECK(m.suppressed() == 2);
 }
 
-TEST_CASE("min_interval holds frames, latest wins; max_interval republishes", "[serial]") {
+TEST_CASE("min_interval holds frames, latest wins, max_interval republishes", "[serial]") {
     auto d = sensor();
     d.publish.min_interval = 10s;
     d.publish.max_interval = 60s;
