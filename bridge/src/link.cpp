@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "link.hpp"
 
+#include "edgemq/broker/log_exception.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -80,15 +82,7 @@ void link::start() {
     forwarder_.start(ctx_);
     status_.attach(forwarder_.client());
     status_.set_state(bridge_state::connecting, "");
-    const auto on_done = [log = log_, name = cfg_.name](std::exception_ptr e) {
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& x) {
-                log->error("bridge {}: {}", name, x.what());
-            }
-        }
-    };
+    const auto on_done = broker::log_exception(*log_, "bridge " + cfg_.name);
     asio::co_spawn(ctx_, async_run(), on_done);
     if (sys_interval_.count() > 0) {
         asio::co_spawn(ctx_, status_.async_publish(sys_interval_), on_done);
