@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "status_board.hpp"
 
+#include "edgemq/broker/clock.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -9,17 +11,7 @@
 #include <utility>
 
 namespace edgemq::bridge {
-namespace {
-
 namespace asio = boost::asio;
-
-std::int64_t unix_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-} // namespace
 
 status_board::status_board(std::string name, std::string address) {
     status_.name = std::move(name);
@@ -39,7 +31,7 @@ void status_board::set_state(bridge_state state, std::string error) {
         if (state != bridge_state::connected) {
             status_.connected_since = 0;
         } else if (status_.state != bridge_state::connected) {
-            status_.connected_since = unix_now();
+            status_.connected_since = broker::unix_seconds();
         }
         status_.state = state;
         status_.last_error = std::move(error);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "connection.hpp"
 
+#include "edgemq/broker/clock.hpp"
 #include "edgemq/broker/codec/encode.hpp"
 #include "edgemq/broker/error.hpp"
 #include "edgemq/broker/log_exception.hpp"
@@ -22,12 +23,6 @@ constexpr std::size_t read_chunk = 64 * 1024;
 bool is_benign(const boost::system::error_code& ec) {
     return ec == asio::error::eof || ec == asio::error::operation_aborted ||
            ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
-}
-
-std::int64_t unix_seconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
 }
 
 } // namespace

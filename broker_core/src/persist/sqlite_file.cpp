@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "edgemq/broker/persist/sqlite_file.hpp"
 
+#include "edgemq/broker/clock.hpp"
+
 #include <spdlog/logger.h>
 #include <sqlite3.h>
 
@@ -30,9 +32,7 @@ sqlite_file::sqlite_file(std::filesystem::path file, std::string what, const cha
             throw;
         }
         close();
-        const auto stamp = std::chrono::duration_cast<std::chrono::seconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
+        const auto stamp = unix_seconds();
         const auto aside = file_.string() + ".corrupt-" + std::to_string(stamp);
         for (const char* suffix : {"", "-wal", "-shm"}) {
             std::filesystem::rename(file_.string() + suffix, aside + suffix, ec);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "edgemq/serial/device.hpp"
 
+#include "edgemq/broker/clock.hpp"
 #include "edgemq/broker/log_exception.hpp"
 #include "edgemq/serial/command.hpp"
 #include "edgemq/serial/port.hpp"
@@ -23,11 +24,6 @@ constexpr auto backoff_initial = std::chrono::milliseconds(200);
 constexpr auto backoff_max = std::chrono::milliseconds(5000);
 constexpr std::size_t command_queue_max = 16;
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 steady_time now() {
     return std::chrono::steady_clock::now();
@@ -202,7 +198,7 @@ asio::awaitable<void> device::async_run() {
         boost::system::error_code ec;
         port_.assign(opened.fd, ec);
         ++opens_;
-        opened_ms_ = now_ms();
+        opened_ms_ = broker::unix_millis();
         log_->info("device={} opened {} ({} baud)", cfg_.id, port_path_, cfg_.baud);
         framer_.reset();
         settle_until_ = now() + cfg_.settle;
@@ -263,7 +259,7 @@ asio::awaitable<void> device::async_read_port() {
 }
 
 void device::on_frame(const std::string& frame) {
-    last_seen_ms_ = now_ms();
+    last_seen_ms_ = broker::unix_millis();
     const auto text = decode(frame, cfg_.encoding);
     if (!text) {
         ++encoding_errors_;
@@ -286,7 +282,7 @@ void device::on_frame(const std::string& frame) {
         log_line(why + ": " + *text);
     }
     if (!result.values.empty()) {
-        publish_all(mapper_.on_frame(std::move(result.values), now(), now_ms()));
+        publish_all(mapper_.on_frame(std::move(result.values), now(), broker::unix_millis()));
         rearm_tick();
     }
 }
@@ -304,7 +300,7 @@ asio::awaitable<void> device::async_tick() {
             break;
         }
         if (!ec) {
-            publish_all(mapper_.on_timer(now(), now_ms()));
+            publish_all(mapper_.on_timer(now(), broker::unix_millis()));
             rearm_tick();
         }
     }
@@ -333,7 +329,7 @@ asio::awaitable<void> device::async_stats() {
                     ",\"command_errors\":" + std::to_string(command_errors_) +
                     ",\"online\":" + (port_.is_open() ? "true" : "false") +
                     ",\"last_seen\":" + std::to_string(last_seen_ms_) +
-                    ",\"ts\":" + std::to_string(now_ms()) + "}",
+                    ",\"ts\":" + std::to_string(broker::unix_millis()) + "}",
                 0, false);
     }
 }
