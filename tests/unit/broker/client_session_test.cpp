@@ -8,6 +8,8 @@
 
 #include "hex.hpp"
 
+#include "written_packets.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <set>
@@ -51,31 +53,10 @@ struct recorder final : client_actions {
     void close(boost::system::error_code reason) override { closed = reason; }
 };
 
-std::vector<std::uint8_t> bytes_of(write_queue& q) {
-    std::vector<std::uint8_t> bytes;
-    q.for_each_buffer([&bytes](const void* data, std::size_t size) {
-        const auto* p = static_cast<const std::uint8_t*>(data);
-        bytes.insert(bytes.end(), p, p + size);
-    });
-    q.clear();
-    return bytes;
-}
+using edgemq::test::bytes_of;
 
-/// Cuts the queue's bytes into packets with the shared reader and empties it.
 std::vector<codec::packet> drain(write_queue& q) {
-    const auto bytes = bytes_of(q);
-    packet_reader reader{bytes};
-    std::vector<codec::packet> out;
-    for (;;) {
-        auto p = reader.next(bytes.size());
-        REQUIRE(p.has_value());
-        if (!*p) {
-            break;
-        }
-        out.push_back(std::move(**p));
-    }
-    CHECK(reader.consumed() == bytes.size());
-    return out;
+    return edgemq::test::packets_of(q);
 }
 
 template <typename T> const T& as(const codec::packet& p) {

@@ -5,6 +5,8 @@
 #include "edgemq/broker/protocol/packet_reader.hpp"
 #include "edgemq/broker/protocol/server_session.hpp"
 
+#include "written_packets.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -84,26 +86,7 @@ struct fixture {
     }
 
     /// The packets written so far, decoded; empties the output.
-    std::vector<codec::packet> sent() {
-        std::vector<std::uint8_t> bytes;
-        out.for_each_buffer([&bytes](const void* data, std::size_t size) {
-            const auto* p = static_cast<const std::uint8_t*>(data);
-            bytes.insert(bytes.end(), p, p + size);
-        });
-        out.clear();
-        std::vector<codec::packet> packets;
-        packet_reader reader{bytes};
-        while (true) {
-            auto p = reader.next(1 << 20);
-            REQUIRE(p.has_value());
-            if (!p->has_value()) {
-                break;
-            }
-            packets.push_back(std::move(**p));
-        }
-        CHECK_FALSE(reader.incomplete());
-        return packets;
-    }
+    std::vector<codec::packet> sent() { return edgemq::test::packets_of(out); }
 
     codec::connack connack() {
         auto packets = sent();

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "edgemq/broker/codec/decode.hpp"
+#include "written_packets.hpp"
+
 #include "edgemq/broker/protocol/session_state.hpp"
 
 #include <catch2/catch.hpp>
@@ -16,26 +17,8 @@ using ack_result = edgemq::broker::protocol::session_state::ack_result;
 
 namespace {
 
-/// Decodes every packet in the queue and empties it.
 std::vector<codec::packet> drain(write_queue& q) {
-    std::vector<std::uint8_t> bytes;
-    q.for_each_buffer([&bytes](const void* data, std::size_t size) {
-        const auto* p = static_cast<const std::uint8_t*>(data);
-        bytes.insert(bytes.end(), p, p + size);
-    });
-    q.clear();
-    std::vector<codec::packet> out;
-    std::span<const std::uint8_t> rest{bytes};
-    while (!rest.empty()) {
-        auto h = codec::decode_fixed_header(rest);
-        REQUIRE(h.has_value());
-        REQUIRE(h->has_value());
-        auto p = codec::decode(**h, rest.subspan((*h)->size, (*h)->remaining_length));
-        REQUIRE(p.has_value());
-        out.push_back(std::move(*p));
-        rest = rest.subspan((*h)->packet_size());
-    }
-    return out;
+    return edgemq::test::packets_of(q);
 }
 
 const codec::publish& as_publish(const codec::packet& p) {
