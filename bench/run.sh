@@ -8,11 +8,13 @@ usage() {
     cat <<'EOF'
 usage: bench/run.sh [--brokers "edgemq mosquitto"] [--seconds S] [--output FILE] [BUILD_DIR]
   BUILD_DIR   CMake build directory holding gateway/edgemq and bench/edgemq_bench (default: build)
-  --brokers   which brokers to measure (default: both)
+  --brokers   which brokers to measure, in this order (default: "edgemq mosquitto"); add
+              edgemq-base to measure a second edgemq build side by side (EDGEMQ_BASE)
   --seconds   target length of each measured run; message counts are sized from short
               calibration runs of the same row on the same broker (default: 4)
   --output    report file (default: docs/PERFORMANCE.md in the repository)
-environment: EDGEMQ, EDGEMQ_BENCH and MOSQUITTO override the three binaries.
+environment: EDGEMQ, EDGEMQ_BENCH and MOSQUITTO override the three binaries; EDGEMQ_BASE is the
+  edgemq-base binary (e.g. a build of the commit before a change), EDGEMQ_BASE_VERSION its name.
 EOF
 }
 
@@ -44,6 +46,7 @@ die() { echo "run.sh: $*" >&2; exit 1; }
 for b in $brokers; do
     case $b in
     edgemq) [[ -x $edgemq ]] || die "no broker at $edgemq (build target edgemq first)" ;;
+    edgemq-base) [[ -x ${EDGEMQ_BASE:-} ]] || die "edgemq-base needs EDGEMQ_BASE=<binary>" ;;
     mosquitto) [[ -x $mosquitto ]] || die "no mosquitto at $mosquitto (apt install mosquitto)" ;;
     *) die "unknown broker '$b'" ;;
     esac
@@ -76,8 +79,8 @@ start_broker() {
     port=$(free_port)
     log=$work/$name.log
     case $name in
-    edgemq)
-        conf=$work/edgemq.toml
+    edgemq | edgemq-base)
+        conf=$work/$name.toml
         cat >"$conf" <<EOF
 [broker]
 max_inflight_messages = 100
@@ -95,7 +98,11 @@ enabled = false
 type = "tcp"
 bind = "127.0.0.1:$port"
 EOF
-        "$edgemq" --config "$conf" >"$log" 2>&1 &
+        if [[ $name == edgemq ]]; then
+            "$edgemq" --config "$conf" >"$log" 2>&1 &
+        else
+            "$EDGEMQ_BASE" --config "$conf" >"$log" 2>&1 &
+        fi
         ;;
     mosquitto)
         conf=$work/mosquitto.conf
@@ -223,7 +230,8 @@ mkdir -p "$(dirname "$output")"
 export BENCH_DATE=$(date -u '+%Y-%m-%d %H:%M UTC') BENCH_MACHINE="$(nproc) cores, $cpu, Linux $(uname -r)"
 export BENCH_LOAD="$load_before before, $load_after after" BENCH_EDGEMQ=$edgemq_version BENCH_MOSQUITTO=$mosquitto_version
 export BENCH_ELAPSED=$elapsed BENCH_IDLE=$idle_connections BENCH_HOLD=$idle_hold
-export BENCH_ANALYSIS=$repo/bench/analysis.md
+export BENCH_ANALYSIS=$repo/bench/analysis.md BENCH_BROKERS=$brokers
+export BENCH_EDGEMQ_BASE=${EDGEMQ_BASE_VERSION:-${EDGEMQ_BASE:-}}
 "$python" - "$work/results.tsv" "$output" <<'EOF'
 import json, os, sys
 
@@ -262,9 +270,14 @@ def ratio(a, b, key):
 def kb(v):
     return f"{v / 1024:.1f} MiB"
 
+brokers = env["BENCH_BROKERS"].split()
+names = {"edgemq": "edgemq", "edgemq-base": "edgemq (base)", "mosquitto": "Mosquitto"}
+name = lambda b: names.get(b, b)
+first, others = brokers[0], brokers[1:]
+
 out = []
 w = out.append
-w("# Performance: edgemq vs Mosquitto")
+w("# Performance: " + " vs ".join(name(b) for b in brokers))
 w("")
 w("Written by `bench/run.sh`; do not edit by hand. Rerun it after a build to refresh.")
 w("")
@@ -273,8 +286,12 @@ w("|---|---|")
 w(f"| Date | {env['BENCH_DATE']} |")
 w(f"| Machine | {env['BENCH_MACHINE']} |")
 w(f"| Load average (1/5/15 min) | {env['BENCH_LOAD']} the run; the cores are shared with other work |")
-w(f"| edgemq | `{env['BENCH_EDGEMQ']}` |")
-w(f"| Mosquitto | {env['BENCH_MOSQUITTO']} (Debian), `max_inflight_messages 100`, `max_queued_messages 0`, no persistence |")
+if "edgemq" in brokers:
+    w(f"| edgemq | `{env['BENCH_EDGEMQ']}` |")
+if "edgemq-base" in brokers:
+    w(f"| edgemq (base) | `{env['BENCH_EDGEMQ_BASE']}`, the same settings |")
+if "mosquitto" in brokers:
+    w(f"| Mosquitto | {env['BENCH_MOSQUITTO']} (Debian), `max_inflight_messages 100`, `max_queued_messages 0`, no persistence |")
 w(f"| Script time | {env['BENCH_ELAPSED']} s |")
 w("")
 w("## Throughput and latency")
@@ -285,18 +302,25 @@ w("at most 100 messages in flight (unacknowledged at QoS 1/2, and not yet receiv
 w("subscriber at any QoS), so latency is measured under full load: it is mostly the time a message")
 w("waits behind the window, not an idle round trip. lost = messages sent and never received,")
 w("dup = repeats. Message counts are sized per broker so that each run lasts a few seconds, and")
-w("each row runs on both brokers back to back, so both see the same background load. *stalled*:")
+w("each row runs on every broker back to back, so all see the same background load. *stalled*:")
 w("nothing moved for 3 s while publishers still waited; the tool answers every packet at once, so")
 w("the broker held the missing messages or acks (the script's stderr says which).")
 w("")
-w("| Scenario | edgemq msg/s | Mosquitto msg/s | edgemq / Mosquitto | edgemq p50 / p99 µs | Mosquitto p50 / p99 µs | edgemq lost / dup | Mosquitto lost / dup | Notes |")
-w("|---|--:|--:|--:|--:|--:|--:|--:|---|")
+head = ["Scenario"] + [f"{name(b)} msg/s" for b in brokers]
+head += [f"{name(first)} / {name(b)}" for b in others]
+head += [f"{name(b)} p50 / p99 µs" for b in brokers] + [f"{name(b)} lost / dup" for b in brokers]
+head += ["Notes"]
+w("| " + " | ".join(head) + " |")
+w("|---|" + "--:|" * (len(head) - 2) + "---|")
 for row in rows:
     if row == "idle":
         continue
-    e, m = get("edgemq", row), get("mosquitto", row)
-    n = "; ".join(f"{name}: {notes(r)}" for name, r in (("edgemq", e), ("mosquitto", m)) if notes(r))
-    w(f"| {row} | {rate(e)} | {rate(m)} | {ratio(e, m, 'msgs_per_sec')} | {latency(e)} | {latency(m)} | {loss(e)} | {loss(m)} | {n} |")
+    r = {b: get(b, row) for b in brokers}
+    n = "; ".join(f"{b}: {notes(r[b])}" for b in brokers if notes(r[b]))
+    cells = [row] + [rate(r[b]) for b in brokers]
+    cells += [ratio(r[first], r[b], "msgs_per_sec") for b in others]
+    cells += [latency(r[b]) for b in brokers] + [loss(r[b]) for b in brokers] + [n]
+    w("| " + " | ".join(cells) + " |")
 w("")
 w(f"## Memory with {int(env['BENCH_IDLE']):,} idle connections")
 w("")
@@ -305,13 +329,13 @@ w("process, fresh before and one second after the last CONNACK.")
 w("")
 w("| Broker | Connected | Open at end | Connect time | RSS before | RSS with connections | Per connection |")
 w("|---|--:|--:|--:|--:|--:|--:|")
-for name in ("edgemq", "mosquitto"):
-    r = get(name, "idle")
+for b in brokers:
+    r = get(b, "idle")
     if not r or "connected" not in r:
-        w(f"| {name} | not run | | | | | |")
+        w(f"| {b} | not run | | | | | |")
         continue
     per = (r["rss_after_kb"] - r["rss_before_kb"]) * 1024 / max(r["connected"], 1)
-    w(f"| {name} | {r['connected']:,} | {r['open_at_end']:,} | {r['connect_seconds']:.2f} s | {kb(r['rss_before_kb'])} | {kb(r['rss_after_kb'])} | {per:,.0f} B |")
+    w(f"| {b} | {r['connected']:,} | {r['open_at_end']:,} | {r['connect_seconds']:.2f} s | {kb(r['rss_before_kb'])} | {kb(r['rss_after_kb'])} | {per:,.0f} B |")
 w("")
 w(open(env["BENCH_ANALYSIS"], encoding="utf-8").read().rstrip("\n"))
 w("")
@@ -319,7 +343,7 @@ w("## Raw results")
 w("")
 w("```")
 for (broker, row), r in data.items():
-    w(f"{broker:9} {row:20} {json.dumps(r, separators=(',', ':'))}")
+    w(f"{broker:11} {row:20} {json.dumps(r, separators=(',', ':'))}")
 w("```")
 open(sys.argv[2], "w", encoding="utf-8").write("\n".join(out) + "\n")
 EOF
