@@ -1,84 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "edgemq/broker/codec/decode.hpp"
+#include "reader.hpp"
 
 #include "edgemq/broker/routing/topic.hpp"
 
 namespace edgemq::broker::codec {
 namespace {
 
-/// A cursor over a packet body; every read checks the bounds and reports malformed_packet.
-class reader {
-public:
-    explicit reader(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
-
-    bool empty() const noexcept { return pos_ == bytes_.size(); }
-    std::size_t remaining() const noexcept { return bytes_.size() - pos_; }
-
-    result<std::uint8_t> u8() {
-        if (remaining() < 1) {
-            return errc::malformed_packet;
-        }
-        return bytes_[pos_++];
-    }
-
-    result<std::uint16_t> u16() {
-        if (remaining() < 2) {
-            return errc::malformed_packet;
-        }
-        const auto v = static_cast<std::uint16_t>((bytes_[pos_] << 8) | bytes_[pos_ + 1]);
-        pos_ += 2;
-        return v;
-    }
-
-    /// A packet identifier, which is never 0 [MQTT-2.3.1-1].
-    result<std::uint16_t> packet_id() {
-        auto id = u16();
-        if (id && *id == 0) {
-            return errc::malformed_packet;
-        }
-        return id;
-    }
-
-    /// Length-prefixed binary data [MQTT-1.5.3].
-    result<std::string> binary() {
-        auto len = u16();
-        if (!len) {
-            return len.error();
-        }
-        if (remaining() < *len) {
-            return errc::malformed_packet;
-        }
-        std::string s(reinterpret_cast<const char*>(bytes_.data() + pos_), *len);
-        pos_ += *len;
-        return s;
-    }
-
-    /// Length-prefixed UTF-8 string [MQTT-1.5.3-1].
-    result<std::string> utf8() {
-        auto s = binary();
-        if (s && !is_valid_utf8(*s)) {
-            return errc::invalid_utf8;
-        }
-        return s;
-    }
-
-    std::string rest() {
-        std::string s(reinterpret_cast<const char*>(bytes_.data() + pos_), remaining());
-        pos_ = bytes_.size();
-        return s;
-    }
-
-private:
-    std::span<const std::uint8_t> bytes_;
-    std::size_t pos_ = 0;
-};
-
-#define EDGEMQ_TRY(var, expr)                                                                      \
-    auto var##_r = (expr);                                                                         \
-    if (!var##_r) {                                                                                \
-        return var##_r.error();                                                                    \
-    }                                                                                              \
-    auto var = std::move(*var##_r)
+using detail::reader;
 
 /// The flags a packet type must carry [MQTT-2.2.2-1/2]; PUBLISH is checked separately.
 constexpr std::uint8_t required_flags(packet_type t) noexcept {
