@@ -26,6 +26,9 @@
 #include "login_throttle.hpp"
 #include "web.hpp"
 
+#include "edgemq/broker/log_exception.hpp"
+#include "edgemq/broker/net/tls.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -98,17 +101,6 @@ std::optional<std::string_view> cookie(const request& req, std::string_view name
     return std::nullopt;
 }
 
-void log_exception(spdlog::logger& log, std::exception_ptr e, std::string_view what) {
-    if (!e) {
-        return;
-    }
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-        log.error("admin {} failed: {}", what, x.what());
-    }
-}
-
 } // namespace
 
 class admin_http_impl {
@@ -128,13 +120,11 @@ public:
         }
         users_.reload();
         if (!cfg_.cert.empty()) {
-            tls_.emplace(asio::ssl::context::tls_server);
-            tls_->set_options(asio::ssl::context::default_workarounds |
-                              asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
-                              asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
             try {
-                tls_->use_certificate_chain_file(cfg_.cert);
-                tls_->use_private_key_file(cfg_.key, asio::ssl::context::pem);
+                tls_ = broker::net::make_server_tls_context({.cert = cfg_.cert,
+                                                             .key = cfg_.key,
+                                                             .ca = {},
+                                                             .require_client_certificate = false});
             } catch (const std::exception& e) {
                 throw std::runtime_error("admin: cannot load cert " + cfg_.cert + " and key " +
                                          cfg_.key + ": " + e.what());
@@ -153,11 +143,8 @@ public:
         port_ = acceptor_.local_endpoint().port();
         api_.set_self({tls_ ? "https" : "http", cfg_.host, port_});
         api_.sample();
-        asio::co_spawn(ctx_, accept_loop(), [log = log_](std::exception_ptr e) {
-            log_exception(*log, e, "accept loop");
-        });
-        asio::co_spawn(ctx_, sample_loop(),
-                       [log = log_](std::exception_ptr e) { log_exception(*log, e, "sampler"); });
+        asio::co_spawn(ctx_, accept_loop(), broker::log_exception(*log_, "admin accept loop"));
+        asio::co_spawn(ctx_, sample_loop(), broker::log_exception(*log_, "admin sampler"));
         thread_ = std::thread([this] { ctx_.run(); });
     }
 
@@ -189,7 +176,7 @@ private:
                 co_await pause.async_wait(use_nothrow);
                 continue;
             }
-            auto done = [log = log_](std::exception_ptr e) { log_exception(*log, e, "session"); };
+            const auto done = broker::log_exception(*log_, "admin session");
             if (tls_) {
                 asio::co_spawn(ctx_,
                                serve(beast::ssl_stream<beast::tcp_stream>{
@@ -517,7 +504,7 @@ private:
     admin_users users_;
     login_throttle throttle_;
     asio::io_context ctx_{1};
-    std::optional<asio::ssl::context> tls_;
+    std::shared_ptr<asio::ssl::context> tls_; // for https only
     tcp::acceptor acceptor_{ctx_};
     std::uint16_t port_ = 0;
     std::thread thread_;
