@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "admin_api.hpp"
+#include "encoding.hpp"
 
 #include "edgemq/bridge/supervisor.hpp"
 #include "edgemq/broker/broker.hpp"

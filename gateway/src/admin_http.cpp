@@ -23,6 +23,7 @@
 #include "admin_api.hpp"
 #include "admin_users.hpp"
 #include "dashboard.hpp"
+#include "encoding.hpp"
 #include "login_throttle.hpp"
 #include "web.hpp"
 

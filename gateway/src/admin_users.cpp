@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "admin_users.hpp"
+#include "encoding.hpp"
 
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
@@ -20,13 +21,7 @@ std::string random_hex(std::size_t bytes) {
     if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
         throw std::runtime_error("OpenSSL RAND_bytes failed");
     }
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : raw) {
-        out += digits[c >> 4];
-        out += digits[c & 15];
-    }
-    return out;
+    return hex_encoded(raw);
 }
 
 } // namespace

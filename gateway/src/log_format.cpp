@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "log_format.hpp"
+#include "encoding.hpp"
 
 #include <spdlog/pattern_formatter.h>
 
@@ -7,8 +8,6 @@
 
 namespace edgemq::app {
 namespace {
-
-constexpr char hex_digits[] = "0123456789abcdef";
 
 void append_escaped(std::string_view text, spdlog::memory_buf_t& out) {
     const auto put = [&out](std::string_view s) { out.append(s.data(), s.data() + s.size()); };

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "app.hpp"
 #include "ctl.hpp"
+#include "default_paths.hpp"
 #include "passwd.hpp"
 #include "ports.hpp"
 
@@ -11,8 +12,6 @@
 #include <vector>
 
 namespace {
-
-constexpr const char* default_config = "/etc/edgemq/edgemq.toml";
 
 constexpr const char* usage = R"(usage: edgemq [--config FILE]
        edgemq check-config FILE
@@ -41,10 +40,7 @@ edgemq is an MQTT broker and serial-to-MQTT gateway for the edge.
 int main(int argc, char** argv) {
     const std::vector<std::string_view> args(argv + 1, argv + argc);
     if (args.empty()) {
-        if (std::filesystem::exists(default_config)) {
-            return edgemq::app::run(std::filesystem::path{default_config});
-        }
-        return edgemq::app::run(std::nullopt);
+        return edgemq::app::run(edgemq::app::installed_config_file());
     }
     if (args[0] == "--help" || args[0] == "-h") {
         std::cout << usage;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ports.hpp"
+#include "default_paths.hpp"
 
 #include "edgemq/config/load.hpp"
 #include "edgemq/serial/port.hpp"
@@ -11,8 +12,6 @@
 
 namespace edgemq::app {
 namespace {
-
-constexpr const char* default_config = "/etc/edgemq/edgemq.toml";
 
 std::string canonical_or_same(const std::string& path) {
     std::error_code ec;
@@ -29,8 +28,8 @@ int ports_main(std::span<const std::string_view> args) {
     } else if (!args.empty()) {
         std::cerr << "usage: edgemq ports [--config FILE]\n";
         return 2;
-    } else if (std::filesystem::exists(default_config)) {
-        file = std::filesystem::path{default_config};
+    } else {
+        file = installed_config_file();
     }
     config::gateway cfg = config::defaults();
     if (file) {

@@ -1,72 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "web.hpp"
+#include "encoding.hpp"
 
 #include <boost/beast/http/field.hpp>
 #include <boost/json/serialize.hpp>
-#include <openssl/evp.h>
 
-#include <algorithm>
 #include <chrono>
 
 namespace edgemq::app::web {
-namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-} // namespace
-
-std::optional<std::string> percent_decoded(std::string_view text, bool plus) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%') {
-            if (i + 2 >= text.size()) {
-                return std::nullopt;
-            }
-            const int hi = hex_value(text[i + 1]);
-            const int lo = hex_value(text[i + 2]);
-            if (hi < 0 || lo < 0) {
-                return std::nullopt;
-            }
-            out += static_cast<char>(hi * 16 + lo);
-            i += 2;
-        } else if (plus && text[i] == '+') {
-            out += ' ';
-        } else {
-            out += text[i];
-        }
-    }
-    return out;
-}
-
-std::optional<std::string> base64_decoded(std::string_view text) {
-    if (text.empty() || text.size() % 4 != 0 || text.size() > 4096) {
-        return text.empty() ? std::optional<std::string>{""} : std::nullopt;
-    }
-    std::string out(text.size() / 4 * 3, '\0');
-    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(text.data()),
-                                  static_cast<int>(text.size()));
-    if (n < 0) {
-        return std::nullopt;
-    }
-    std::size_t padding = 0;
-    for (std::size_t i = text.size(); i > 0 && text[i - 1] == '='; --i) {
-        ++padding;
-    }
-    out.resize(static_cast<std::size_t>(n) - std::min<std::size_t>(padding, 2));
-    return out;
-}
 
 target split_target(std::string_view raw) {
     target t;

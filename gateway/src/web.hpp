@@ -32,12 +32,6 @@ struct target {
 
 target split_target(std::string_view raw);
 
-/// Percent-decoding; `plus` turns '+' into a blank (query strings). nullopt on a bad escape.
-std::optional<std::string> percent_decoded(std::string_view text, bool plus);
-
-/// Base64 (standard alphabet, padded) to bytes; nullopt when malformed.
-std::optional<std::string> base64_decoded(std::string_view text);
-
 /// A response with the headers every answer carries (server, no-store, nosniff).
 response make_response(http::status status, unsigned version, std::string body,
                        std::string_view content_type);
