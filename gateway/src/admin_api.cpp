@@ -4,6 +4,7 @@
 
 #include "edgemq/bridge/supervisor.hpp"
 #include "edgemq/broker/broker.hpp"
+#include "edgemq/broker/clock.hpp"
 #include "edgemq/broker/codec/decode.hpp"
 #include "edgemq/serial/device.hpp"
 
@@ -230,7 +231,7 @@ admin_api::admin_api(broker::broker& b, serial::service* devices, bridge::superv
 
 void admin_api::sample() {
     const auto s = broker_.stats();
-    samples_.push_back({unix_now(), s.messages_received, s.messages_sent});
+    samples_.push_back({broker::unix_seconds(), s.messages_received, s.messages_sent});
     while (samples_.size() > max_samples) {
         samples_.pop_front();
     }
@@ -238,7 +239,7 @@ void admin_api::sample() {
 
 std::string admin_api::stats_event() const {
     auto o = stats_json(broker_.stats());
-    o["time"] = unix_now();
+    o["time"] = broker::unix_seconds();
     return json::serialize(o);
 }
 

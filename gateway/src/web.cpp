@@ -5,7 +5,6 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <chrono>
 
 namespace edgemq::app::web {
 
@@ -63,12 +62,6 @@ response not_allowed(const request& req, std::string_view allow) {
                                   std::string(allow));
     res.set(http::field::allow, allow);
     return res;
-}
-
-std::int64_t unix_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
 }
 
 } // namespace edgemq::app::web

@@ -6,7 +6,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/json/value.hpp>
 
-#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,7 +40,5 @@ response error_response(http::status status, unsigned version, std::string_view 
                         std::string_view message);
 /// 405 with an Allow header.
 response not_allowed(const request& req, std::string_view allow);
-
-std::int64_t unix_now();
 
 } // namespace edgemq::app::web
