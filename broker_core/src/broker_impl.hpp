@@ -217,10 +217,12 @@ public:
 
 private:
     asio::awaitable<void> accept_loop(listener_state& l);
-    /// Counts a new connection against the listener's and the broker's max_connections.
-    bool admit(listener_state& l);
 
 public:
+    /// Counts a new connection against the listener's and the broker's max_connections.
+    bool admit(listener_state& l);
+    /// The listener of opts.listeners[index], once started (throws std::out_of_range).
+    listener_state& listener(std::size_t index) { return *listeners_.at(index); }
     /// Re-reads the TLS, password and ACL files (throws naming a bad file, changing nothing)
     /// and swaps them in for new connections; open connections keep what they had.
     void reload_files();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "edgemq/broker/message.hpp"
+#include "edgemq/broker/net/memory_stream.hpp"
 #include "edgemq/broker/options.hpp"
 
 #include <cstdint>
@@ -130,6 +131,12 @@ public:
     /// `on_message` receives the messages matching its subscriptions, on a broker I/O thread.
     std::shared_ptr<internal_client>
     connect_internal(std::string name, std::function<void(const message_ptr&)> on_message);
+
+    /// A client connection without a socket, under the rules of listener `listener_index`
+    /// (its limits, passwords, ACL and max_connections, and the broker's deadlines), for tests
+    /// and tools. A connection the limits refuse comes back already closed (eof()). Call it
+    /// between start() and stop(); throws std::out_of_range for a listener that does not exist.
+    std::shared_ptr<net::memory_stream> connect_in_memory(std::size_t listener_index = 0);
 
     // The admin surface's view. These block until every I/O thread has answered: call them
     // from a thread of your own, never from a broker handler.
