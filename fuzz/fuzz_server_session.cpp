@@ -42,6 +42,7 @@ namespace {
 }
 
 struct owner final : server_actions {
+    server_limits server;
     admission_rules admission;
     int attaches = 0;
     bool attached = false;
@@ -49,6 +50,7 @@ struct owner final : server_actions {
     bool refused_connect = false;
     std::vector<attach_request> pending;
 
+    const server_limits& limits() override { return server; }
     void attach(attach_request r) override {
         if (++attaches > 1) {
             fail("a second attach for one connection");
@@ -133,26 +135,22 @@ void check_output(write_queue& out, bool& connack_seen, const owner& o) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     fuzz_input in{data, size};
     const auto settings = in.u8();
-    server_limits limits;
-    limits.max_packet_size = 4096;
-    limits.max_connect_size = 512;
-    limits.connect_timeout = std::chrono::milliseconds(2000);
-    limits.packet_timeout = std::chrono::milliseconds(3000);
+    owner o;
+    o.server.max_packet_size = 4096;
+    o.server.max_connect_size = 512;
+    o.server.connect_timeout = std::chrono::milliseconds(2000);
+    o.server.packet_timeout = std::chrono::milliseconds(3000);
     session_limits qos_limits;
     qos_limits.max_inflight = 4;
     qos_limits.max_queued = 8;
-    session_state state{qos_limits};
-    const std::string client_id = "fuzz";
-    owner o;
     o.admission.anonymous_allowed = (settings & 1) == 0;
     if (settings & 4) {
         o.admission.acl = std::make_shared<edgemq::broker::auth::acl>(
             edgemq::broker::auth::acl::parse("topic write a/#\ntopic read #\n", "fuzz"));
     }
-    write_queue out;
     auto now = server_session::clock::time_point{} + std::chrono::hours(1);
-    server_session session{limits, out, o, now};
-    std::shared_ptr<const client_access> access;
+    server_session session{o, now};
+    write_queue& out = session.out();
     bool connack_seen = false;
 
     std::vector<std::uint8_t> buffered; // what a connection keeps between reads
@@ -188,10 +186,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             }
             session.on_packet(std::move(*p));
             if (!o.pending.empty()) { // the owner attaches at once
-                access = o.pending.back().access;
+                auto s = std::make_shared<session_core>(o.pending.back().client_id, qos_limits);
+                s->access = o.pending.back().access;
                 o.pending.clear();
                 o.attached = true;
-                session.on_attached(state, client_id, access.get(), (settings & 2) != 0, now);
+                session.on_attached(std::move(s), (settings & 2) != 0, now);
             }
         }
         session.on_progress(now, reader.consumed() > 0, incomplete);

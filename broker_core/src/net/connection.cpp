@@ -29,7 +29,7 @@ bool is_benign(const boost::system::error_code& ec) {
 
 connection::connection(broker_impl& broker, worker& w, listener_state& l)
     : broker_(broker), worker_(w), listener_(l),
-      mqtt_(broker.opts.connection, out_, *this, std::chrono::steady_clock::now()) {}
+      mqtt_(*this, std::chrono::steady_clock::now()) {}
 
 void connection::note_read(std::size_t n) {
     mqtt_.on_read(std::chrono::steady_clock::now());
@@ -74,23 +74,19 @@ bool connection::hold_unauthenticated(std::size_t bytes) {
     } else {
         total.fetch_sub(unauthenticated_held_ - bytes, std::memory_order_relaxed);
     }
-    unauthenticated_held_ = bytes;
+    unauthenticated_held_ = static_cast<std::uint32_t>(bytes);
     return true;
 }
 
 bool connection::paused() {
-    if (pending_attach_) {
-        auto r = std::move(*pending_attach_);
-        pending_attach_.reset();
-        asio::co_spawn(worker_.ctx, async_attach_then_resume(std::move(r)),
-                       log_exception(broker_.log, "connection coroutine"));
+    if (mqtt_.paused()) {
         return true; // reading resumes once the session is attached
     }
-    if (throttle_timer_ && throttled_) {
+    if (throttle_ && throttled_) {
         // Out of publish tokens: stop reading until one has accrued. The client's TCP window
         // fills and it slows down; nothing is dropped.
-        throttle_timer_->expires_after(throttle_->until_next());
-        throttle_timer_->async_wait([self = shared_from_this(), this](boost::system::error_code) {
+        throttle_->timer.expires_after(throttle_->bucket.until_next());
+        throttle_->timer.async_wait([self = shared_from_this(), this](boost::system::error_code) {
             throttled_ = false;
             continue_reading();
         });
@@ -156,7 +152,7 @@ void tcp_connection::on_readable(boost::system::error_code ec) {
     const std::size_t carry = partial_.size();
     const bool in_place = needed_ > shared.size();
     if (in_place) {
-        partial_.resize(std::min(needed_, carry + shared.size()));
+        partial_.resize(std::min<std::size_t>(needed_, carry + shared.size()));
     } else {
         std::copy(partial_.begin(), partial_.end(), shared.begin());
     }
@@ -229,12 +225,12 @@ std::size_t connection::handle_packets(std::span<const std::uint8_t> bytes) {
             break;
         }
         if (!reader.complete()) {
-            needed_ = reader.needed();
+            needed_ = static_cast<std::uint32_t>(reader.needed()); // at most max_packet_size
             incomplete_ = true;
             break;
         }
         if (throttle_ && (*header)->type() == codec::packet_type::publish &&
-            !throttle_->take(std::chrono::steady_clock::now())) {
+            !throttle_->bucket.take(std::chrono::steady_clock::now())) {
             throttled_ = true;
             break; // paused() waits for the next token
         }
@@ -249,10 +245,18 @@ std::size_t connection::handle_packets(std::span<const std::uint8_t> bytes) {
     return reader.consumed();
 }
 
+const protocol::server_limits& connection::limits() {
+    return broker_.opts.connection;
+}
+
 void connection::attach(protocol::attach_request r) {
-    connected_at_ = unix_seconds();
     hold_unauthenticated(0);
-    pending_attach_ = std::make_unique<protocol::attach_request>(std::move(r));
+    // Posted, not spawned here: co_spawn may run the coroutine at once on this thread, and it
+    // must not read on (continue_reading) while handle_packets is still walking the bytes.
+    asio::post(worker_.ctx, [self = shared_from_this(), this, r = std::move(r)]() mutable {
+        asio::co_spawn(worker_.ctx, async_attach_then_resume(std::move(r)),
+                       log_exception(broker_.log, "connection coroutine"));
+    });
 }
 
 asio::awaitable<void> connection::async_attach_then_resume(protocol::attach_request r) {
@@ -269,19 +273,20 @@ asio::awaitable<void> connection::async_attach_then_resume(protocol::attach_requ
         close(errc::session_taken_over); // a newer CONNECT with the same id won the race
         co_return;
     }
-    session_ = attached.session;
-    session_->access = std::move(r.access); // read by deliveries, on this (the home) thread
+    auto& s = *attached.session;
+    s.access = std::move(r.access); // read by deliveries, on this (the home) thread
+    s.connected_at = static_cast<std::uint32_t>(unix_seconds());
     if (listener_.cfg.max_publish_rate > 0) {
         const double rate = listener_.cfg.max_publish_rate;
-        throttle_ = std::make_unique<token_bucket>(rate, rate);
-        throttle_timer_ = std::make_unique<asio::steady_timer>(worker_.ctx);
+        throttle_ = std::make_unique<publish_throttle>(
+            publish_throttle{token_bucket{rate, rate}, asio::steady_timer{worker_.ctx}});
     }
-    mqtt_.on_attached(session_->state, session_->client_id, session_->access.get(),
-                      attached.session_present, std::chrono::steady_clock::now());
+    mqtt_.on_attached(attached.session, attached.session_present,
+                      std::chrono::steady_clock::now());
     notify_writer();
     if (broker_.log.should_log(spdlog::level::debug)) {
         broker_.log.debug("client connected client_id={} peer={} clean_session={} keep_alive={}",
-                          client_id(), peer(), session_->clean, mqtt_.keep_alive());
+                          client_id(), peer(), s.clean, mqtt_.keep_alive());
     }
     continue_reading();
 }
@@ -291,11 +296,11 @@ void connection::route(message_ptr m) {
 }
 
 void connection::subscribe(const std::string& filter, std::uint8_t qos) {
-    broker_.subscribe(worker_, session_, filter, qos);
+    broker_.subscribe(worker_, attached_ptr(), filter, qos);
 }
 
 void connection::unsubscribe(const std::string& filter) {
-    broker_.unsubscribe(worker_, session_, filter);
+    broker_.unsubscribe(worker_, attached_ptr(), filter);
 }
 
 std::vector<message_ptr> connection::retained_for(std::string_view filter) {
@@ -343,7 +348,7 @@ void connection::describe(client_info& info) const {
     info.peer = peer();
     info.listener = std::string{to_string(listener_.cfg.type)};
     info.keep_alive = mqtt_.keep_alive();
-    info.connected_at = connected_at_;
+    info.connected_at = attached() != nullptr ? attached()->connected_at : 0;
 }
 
 void connection::notify_writer() {
@@ -361,14 +366,14 @@ void connection::start_write() {
     if (sending_ || !open_) {
         return;
     }
-    if (out_.empty()) {
+    if (out().empty()) {
         if (close_after_flush_) {
             close({}); // the refusal was logged where it was decided
         }
         return;
     }
     sending_ = std::make_unique<write_in_flight>();
-    sending_->data.swap(out_);
+    sending_->data.swap(out());
     sending_->data.for_each_buffer(
         [this](const void* data, std::size_t size) { sending_->buffers.emplace_back(data, size); });
     send_buffers(sending_->buffers);
@@ -376,11 +381,11 @@ void connection::start_write() {
 
 void connection::on_written(boost::system::error_code ec, std::size_t n) {
     worker_.bytes_sent.add(n);
-    // Hand the buffer back to out_ when it is empty, so a busy connection reuses its capacity;
+    // Hand the buffer back to the write queue when it is empty, so a busy connection reuses its capacity;
     // an idle one then holds no write state at all.
     sending_->data.clear();
-    if (out_.empty()) {
-        out_.swap(sending_->data);
+    if (out().empty()) {
+        out().swap(sending_->data);
     }
     sending_.reset();
     if (ec) {
@@ -423,12 +428,13 @@ void connection::close(boost::system::error_code reason) {
                          reason.message());
     }
     close_transport();
-    if (throttle_timer_) {
-        throttle_timer_->cancel();
+    if (throttle_) {
+        throttle_->timer.cancel();
     }
     mqtt_.on_closed(); // the will, if any, is routed now
     broker_.flush(worker_);
-    broker_.on_connection_closed(worker_, *this, listener_, std::move(session_));
+    broker_.on_connection_closed(worker_, *this, listener_,
+                                 std::static_pointer_cast<session>(mqtt_.release_session()));
 }
 
 } // namespace edgemq::broker

@@ -48,7 +48,7 @@ public:
     /// the will unless a clean DISCONNECT dropped it [MQTT-3.1.2-8].
     void close(boost::system::error_code reason) override;
 
-    net::write_queue& out() noexcept { return out_; }
+    net::write_queue& out() noexcept { return mqtt_.out(); }
     /// Wakes the writer; everything queued in this turn leaves in one write.
     void notify_writer();
 
@@ -94,10 +94,11 @@ protected:
     /// buffer, so an idle TCP connection holds no read buffer of its own.
     std::vector<std::uint8_t> partial_;
     /// The size of the incomplete packet at the end of partial_, once its header is known.
-    std::size_t needed_ = 0;
+    std::uint32_t needed_ = 0;
 
 private:
     // protocol::server_actions
+    const protocol::server_limits& limits() override;
     void attach(protocol::attach_request r) override;
     void route(message_ptr m) override;
     void subscribe(const std::string& filter, std::uint8_t qos) override;
@@ -110,7 +111,8 @@ private:
                  std::string_view client_id) override;
 
     asio::awaitable<void> async_attach_then_resume(protocol::attach_request r);
-    /// True when reading must wait: for a CONNECT to attach, or for the publish rate limit.
+    /// True when reading must wait: for a CONNECT to attach (or a refusal to go out), or for the
+    /// publish rate limit.
     bool paused();
     /// Handles what arrived during a pause, then reads on.
     void continue_reading();
@@ -127,12 +129,17 @@ private:
     /// unauthenticated_bytes; false when max_unauthenticated_memory would be passed.
     bool hold_unauthenticated(std::size_t bytes);
     std::string_view client_id() const noexcept { return mqtt_.client_id(); }
+    /// The session the server session holds once attached (null before).
+    session* attached() const noexcept { return static_cast<session*>(mqtt_.session().get()); }
+    session_ptr attached_ptr() const { return std::static_pointer_cast<session>(mqtt_.session()); }
 
-    net::write_queue out_;
-    protocol::server_session mqtt_;
-    std::unique_ptr<protocol::attach_request> pending_attach_;
-    std::unique_ptr<token_bucket> throttle_; ///< only with max_publish_rate
-    std::unique_ptr<asio::steady_timer> throttle_timer_;
+    protocol::server_session mqtt_; ///< with the write queue
+    /// max_publish_rate: the tokens, and the wait for the next one when they ran out.
+    struct publish_throttle {
+        token_bucket bucket;
+        asio::steady_timer timer;
+    };
+    std::unique_ptr<publish_throttle> throttle_; ///< only with max_publish_rate
     /// The write on its way to the kernel; null when none is.
     struct write_in_flight {
         net::write_queue data;
@@ -140,15 +147,13 @@ private:
     };
     std::unique_ptr<write_in_flight> sending_;
     bool write_scheduled_ = false;
+    /// This connection's share of broker_impl::unauthenticated_bytes (before CONNECT only, so at
+    /// most max_connect_size).
+    std::uint32_t unauthenticated_held_ = 0;
     bool throttled_ = false; ///< out of publish tokens
     bool close_after_flush_ = false;
     bool incomplete_ = false; ///< handle_packets stopped inside a packet
-
     bool open_ = true;
-    std::int64_t connected_at_ = 0; ///< Unix seconds
-    session_ptr session_;
-    /// This connection's share of broker_impl::unauthenticated_bytes (before CONNECT only).
-    std::size_t unauthenticated_held_ = 0;
 };
 
 /// Plain TCP: waits for readiness, then reads without blocking into the worker's shared buffer,

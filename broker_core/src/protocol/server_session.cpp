@@ -32,10 +32,10 @@ boost::system::error_code server_session::check_header(const codec::fixed_header
         return errc::first_packet_not_connect; // [MQTT-3.1.0-1]
     }
     if (!authenticated() &&
-        h.packet_size() > std::min(limits_->max_connect_size, limits_->max_packet_size)) {
+        h.packet_size() > std::min(actions_->limits().max_connect_size, actions_->limits().max_packet_size)) {
         return errc::unauthenticated_limit;
     }
-    if (h.packet_size() > limits_->max_packet_size) {
+    if (h.packet_size() > actions_->limits().max_packet_size) {
         return errc::packet_too_large;
     }
     return {};
@@ -61,12 +61,12 @@ boost::system::error_code server_session::check_deadline(clock::time_point now) 
         return {};
     }
     if (!authenticated()) {
-        return now >= last_read_ + limits_->connect_timeout
+        return now >= last_read_ + actions_->limits().connect_timeout
                    ? make_error_code(errc::connect_timeout)
                    : boost::system::error_code{};
     }
     if (receiving_since_ != clock::time_point{} &&
-        now >= receiving_since_ + limits_->packet_timeout) {
+        now >= receiving_since_ + actions_->limits().packet_timeout) {
         return errc::packet_timeout; // a slow drip: keep-alive alone would let it go on
     }
     if (keep_alive_ > 0 && now >= last_read_ + std::chrono::milliseconds(keep_alive_ * 1500)) {
@@ -92,19 +92,19 @@ void server_session::on_packet(codec::packet p) {
             if constexpr (std::is_same_v<T, codec::publish>) {
                 on_publish(v);
             } else if constexpr (std::is_same_v<T, codec::puback>) {
-                on_ack(state_->on_puback(v.packet_id, *out_));
+                on_ack(session_->state.on_puback(v.packet_id, out_));
             } else if constexpr (std::is_same_v<T, codec::pubrec>) {
-                on_ack(state_->on_pubrec(v.packet_id, *out_));
+                on_ack(session_->state.on_pubrec(v.packet_id, out_));
             } else if constexpr (std::is_same_v<T, codec::pubrel>) {
-                state_->on_pubrel(v.packet_id, *out_);
+                session_->state.on_pubrel(v.packet_id, out_);
             } else if constexpr (std::is_same_v<T, codec::pubcomp>) {
-                on_ack(state_->on_pubcomp(v.packet_id, *out_));
+                on_ack(session_->state.on_pubcomp(v.packet_id, out_));
             } else if constexpr (std::is_same_v<T, codec::subscribe>) {
                 on_subscribe(v);
             } else if constexpr (std::is_same_v<T, codec::unsubscribe>) {
                 on_unsubscribe(v);
             } else if constexpr (std::is_same_v<T, codec::pingreq>) {
-                codec::encode(codec::pingresp{}, out_->bytes()); // [MQTT-3.12.4-1]
+                codec::encode(codec::pingresp{}, out_.bytes()); // [MQTT-3.12.4-1]
             } else if constexpr (std::is_same_v<T, codec::disconnect>) {
                 will_.reset(); // [MQTT-3.14.4-3]
                 close({});
@@ -153,7 +153,7 @@ void server_session::on_connect(codec::connect& p) {
         return;
     }
     protocol_level_ = p.protocol_level;
-    keep_alive_ = std::min(p.keep_alive, limits_->max_keepalive);
+    keep_alive_ = std::min(p.keep_alive, actions_->limits().max_keepalive);
     if (p.will) {
         will_ = std::make_unique<codec::will_message>(std::move(*p.will));
     }
@@ -196,20 +196,17 @@ server_session::authenticate(const codec::connect& p) {
     return std::make_shared<const client_access>(client_access{std::move(user), rules.acl});
 }
 
-void server_session::on_attached(session_state& state, const std::string& client_id,
-                                 const client_access* access, bool session_present,
+void server_session::on_attached(std::shared_ptr<session_core> s, bool session_present,
                                  clock::time_point now) {
-    state_ = &state;
-    client_id_ = &client_id;
-    access_ = access;
+    session_ = std::move(s);
     stage_ = stage::connected;
     last_read_ = now; // keep-alive counts from here
     // MQTT 3.1's CONNACK has no session-present flag: its first byte is reserved (3.1, 3.2).
     codec::encode(codec::connack{session_present && protocol_level_ != codec::protocol_level_31,
                                  codec::connect_return_code::accepted},
-                  out_->bytes());
+                  out_.bytes());
     if (session_present) {
-        state.resume(*out_); // [MQTT-4.4.0-1]
+        session_->state.resume(out_); // [MQTT-4.4.0-1]
     }
 }
 
@@ -225,15 +222,15 @@ void server_session::on_publish(codec::publish& p) {
     actions_->count(server_actions::event::publish_received);
     // Clients do not write the broker's own $SYS tree; the ACL may forbid other topics. 3.1.1
     // has no way to refuse a PUBLISH, so a denied one is acknowledged and dropped.
-    const bool deliver = may_publish(access_, *client_id_, p.topic);
+    const bool deliver = may_publish(access(), session_->client_id, p.topic);
     if (!deliver && !p.topic.starts_with("$SYS")) {
         actions_->count(server_actions::event::publish_denied);
     }
     bool fresh = true;
     if (p.qos == 1) {
-        codec::encode(codec::puback{p.packet_id}, out_->bytes()); // [MQTT-4.3.2-2]
+        codec::encode(codec::puback{p.packet_id}, out_.bytes()); // [MQTT-4.3.2-2]
     } else if (p.qos == 2) {
-        fresh = state_->on_publish_qos2(p.packet_id, *out_); // [MQTT-4.3.3-2]
+        fresh = session_->state.on_publish_qos2(p.packet_id, out_); // [MQTT-4.3.3-2]
     }
     if (deliver && fresh) {
         actions_->route(make_message(std::move(p.topic), std::move(p.payload), p.qos, p.retain));
@@ -245,14 +242,14 @@ void server_session::on_subscribe(const codec::subscribe& p) {
     ack.return_codes.reserve(p.subscriptions.size());
     for (const auto& s : p.subscriptions) {
         if (!routing::is_valid_topic_filter(s.filter) ||
-            !may_subscribe(access_, *client_id_, s.filter)) {
+            !may_subscribe(access(), session_->client_id, s.filter)) {
             ack.return_codes.push_back(codec::suback_failure); // [MQTT-3.9.3]
             continue;
         }
         actions_->subscribe(s.filter, s.qos);
         ack.return_codes.push_back(s.qos); // [MQTT-3.9.3-1] in request order
     }
-    codec::encode(ack, out_->bytes());
+    codec::encode(ack, out_.bytes());
     // Retained messages follow the SUBACK, with the retain flag set [MQTT-3.3.1-6/8].
     for (std::size_t i = 0; i < p.subscriptions.size(); ++i) {
         const auto granted = ack.return_codes[i];
@@ -260,11 +257,11 @@ void server_session::on_subscribe(const codec::subscribe& p) {
             continue;
         }
         for (auto& m : actions_->retained_for(p.subscriptions[i].filter)) {
-            if (!may_receive(access_, *client_id_, m->topic)) {
+            if (!may_receive(access(), session_->client_id, m->topic)) {
                 continue;
             }
             const auto qos = std::min(granted, m->qos);
-            state_->deliver({std::move(m), qos, true}, out_);
+            session_->state.deliver({std::move(m), qos, true}, &out_);
         }
     }
 }
@@ -273,12 +270,12 @@ void server_session::on_unsubscribe(const codec::unsubscribe& p) {
     for (const auto& f : p.filters) {
         actions_->unsubscribe(f);
     }
-    codec::encode(codec::unsuback{p.packet_id}, out_->bytes()); // [MQTT-3.10.4-4]
+    codec::encode(codec::unsuback{p.packet_id}, out_.bytes()); // [MQTT-3.10.4-4]
 }
 
 void server_session::refuse(codec::connect_return_code code, boost::system::error_code reason,
                             std::string_view id) {
-    codec::encode(codec::connack{false, code}, out_->bytes()); // [MQTT-3.2.2-4]
+    codec::encode(codec::connack{false, code}, out_.bytes()); // [MQTT-3.2.2-4]
     stage_ = stage::closing;
     actions_->refused(code, reason, id);
 }
@@ -293,13 +290,14 @@ void server_session::close(boost::system::error_code reason) {
 
 void server_session::on_closed() {
     stage_ = stage::closed;
-    if (!will_ || state_ == nullptr) {
+    if (!will_ || session_ == nullptr) {
         return; // no will, or closed before the session was attached
     }
     auto will = std::move(will_);
     // A reload may have narrowed the ACL since CONNECT.
     const auto acl = actions_->rules().acl;
-    if (may_publish(acl.get(), access_ ? access_->username : std::nullopt, *client_id_,
+    const auto* a = access();
+    if (may_publish(acl.get(), a ? a->username : std::nullopt, session_->client_id,
                     will->topic)) {
         actions_->route(make_message(std::move(will->topic), std::move(will->payload), will->qos,
                                      will->retain));

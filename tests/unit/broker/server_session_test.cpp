@@ -30,6 +30,7 @@ constexpr const char* alice_secret = // alice:correct horse (password_file_test.
 
 /// The owner of a session under test: records every action, attaches on request.
 struct recorder final : server_actions {
+    server_limits limits_;
     std::vector<attach_request> attaches;
     std::vector<message_ptr> routed;
     std::vector<std::pair<std::string, std::uint8_t>> subscribed;
@@ -41,6 +42,7 @@ struct recorder final : server_actions {
     std::optional<codec::connect_return_code> refusal;
     std::vector<boost::system::error_code> closes;
 
+    const server_limits& limits() override { return limits_; }
     void attach(attach_request r) override { attaches.push_back(std::move(r)); }
     void route(message_ptr m) override { routed.push_back(std::move(m)); }
     void subscribe(const std::string& f, std::uint8_t qos) override {
@@ -62,15 +64,14 @@ struct recorder final : server_actions {
 
 /// One connection: a session, its owner and its output, at a fake time.
 struct fixture {
-    server_limits limits;
     session_limits qos_limits;
-    session_state state{qos_limits};
-    std::string client_id = "c1";
-    std::shared_ptr<const client_access> access;
-    write_queue out;
     recorder actions;
+    server_limits& limits = actions.limits_;
     server_session::clock::time_point now{};
-    server_session session{limits, out, actions, now};
+    server_session session{actions, now};
+    write_queue& out = session.out();
+    std::shared_ptr<session_core> attached;
+    session_state* state = nullptr;
 
     /// Sends CONNECT and, when the session asks, attaches it.
     void connect(codec::connect c = {}, bool session_present = false) {
@@ -79,9 +80,11 @@ struct fixture {
         }
         session.on_packet(c);
         if (!actions.attaches.empty()) {
-            client_id = actions.attaches.back().client_id;
-            access = actions.attaches.back().access;
-            session.on_attached(state, client_id, access.get(), session_present, now);
+            auto& r = actions.attaches.back();
+            attached = std::make_shared<session_core>(r.client_id, qos_limits);
+            attached->access = r.access;
+            state = &attached->state;
+            session.on_attached(attached, session_present, now);
         }
     }
 
@@ -351,7 +354,7 @@ TEST_CASE("server session: protocol errors close the connection", "[protocol]") 
     }
     SECTION("an ack of the wrong type for an id in flight [MQTT-4.3]") {
         f.connect();
-        f.state.deliver({make_message("t", "x", 1), 1, false}, &f.out);
+        f.state->deliver({make_message("t", "x", 1), 1, false}, &f.out);
         const auto pub = std::get<codec::publish>(f.sent().back());
         f.session.on_packet(codec::pubrec{pub.packet_id});
         CHECK(f.actions.closes == std::vector<boost::system::error_code>{errc::protocol_error});

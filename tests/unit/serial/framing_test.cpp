@@ -17,7 +17,7 @@ config::device line_device(std::size_t max = 1024) {
 
 } // namespace
 
-TEST_CASE("line framing accepts \\n, \\r\\n and a lone \\r, even split across reads",
+TEST_CASE("line framing accepts LF, CRLF and a lone CR, even split across reads",
           "[serial]") {
     framer f(line_device());
     CHECK(f.feed("a=1\nb=2\r\nc=3\rd=4") == frames{"a=1", "b=2", "c=3"});

@@ -52,6 +52,17 @@ struct admission_rules {
     std::optional<std::string> certificate_identity;
 };
 
+/// What a server session needs of the session it is attached to, which outlives connections:
+/// the client id, what the client may touch, the QoS state. The broker's session is one.
+struct session_core {
+    session_core(std::string id, const session_limits& limits) : client_id(std::move(id)),
+                                                                  state(limits) {}
+
+    const std::string client_id;
+    std::shared_ptr<const client_access> access; ///< null: anonymous, no ACL
+    session_state state;
+};
+
 /// A CONNECT that passed every check, for the owner to attach to a session.
 struct attach_request {
     std::string client_id;
@@ -66,6 +77,8 @@ public:
     enum class event : std::uint8_t { publish_received, publish_denied };
 
     virtual ~server_actions() = default;
+    /// The broker's limits (asked for rather than stored: an idle connection stays small).
+    virtual const server_limits& limits() = 0;
     /// Finds or creates the session of `r`, then calls on_attached() or close().
     virtual void attach(attach_request r) = 0;
     /// Sends an application message to its subscribers.
@@ -90,10 +103,11 @@ class server_session {
 public:
     using clock = std::chrono::steady_clock;
 
-    /// `limits` is shared by many sessions and must outlive them; `out` is the connection's.
-    server_session(const server_limits& limits, net::write_queue& out, server_actions& actions,
-                   clock::time_point now)
-        : limits_(&limits), out_(&out), actions_(&actions), last_read_(now) {}
+    server_session(server_actions& actions, clock::time_point now)
+        : actions_(&actions), last_read_(now) {}
+
+    /// The bytes to send, in order; the owner writes them out and clears what it sent.
+    net::write_queue& out() noexcept { return out_; }
 
     /// Checks the fixed header of the next packet before its body is read: before CONNECT only
     /// a CONNECT of at most max_connect_size, never one over max_packet_size. An error means
@@ -114,11 +128,16 @@ public:
     /// `incomplete` when part of one is left (its packet_timeout clock runs from when it began).
     void on_progress(clock::time_point now, bool took_packets, bool incomplete) noexcept;
 
-    /// Completes a CONNECT once the owner has attached a session (with `session_present` when
-    /// it resumed one): writes the CONNACK and resends what was in flight [MQTT-4.4.0-1].
-    /// `state`, `client_id` and `access` belong to the session and must outlive this object.
-    void on_attached(session_state& state, const std::string& client_id,
-                     const client_access* access, bool session_present, clock::time_point now);
+    /// Completes a CONNECT once the owner has attached `s` (with `session_present` when it
+    /// resumed one; its access set from the attach_request): writes the CONNACK and resends
+    /// what was in flight [MQTT-4.4.0-1]. The connection holds the session from here on.
+    void on_attached(std::shared_ptr<session_core> s, bool session_present,
+                     clock::time_point now);
+
+    /// The attached session; null before on_attached() and after release_session().
+    const std::shared_ptr<session_core>& session() const noexcept { return session_; }
+    /// Lets go of the session, once the connection has closed (after on_closed()).
+    std::shared_ptr<session_core> release_session() noexcept { return std::move(session_); }
 
     /// The reason to close when a deadline has passed at `now`: CONNECT, packet_timeout,
     /// 1.5 x keep-alive [MQTT-3.1.2-24]; empty while none has.
@@ -135,7 +154,7 @@ public:
     bool authenticated() const noexcept { return stage_ != stage::awaiting_connect; }
     /// The client id once attached, else empty.
     std::string_view client_id() const noexcept {
-        return client_id_ ? std::string_view{*client_id_} : std::string_view{};
+        return session_ ? std::string_view{session_->client_id} : std::string_view{};
     }
     std::uint16_t keep_alive() const noexcept { return keep_alive_; }
     std::uint8_t protocol_level() const noexcept { return protocol_level_; }
@@ -155,13 +174,11 @@ private:
                 std::string_view id);
     void close(boost::system::error_code reason);
 
-    const server_limits* limits_;
-    net::write_queue* out_;
+    const client_access* access() const noexcept { return session_->access.get(); }
+
+    net::write_queue out_;
     server_actions* actions_;
-    // The attached session's (pointers, not copies: an idle connection stays small).
-    session_state* state_ = nullptr;
-    const std::string* client_id_ = nullptr;
-    const client_access* access_ = nullptr; ///< null: anonymous, no ACL
+    std::shared_ptr<session_core> session_; ///< once attached
     std::unique_ptr<codec::will_message> will_;
     stage stage_ = stage::awaiting_connect;
     std::uint8_t protocol_level_ = 0;
