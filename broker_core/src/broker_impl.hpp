@@ -82,24 +82,22 @@ private:
 /// An MQTT session: identity, subscriptions and QoS state. It outlives connections when
 /// clean_session is 0. All mutable state belongs to the worker named by `home`, which changes
 /// only when a client reconnects on another thread and the session moves with it.
-class session {
+class session : public protocol::session_core {
 public:
     session(std::string client_id, bool clean, unsigned home,
             const protocol::session_limits& limits)
-        : client_id(std::move(client_id)), clean(clean), home(home), state(limits) {}
+        : session_core(std::move(client_id), limits), clean(clean), home(home) {}
 
-    const std::string client_id;
     const bool clean;
     std::atomic<unsigned> home;
 
-    // Owned by the home worker:
-    protocol::session_state state;
+    // Owned by the home worker (and session_core's client id, access and QoS state):
     std::map<std::string, std::uint8_t, std::less<>> subscriptions;
     connection* conn = nullptr;
-    std::shared_ptr<const client_access> access; ///< null: anonymous, no ACL
     /// In-process clients receive through this instead of a connection (internal_client).
     std::unique_ptr<std::function<void(const message_ptr&)>> internal;
     std::uint32_t internal_id = 0;
+    std::uint32_t connected_at = 0; ///< Unix seconds of the current connection's CONNECT
     std::uint64_t claim = 0; ///< which CONNECT may attach (guarded by the registry mutex)
 
     bool may_receive(std::string_view topic) const {
