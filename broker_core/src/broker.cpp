@@ -61,15 +61,15 @@ void broker_impl::start() {
             state->tls = make_tls_context(l);
         }
         if (!l.password_file.empty()) {
-            state->passwords = std::make_shared<const auth::password_file>(
-                auth::password_file::load(l.password_file));
+            state->passwords.store(std::make_shared<const auth::password_file>(
+                auth::password_file::load(l.password_file)));
         }
         if (!l.acl_file.empty()) {
             auto acl = std::make_shared<const auth::acl>(auth::acl::load(l.acl_file));
             for (const auto& w : acl->warnings()) {
                 log.warn("acl_file {}", w);
             }
-            state->acl = std::move(acl);
+            state->acl.store(std::move(acl));
         }
         auto& acceptor = state->acceptor;
         try {

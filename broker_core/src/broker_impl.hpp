@@ -12,6 +12,7 @@
 #include "edgemq/broker/protocol/session_state.hpp"
 #include "edgemq/broker/routing/retained_store.hpp"
 #include "edgemq/broker/routing/subscription_tree.hpp"
+#include "swappable.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -149,8 +150,8 @@ struct listener_state {
     /// "tls" and "wss": swapped by a certificate reload; read and written on worker 0 only.
     std::shared_ptr<asio::ssl::context> tls;
     /// Swapped by a reload while connections on every thread read them at CONNECT.
-    std::atomic<std::shared_ptr<const auth::password_file>> passwords;
-    std::atomic<std::shared_ptr<const auth::acl>> acl;
+    swappable<const auth::password_file> passwords;
+    swappable<const auth::acl> acl;
 };
 
 /// The TLS context of a "tls" or "wss" listener: TLS 1.2 and 1.3 only, its cert, key and CA.
