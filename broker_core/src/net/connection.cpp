@@ -7,6 +7,7 @@
 #include "edgemq/broker/log_exception.hpp"
 #include "edgemq/broker/protocol/packet_reader.hpp"
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -132,9 +133,10 @@ void tcp_connection::start() {
 }
 
 void tcp_connection::wait_readable() {
-    socket_.async_wait(
-        asio::socket_base::wait_read,
-        [self = shared_from_this(), this](boost::system::error_code ec) { on_readable(ec); });
+    socket_.async_wait(asio::socket_base::wait_read,
+                       asio::bind_allocator(net::slot_allocator<void>{wait_slot_},
+                                            [self = shared_from_this(), this](
+                                                boost::system::error_code ec) { on_readable(ec); }));
 }
 
 void tcp_connection::on_readable(boost::system::error_code ec) {

@@ -4,6 +4,7 @@
 // Private to broker_core: one client connection on one worker thread.
 
 #include "../broker_impl.hpp"
+#include "handler_slot.hpp"
 
 #include "edgemq/broker/codec/packets.hpp"
 #include "edgemq/broker/protocol/server_session.hpp"
@@ -174,6 +175,7 @@ private:
     void on_readable(boost::system::error_code ec);
 
     socket_type socket_;
+    net::handler_slot wait_slot_; ///< the pending readiness wait's memory
 };
 
 /// Creates the connection for a listener of type "tls", "ws" or "wss" (net/stream_connection.cpp);
