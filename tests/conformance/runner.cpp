@@ -1,36 +1,51 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // The conformance runner: every `*.spec` file under tests/conformance/mqtt311 holds cases, each a
-// script of raw bytes sent to and expected from a broker over TCP. Each case becomes one Catch2
-// test case named by the spec clauses it checks ("[MQTT-3.1.0-2] second-connect-closes"), tagged
-// [conformance][mqtt311][<file>] and with each clause as a tag, so that ctest lists and runs every
-// case on its own and `edgemq_conformance_tests "[MQTT-3.1.0-2]"` picks one clause. Test cases are
-// registered while the program starts (as TEST_CASE does), from the files on disk.
+// script of raw bytes sent to and expected from a broker. Each case runs on two back ends and
+// becomes two Catch2 test cases named by the spec clauses it checks:
+//
+//   "[MQTT-3.1.0-2] second-connect-closes"            [tcp]: over a TCP socket to the broker's
+//                                                      listener (real loopback, real kernel);
+//   "[MQTT-3.1.0-2] second-connect-closes (memory)"   [memory]: over broker::connect_in_memory,
+//                                                      a connection without a socket under the
+//                                                      same listener's rules (the protocol layer
+//                                                      and the connection, no kernel).
+//
+// Both are tagged [conformance][mqtt311][<file>] and with each clause, so that ctest lists and
+// runs every case on its own, `edgemq_conformance_tests "[MQTT-3.1.0-2]"` picks one clause and
+// `"[memory]"` or `"[tcp]"` one back end. The steps are written once, over spec_client.hpp.
+// The memory back end saves the sockets, not the clock: `sleep`, `expect-nothing` and the
+// deadlines a case waits for (keep-alive, CONNECT timeout) take real time in both, since the
+// broker's deadline sweep runs on its own threads' steady clock. Test cases are registered while
+// the program starts (as TEST_CASE does), from the files on disk.
 //
 // The case file format, one command per line (`#` starts a comment, also after a command):
 //
 //   # [MQTT-3.1.0-2] a second CONNECT is a protocol violation   <- title: the comment right
 //   case second-connect-closes                                      before `case`; its leading
 //   config connect_timeout = "2s"                                   [..] groups name the test
-//   client a                          open a TCP connection called `a`
+//   client a                          open a connection called `a` (TCP or in memory)
 //   send a 10 0c 00 04 ...            write these bytes (any bytes, one packet or several)
 //   expect a 20 02 00 00              the next packet from the server is exactly these bytes
 //   expect-close a [MS]               the server closes the connection within MS (default 3000)
 //                                     and sends nothing before that
 //   expect-nothing a MS               nothing arrives and the connection stays open for MS
 //   sleep MS                          wait
-//   disconnect a                      drop the TCP connection without an MQTT DISCONNECT
+//   disconnect a                      drop the connection without an MQTT DISCONNECT
 //
 // `config` lines are appended to a `[broker]` table and must come before the first step. Every
-// case runs against a fresh broker on 127.0.0.1 with a kernel-chosen port. A case also fails when
+// case runs against a fresh broker on 127.0.0.1 with a kernel-chosen port (the memory back end's
+// connections follow the rules of that listener). A case also fails when
 // a client has an unread packet at its end, so a spec cannot silently ignore extra traffic.
 // The config is TOML, but only config/ parses TOML; this format is deliberately line-based.
 
 #include "hex.hpp"
 #include "raw_mqtt_client.hpp"
+#include "spec_client.hpp"
 #include "test_broker.hpp"
 
-#include "edgemq/broker/codec/decode.hpp"
+#include "edgemq/broker/codec/packets.hpp"
+#include "edgemq/broker/protocol/packet_reader.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -53,8 +68,8 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace codec = edgemq::broker::codec;
-using edgemq::test::raw_mqtt_client;
 using edgemq::test::read_status;
+using edgemq::test::conformance::spec_client;
 using std::chrono::milliseconds;
 
 constexpr milliseconds expect_timeout{3000};
@@ -260,12 +275,12 @@ std::string printable(const std::string& s) {
 /// A short reading of a packet for failure messages: "PUBLISH qos=1 dup=0 retain=0 id=1
 /// topic=a/b payload=68 69".
 std::string describe(const std::vector<std::uint8_t>& bytes) {
-    auto header = codec::decode_fixed_header(bytes);
+    edgemq::broker::protocol::packet_reader reader{bytes};
+    auto header = reader.header();
     if (!header || !*header || (*header)->packet_size() != bytes.size()) {
         return "not one packet";
     }
-    const auto& h = **header;
-    auto p = codec::decode(h, std::span{bytes}.subspan(h.size));
+    auto p = reader.take();
     if (!p) {
         return "undecodable: " + p.error().message();
     }
@@ -302,9 +317,12 @@ std::string describe(const std::vector<std::uint8_t>& bytes) {
     return out.str();
 }
 
+/// Which connections a case's clients open.
+enum class back_end { tcp, memory };
+
 class case_run {
 public:
-    explicit case_run(const spec_case& c) : case_(c) {}
+    case_run(const spec_case& c, back_end b) : case_(c), back_end_(b) {}
 
     void run() {
         std::string toml = "[broker]\n";
@@ -317,17 +335,17 @@ public:
         } catch (const std::exception& e) {
             FAIL(case_.file << ":" << case_.line << ": broker config rejected: " << e.what());
         }
-        port_ = broker->port();
+        broker_ = broker.get();
         for (const auto& s : case_.steps) {
             execute(s);
         }
         SUCCEED(case_.steps.size() << " steps");
         // Traffic the case did not expect is a failure too.
         for (auto& [name, client] : clients_) {
-            if (!client.is_open() || client.peer_closed()) {
+            if (!client->connected()) {
                 continue;
             }
-            auto r = client.read_packet(milliseconds{0});
+            auto r = client->read_packet(milliseconds{0});
             if (r.status == read_status::packet) {
                 FAIL(case_.file << ": end of case " << case_.name << ": client " << name
                                 << " has an unread packet:\n  got:      "
@@ -342,23 +360,31 @@ private:
         return case_.file + ":" + std::to_string(s.line) + ": " + s.command + " " + s.client;
     }
 
-    raw_mqtt_client& client(const step& s) {
+    spec_client& client(const step& s) {
         auto it = clients_.find(s.client);
         if (it == clients_.end()) {
             FAIL(at(s) << ": no `client " << s.client << "` line before this one");
         }
-        return it->second;
+        return *it->second;
+    }
+
+    std::unique_ptr<spec_client> open_client() {
+        if (back_end_ == back_end::memory) {
+            return std::make_unique<edgemq::test::conformance::memory_spec_client>(
+                broker_->get().connect_in_memory());
+        }
+        return std::make_unique<edgemq::test::conformance::tcp_spec_client>(broker_->port());
     }
 
     void execute(const step& s) {
         if (s.command == "client") {
             auto it = clients_.find(s.client);
-            if (it != clients_.end() && it->second.is_open() && !it->second.peer_closed()) {
+            if (it != clients_.end() && it->second->connected()) {
                 FAIL(at(s) << ": client " << s.client
                            << " is still connected; `disconnect` it or `expect-close` first");
             }
             try {
-                clients_.insert_or_assign(s.client, raw_mqtt_client{port_});
+                clients_.insert_or_assign(s.client, open_client());
             } catch (const std::exception& e) {
                 FAIL(at(s) << ": " << e.what());
             }
@@ -438,7 +464,7 @@ private:
         } else if (s.command == "sleep") {
             std::this_thread::sleep_for(s.ms);
         } else if (s.command == "disconnect") {
-            client(s).close();
+            client(s).disconnect();
         } else {
             FAIL(at(s) << ": unknown command"); // the parser rejects these; kept for safety
         }
@@ -451,8 +477,9 @@ private:
     }
 
     const spec_case& case_;
-    std::uint16_t port_ = 0;
-    std::map<std::string, raw_mqtt_client> clients_;
+    const back_end back_end_;
+    edgemq::test::test_broker* broker_ = nullptr; ///< while run() runs
+    std::map<std::string, std::unique_ptr<spec_client>> clients_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -460,14 +487,16 @@ private:
 
 class case_invoker : public Catch::ITestInvoker {
 public:
-    explicit case_invoker(spec_case c) : case_(std::move(c)) {}
+    case_invoker(spec_case c, back_end b) : case_(std::move(c)), back_end_(b) {}
     void invoke() const override {
-        INFO(case_.file << ":" << case_.line << ": " << case_.title);
-        case_run{case_}.run();
+        INFO(case_.file << ":" << case_.line << ": " << case_.title
+                        << (back_end_ == back_end::memory ? " (in memory)" : " (over TCP)"));
+        case_run{case_, back_end_}.run();
     }
 
 private:
     spec_case case_;
+    back_end back_end_;
 };
 
 class error_invoker : public Catch::ITestInvoker {
@@ -526,7 +555,10 @@ bool register_spec_files() {
                 }
                 name += " " + c.name;
                 const auto line = c.line;
-                register_test(new case_invoker(std::move(c)), path.string(), line, name, tags);
+                register_test(new case_invoker(c, back_end::tcp), path.string(), line, name,
+                              tags + "[tcp]");
+                register_test(new case_invoker(std::move(c), back_end::memory), path.string(),
+                              line, name + " (memory)", tags + "[memory]");
             }
         } catch (const spec_error& e) {
             register_test(new error_invoker(e.what()), path.string(), 1, "spec error in " + shown,

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-#include "edgemq/broker/codec/decode.hpp"
+#include "edgemq/broker/protocol/packet_reader.hpp"
 
 #include <boost/system/error_code.hpp>
 
@@ -45,6 +45,25 @@ struct read_result {
     /// For `closed`: "eof", "reset" or the errno text.
     std::string detail;
 };
+
+/// Takes the first whole packet off the front of `in` (bytes received from a server), through
+/// the broker's own packet_reader: nullopt while it is incomplete, `malformed` (leaving `in` as
+/// it is) for a remaining length longer than four bytes.
+inline std::optional<read_result> take_packet(std::vector<std::uint8_t>& in) {
+    broker::protocol::packet_reader reader{in};
+    auto header = reader.header();
+    if (!header) {
+        return read_result{read_status::malformed, in, header.error().message()};
+    }
+    if (!*header || !reader.complete()) {
+        return std::nullopt;
+    }
+    reader.take_body();
+    const auto size = static_cast<std::ptrdiff_t>(reader.consumed());
+    read_result r{read_status::packet, {in.begin(), in.begin() + size}, {}};
+    in.erase(in.begin(), in.begin() + size);
+    return r;
+}
 
 class raw_mqtt_client {
 public:
@@ -173,19 +192,7 @@ private:
         return {e, boost::system::generic_category()};
     }
 
-    std::optional<read_result> take_buffered_packet() {
-        auto header = broker::codec::decode_fixed_header(in_);
-        if (!header) {
-            return read_result{read_status::malformed, in_, header.error().message()};
-        }
-        if (!*header || in_.size() < (*header)->packet_size()) {
-            return std::nullopt;
-        }
-        const auto size = static_cast<std::ptrdiff_t>((*header)->packet_size());
-        read_result r{read_status::packet, {in_.begin(), in_.begin() + size}, {}};
-        in_.erase(in_.begin(), in_.begin() + size);
-        return r;
-    }
+    std::optional<read_result> take_buffered_packet() { return take_packet(in_); }
 
     int fd_ = -1;
     std::vector<std::uint8_t> in_;
