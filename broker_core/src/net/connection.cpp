@@ -54,6 +54,28 @@ bool connection::consume(std::span<const std::uint8_t> bytes, bool in_place) {
     return !paused();
 }
 
+connection::read_space connection::prepare_read() {
+    auto& shared = worker_.read_buffer;
+    const std::size_t carry = partial_.size();
+    if (needed_ > shared.size()) {
+        partial_.resize(std::min<std::size_t>(needed_, carry + shared.size()));
+        return {partial_.data(), carry, partial_.size(), true};
+    }
+    std::copy(partial_.begin(), partial_.end(), shared.begin());
+    return {shared.data(), carry, shared.size(), false};
+}
+
+void connection::finish_read(const read_space& space, std::size_t n) {
+    if (space.in_place) {
+        partial_.resize(space.carry + n);
+    }
+}
+
+bool connection::consume_read(const read_space& space, std::size_t n) {
+    note_read(n);
+    return consume({space.base, space.carry + n}, space.in_place);
+}
+
 bool connection::note_progress(std::size_t used) {
     mqtt_.on_progress(std::chrono::steady_clock::now(), used > 0, incomplete_);
     if (!mqtt_.authenticated() && open_ && !hold_unauthenticated(partial_.capacity())) {
@@ -147,23 +169,9 @@ void tcp_connection::on_readable(boost::system::error_code ec) {
         close(ec);
         return;
     }
-    auto& shared = worker_.read_buffer;
-    // The tail of an incomplete packet goes in front of the new bytes. A packet larger than the
-    // shared buffer is assembled in partial_ itself, which grows by what arrives, never to the
-    // size the header declares: 13 bytes declaring 256 MiB hold 13 bytes.
-    const std::size_t carry = partial_.size();
-    const bool in_place = needed_ > shared.size();
-    if (in_place) {
-        partial_.resize(std::min<std::size_t>(needed_, carry + shared.size()));
-    } else {
-        std::copy(partial_.begin(), partial_.end(), shared.begin());
-    }
-    std::uint8_t* base = in_place ? partial_.data() : shared.data();
-    const std::size_t capacity = in_place ? partial_.size() : shared.size();
-    const std::size_t n = socket_.read_some(asio::buffer(base + carry, capacity - carry), ec);
-    if (in_place) {
-        partial_.resize(carry + n);
-    }
+    const auto space = prepare_read();
+    const std::size_t n = socket_.read_some(asio::buffer(space.free(), space.room()), ec);
+    finish_read(space, n);
     if (ec == asio::error::would_block) {
         wait_readable();
         return;
@@ -172,11 +180,10 @@ void tcp_connection::on_readable(boost::system::error_code ec) {
         close(ec);
         return;
     }
-    note_read(n);
-    if (!consume({base, carry + n}, in_place)) {
+    if (!consume_read(space, n)) {
         return;
     }
-    if (carry + n == capacity) {
+    if (n == space.room()) {
         // More may be waiting: read again after the other connections of this thread had a
         // turn.
         asio::post(worker_.ctx, [self = shared_from_this(), this] { on_readable({}); });

@@ -81,6 +81,24 @@ protected:
     /// ones, either in the worker's shared buffer or (`in_place`) in partial_ itself. Returns
     /// false when reading must pause (closed, refused, or a CONNECT being attached).
     bool consume(std::span<const std::uint8_t> bytes, bool in_place);
+
+    /// Where a transport that reads into memory of its own choosing (TCP, memory) puts the next
+    /// bytes: after the carried tail of an incomplete packet, in the worker's shared buffer, or
+    /// for a packet larger than that buffer in partial_ itself, which grows by what arrives,
+    /// never to the size the header declares (13 bytes declaring 256 MiB hold 13 bytes).
+    struct read_space {
+        std::uint8_t* base;
+        std::size_t carry;    ///< bytes of the incomplete packet already at base
+        std::size_t capacity; ///< base's size; read at most capacity - carry more
+        bool in_place;
+        std::uint8_t* free() const noexcept { return base + carry; }
+        std::size_t room() const noexcept { return capacity - carry; }
+    };
+    read_space prepare_read();
+    /// After `n` bytes (0 on an error) went to `space.free()`: trims partial_ to what it holds.
+    void finish_read(const read_space& space, std::size_t n);
+    /// Counts the `n` new bytes and consumes what `space` holds now (as consume()).
+    bool consume_read(const read_space& space, std::size_t n);
     void on_written(boost::system::error_code ec, std::size_t n);
     void note_read(std::size_t n);
     bool open() const noexcept { return open_; }

@@ -149,27 +149,13 @@ void memory_connection::read() {
         }
         return;
     }
-    // As tcp_connection::on_readable, with inbox_ for the socket: the tail of an incomplete
-    // packet goes in front of the new bytes in the worker's shared buffer, and a packet larger
-    // than that buffer is assembled in partial_, growing by what arrives.
-    auto& shared = worker_.read_buffer;
-    const std::size_t carry = partial_.size();
-    const bool in_place = needed_ > shared.size();
-    if (in_place) {
-        partial_.resize(std::min<std::size_t>(needed_, carry + shared.size()));
-    } else {
-        std::copy(partial_.begin(), partial_.end(), shared.begin());
-    }
-    std::uint8_t* base = in_place ? partial_.data() : shared.data();
-    const std::size_t capacity = in_place ? partial_.size() : shared.size();
-    const std::size_t n = std::min(capacity - carry, inbox_.size() - inbox_read_);
-    std::copy_n(inbox_.begin() + static_cast<std::ptrdiff_t>(inbox_read_), n, base + carry);
+    // As tcp_connection::on_readable, with inbox_ for the socket.
+    const auto space = prepare_read();
+    const std::size_t n = std::min(space.room(), inbox_.size() - inbox_read_);
+    std::copy_n(inbox_.begin() + static_cast<std::ptrdiff_t>(inbox_read_), n, space.free());
     inbox_read_ += n;
-    if (in_place) {
-        partial_.resize(carry + n);
-    }
-    note_read(n);
-    if (!consume({base, carry + n}, in_place)) {
+    finish_read(space, n);
+    if (!consume_read(space, n)) {
         paused_ = true; // closed, refused, or waiting: resume_reading() clears it
         return;
     }
