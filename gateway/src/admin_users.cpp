@@ -30,9 +30,9 @@ admin_users::admin_users(std::filesystem::path users_file, std::shared_ptr<spdlo
     : file_(std::move(users_file)), log_(std::move(log)) {}
 
 void admin_users::reload() {
-    std::error_code ec;
-    const auto mtime = std::filesystem::last_write_time(file_, ec);
-    if (ec) {
+    struct stat st {};
+    if (::stat(file_.c_str(), &st) != 0) {
+        const std::error_code ec(errno, std::system_category());
         if (loaded_) {
             log_->error("admin users file {} is gone: {}; nobody can log in until it is back",
                         file_.string(), ec.message());
@@ -41,16 +41,20 @@ void admin_users::reload() {
         loaded_ = false;
         return;
     }
-    if (loaded_ && mtime == mtime_) {
+    // The modification time alone misses a second write within the same clock tick of the
+    // file system (a few milliseconds); a rewrite through rename also changes the inode.
+    const file_stamp stamp{st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec,
+                           st.st_mtim.tv_nsec};
+    if (loaded_ && stamp == stamp_) {
         return;
     }
     try {
         users_ = broker::auth::password_file::load(file_);
-        mtime_ = mtime;
+        stamp_ = stamp;
         loaded_ = true;
     } catch (const std::exception& e) {
         log_->error("admin users file refused, keeping the previous users: {}", e.what());
-        mtime_ = mtime; // report once per change, not per request
+        stamp_ = stamp; // report once per change, not per request
     }
 }
 

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include <sys/types.h>
+
 namespace spdlog {
 class logger;
 }
@@ -58,7 +60,16 @@ private:
     std::filesystem::path file_;
     std::shared_ptr<spdlog::logger> log_;
     broker::auth::password_file users_;
-    std::filesystem::file_time_type mtime_{};
+    /// What tells a changed users file from the one loaded.
+    struct file_stamp {
+        dev_t device;
+        ino_t inode;
+        off_t size;
+        time_t seconds;
+        long nanoseconds;
+        bool operator==(const file_stamp&) const = default;
+    };
+    file_stamp stamp_{};
     bool loaded_ = false;
     std::unordered_map<std::string, session> sessions_;
 };
