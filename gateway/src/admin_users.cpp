@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "admin_users.hpp"
-#include "encoding.hpp"
+
+#include "edgemq/broker/hex.hpp"
 
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
@@ -21,7 +22,7 @@ std::string random_hex(std::size_t bytes) {
     if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
         throw std::runtime_error("OpenSSL RAND_bytes failed");
     }
-    return hex_encoded(raw);
+    return broker::hex_encoded(raw);
 }
 
 } // namespace

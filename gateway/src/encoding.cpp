@@ -1,39 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "encoding.hpp"
 
+#include "edgemq/broker/hex.hpp"
+
 #include <openssl/evp.h>
 
 #include <algorithm>
 #include <cctype>
 
 namespace edgemq::app {
-namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-} // namespace
-
-std::string hex_encoded(std::string_view bytes) {
-    std::string out;
-    out.reserve(2 * bytes.size());
-    for (unsigned char c : bytes) {
-        out += hex_digits[c >> 4];
-        out += hex_digits[c & 15];
-    }
-    return out;
-}
-
 std::string base64_encoded(std::string_view bytes) {
     std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
     const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
@@ -63,15 +38,14 @@ std::optional<std::string> base64_decoded(std::string_view text) {
 }
 
 std::string percent_encoded(std::string_view text) {
-    static constexpr char digits[] = "0123456789ABCDEF";
     std::string out;
     for (unsigned char c : text) {
         if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
             out += static_cast<char>(c);
         } else {
             out += '%';
-            out += digits[c >> 4];
-            out += digits[c & 15];
+            out += broker::upper_hex_digits[c >> 4];
+            out += broker::upper_hex_digits[c & 15];
         }
     }
     return out;
@@ -84,8 +58,8 @@ std::optional<std::string> percent_decoded(std::string_view text, bool plus) {
             if (i + 2 >= text.size()) {
                 return std::nullopt;
             }
-            const int hi = hex_value(text[i + 1]);
-            const int lo = hex_value(text[i + 2]);
+            const int hi = broker::hex_value(text[i + 1]);
+            const int lo = broker::hex_value(text[i + 2]);
             if (hi < 0 || lo < 0) {
                 return std::nullopt;
             }

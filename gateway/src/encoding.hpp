@@ -5,17 +5,11 @@
 #include <string>
 #include <string_view>
 
-/// Bytes as text and back, one of each for the gateway: hex, base64 (RFC 4648, standard
+/// Bytes as text and back, one of each for the gateway (hex is broker/hex.hpp): base64 (RFC 4648, standard
 /// alphabet, padded) and percent-encoding (RFC 3986). The admin server decodes what browsers
 /// and `edgemq ctl` encode.
 /// Thread safety: all functions are pure.
 namespace edgemq::app {
-
-/// Lower-case hex digits, by nibble value.
-inline constexpr char hex_digits[] = "0123456789abcdef";
-
-/// Each byte as two lower-case hex digits.
-std::string hex_encoded(std::string_view bytes);
 
 /// Bytes to base64, padded.
 std::string base64_encoded(std::string_view bytes);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "log_format.hpp"
-#include "encoding.hpp"
+
+#include "edgemq/broker/hex.hpp"
 
 #include <spdlog/pattern_formatter.h>
 
@@ -14,7 +15,7 @@ void append_escaped(std::string_view text, spdlog::memory_buf_t& out) {
     const auto put_hex = [&out](const char* prefix, unsigned value, int digits) {
         out.append(prefix, prefix + std::char_traits<char>::length(prefix));
         for (int shift = 4 * (digits - 1); shift >= 0; shift -= 4) {
-            out.push_back(hex_digits[(value >> shift) & 0x0f]);
+            out.push_back(broker::hex_digits[(value >> shift) & 0x0f]);
         }
     };
     std::size_t i = 0;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "edgemq/broker/hex.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -17,14 +19,8 @@ namespace edgemq::test {
 namespace detail {
 
 inline int hex_digit(char c, std::string_view text) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
+    if (const int d = broker::hex_value(c); d >= 0) {
+        return d;
     }
     throw std::invalid_argument("hex(): bad character '" + std::string(1, c) + "' in \"" +
                                 std::string(text) + "\"");
@@ -68,15 +64,14 @@ inline std::string hex_string(std::string_view text) {
 /// Bytes back to "10 0c 00 04": lower case, one space between bytes. Comparing these strings
 /// instead of vectors makes a failing assertion print readable bytes.
 inline std::string to_hex(std::span<const std::uint8_t> bytes) {
-    constexpr char digits[] = "0123456789abcdef";
     std::string out;
     out.reserve(bytes.size() * 3);
     for (std::size_t i = 0; i < bytes.size(); ++i) {
         if (i != 0) {
             out.push_back(' ');
         }
-        out.push_back(digits[bytes[i] >> 4]);
-        out.push_back(digits[bytes[i] & 0x0f]);
+        out.push_back(broker::hex_digits[bytes[i] >> 4]);
+        out.push_back(broker::hex_digits[bytes[i] & 0x0f]);
     }
     return out;
 }

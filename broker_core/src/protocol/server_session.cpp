@@ -3,6 +3,7 @@
 
 #include "edgemq/broker/codec/encode.hpp"
 #include "edgemq/broker/error.hpp"
+#include "edgemq/broker/hex.hpp"
 #include "edgemq/broker/routing/topic.hpp"
 
 #include <algorithm>
@@ -15,10 +16,9 @@ namespace {
 
 std::string assigned_client_id() {
     thread_local std::mt19937_64 rng{std::random_device{}()};
-    static constexpr char digits[] = "0123456789abcdef";
     std::string id = "edgemq-";
     for (int i = 0; i < 16; ++i) {
-        id += digits[rng() & 0x0f];
+        id += hex_digits[rng() & 0x0f];
     }
     return id;
 }

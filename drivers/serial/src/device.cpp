@@ -2,6 +2,7 @@
 #include "edgemq/serial/device.hpp"
 
 #include "edgemq/broker/clock.hpp"
+#include "edgemq/broker/hex.hpp"
 #include "edgemq/broker/log_exception.hpp"
 #include "edgemq/serial/command.hpp"
 #include "edgemq/serial/port.hpp"
@@ -263,7 +264,7 @@ void device::on_frame(const std::string& frame) {
     const auto text = decode(frame, cfg_.encoding);
     if (!text) {
         ++encoding_errors_;
-        log_line("invalid UTF-8, hex: " + to_hex(frame));
+        log_line("invalid UTF-8, hex: " + broker::hex_encoded(frame));
         return;
     }
     if (awaiting_reply_ && std::regex_search(*text, *awaiting_reply_)) {

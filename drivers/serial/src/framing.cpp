@@ -2,6 +2,7 @@
 #include "edgemq/serial/framing.hpp"
 
 #include "edgemq/broker/codec/decode.hpp"
+#include "edgemq/broker/hex.hpp"
 
 namespace edgemq::serial {
 
@@ -142,18 +143,6 @@ bool is_valid_utf8(std::string_view text) noexcept {
     return broker::codec::is_well_formed_utf8(text); // a serial line may hold U+0000
 }
 
-std::string to_hex(std::string_view bytes) {
-    constexpr char digits[] = "0123456789abcdef";
-    std::string hex;
-    hex.reserve(bytes.size() * 2);
-    for (const char c : bytes) {
-        const auto b = static_cast<unsigned char>(c);
-        hex.push_back(digits[b >> 4]);
-        hex.push_back(digits[b & 0x0F]);
-    }
-    return hex;
-}
-
 std::optional<std::string> decode(std::string_view frame, config::text_encoding encoding) {
     switch (encoding) {
     case config::text_encoding::utf8:
@@ -176,7 +165,7 @@ std::optional<std::string> decode(std::string_view frame, config::text_encoding 
         return text;
     }
     case config::text_encoding::binary:
-        return to_hex(frame);
+        return broker::hex_encoded(frame);
     }
     return std::nullopt;
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "edgemq/serial/mapping.hpp"
 
+#include "edgemq/broker/hex.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -39,10 +41,9 @@ std::string json_string(std::string_view s) {
         case '\t': out += "\\t"; break;
         default:
             if (static_cast<unsigned char>(c) < 0x20) {
-                constexpr char digits[] = "0123456789abcdef";
                 out += "\\u00";
-                out.push_back(digits[(c >> 4) & 0xF]);
-                out.push_back(digits[c & 0xF]);
+                out.push_back(broker::hex_digits[(c >> 4) & 0xF]);
+                out.push_back(broker::hex_digits[c & 0xF]);
             } else {
                 out.push_back(c);
             }

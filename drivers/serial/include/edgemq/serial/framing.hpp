@@ -68,9 +68,6 @@ private:
 /// Whether `text` is well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
 bool is_valid_utf8(std::string_view text) noexcept;
 
-/// Lower-case hex of `bytes`, two digits a byte.
-std::string to_hex(std::string_view bytes);
-
 /// A frame's bytes as UTF-8 text per `encoding`: utf-8 as is (nullopt when invalid), latin1
 /// converted, binary as hex.
 std::optional<std::string> decode(std::string_view frame, config::text_encoding encoding);
