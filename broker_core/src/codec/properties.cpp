@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "edgemq/broker/codec/properties.hpp"
+#include "edgemq/broker/codec/encode.hpp"
 #include "reader.hpp"
 
 #include <type_traits>

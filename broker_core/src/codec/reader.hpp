@@ -104,6 +104,12 @@ public:
         return s;
     }
 
+    /// The bytes not read yet, without moving past them.
+    std::span<const std::uint8_t> unread() const noexcept { return bytes_.subspan(pos_); }
+
+    /// Moves past `n` bytes that unread() showed.
+    void skip(std::size_t n) noexcept { pos_ += n; }
+
     std::string rest() {
         std::string s(reinterpret_cast<const char*>(bytes_.data() + pos_), remaining());
         pos_ = bytes_.size();

@@ -125,6 +125,16 @@ void server_session::fail(boost::system::error_code ec) {
 }
 
 void server_session::on_connect(codec::connect& p) {
+    if (p.protocol_level == codec::protocol_level_5) {
+        // The codec reads 5.0, the session does not speak it yet (issue 17): refuse in the
+        // CONNACK a 5.0 client parses, 0x84, so that it can fall back [MQTT-3.1.2-2].
+        const auto code = static_cast<codec::connect_return_code>(
+            codec::reason_code::unsupported_protocol_version);
+        codec::encode(codec::connack{false, code}, out_.bytes(), codec::protocol_level_5);
+        stage_ = stage::closing;
+        actions_->refused(code, errc::unsupported_protocol_version, p.client_id);
+        return;
+    }
     if (p.protocol_level == codec::protocol_level_31 &&
         (p.client_id.empty() || p.client_id.size() > 23)) {
         // MQTT 3.1 (section 3.1): a client id of 1 to 23 characters.

@@ -10,7 +10,7 @@
 #include <span>
 #include <string_view>
 
-/// Bytes to packets (MQTT 3.1.1 sections 2 and 3). Stateless and allocation-light; validation of
+/// Bytes to packets (MQTT 3.1.1 and 5.0, sections 2 and 3). Stateless and allocation-light; validation of
 /// everything the spec says a receiver must reject happens here, so the layers above can trust a
 /// decoded packet. Thread safety: pure functions.
 namespace edgemq::broker::codec {
@@ -31,8 +31,10 @@ struct fixed_header {
 result<std::optional<fixed_header>> decode_fixed_header(std::span<const std::uint8_t> bytes);
 
 /// Decodes one packet whose fixed header is `header` and whose variable header and payload are
-/// `body` (exactly `header.remaining_length` bytes).
-result<packet> decode(const fixed_header& header, std::span<const std::uint8_t> body);
+/// `body` (exactly `header.remaining_length` bytes), in the layout of protocol `level` (the
+/// connection's; a CONNECT declares its own and decodes as that).
+result<packet> decode(const fixed_header& header, std::span<const std::uint8_t> body,
+                      std::uint8_t level = protocol_level_311);
 
 /// True when `s` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
 /// above U+10FFFF).

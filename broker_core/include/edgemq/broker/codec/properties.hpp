@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-#include "edgemq/broker/codec/encode.hpp"
 #include "edgemq/broker/error.hpp"
 
 #include <cstddef>
@@ -19,6 +18,9 @@
 /// identifier order, user properties in the order given [MQTT-3.3.2-18].
 /// Thread safety: plain values and pure functions.
 namespace edgemq::broker::codec {
+
+/// Where the encoder appends bytes.
+using byte_buffer = std::vector<std::uint8_t>;
 
 /// Which packet (or the will of a CONNECT) a property block belongs to: each allows its own set.
 enum class property_scope : std::uint8_t {
