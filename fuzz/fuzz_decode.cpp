@@ -49,7 +49,7 @@ std::size_t varint_size(std::uint32_t value) {
 /// broker right after decoding).
 void touch_topics(const codec::packet& p) {
     if (const auto* pub = std::get_if<codec::publish>(&p)) {
-        if (pub->topic.empty() && pub->props.topic_alias) {
+        if (pub->topic.empty() && pub->props->topic_alias) {
             return; // 5.0: the topic is the one the alias maps to
         }
         if (!routing::is_valid_topic_name(pub->topic)) {

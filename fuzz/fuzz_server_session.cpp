@@ -85,14 +85,14 @@ struct owner final : server_actions {
 };
 
 /// Decodes what the session wrote and checks it is what a server may send now.
-void check_output(write_queue& out, bool& connack_seen, const owner& o) {
+void check_output(write_queue& out, bool& connack_seen, const owner& o, std::uint8_t level) {
     std::vector<std::uint8_t> bytes;
     out.for_each_buffer([&bytes](const void* data, std::size_t size) {
         const auto* p = static_cast<const std::uint8_t*>(data);
         bytes.insert(bytes.end(), p, p + size);
     });
     out.clear();
-    packet_reader reader{bytes};
+    packet_reader reader{bytes, level};
     while (true) {
         auto p = reader.next(bytes.size() + 1);
         if (!p) {
@@ -196,7 +196,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         session.on_progress(now, reader.consumed() > 0, incomplete);
         buffered.erase(buffered.begin(),
                        buffered.begin() + static_cast<std::ptrdiff_t>(reader.consumed()));
-        check_output(out, connack_seen, o);
+        check_output(out, connack_seen, o, session.protocol_level());
         if (o.refused_connect) {
             break; // the owner closes once the refusal is written
         }

@@ -103,7 +103,7 @@ result<packet> decode_connect(reader& r) {
     EDGEMQ_TRY(client_id, r.utf8());
     p.client_id = std::move(client_id);
     if (will_flag) {
-        properties will_props;
+        property_set will_props;
         if (mqtt5) {
             EDGEMQ_TRY(props, read_properties(r, property_scope::will)); // [MQTT-3.1.3.2]
             will_props = std::move(props);

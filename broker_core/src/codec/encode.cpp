@@ -29,48 +29,44 @@ constexpr bool is_v5(std::uint8_t level) noexcept {
     return (level & 0x7f) >= protocol_level_5;
 }
 
-bool is_empty(const properties& p) {
-    return p == properties{};
-}
-
 /// PUBACK, PUBREC, PUBREL, PUBCOMP: the id, and in 5.0 the reason code and properties, both
 /// left out when they say nothing (success, no properties) [MQTT-3.4.2.1].
 void put_ack(packet_type type, std::uint8_t flags, std::uint16_t id, std::uint8_t reason,
-             const properties& props, std::uint8_t level, byte_buffer& out) {
-    const bool with_props = is_v5(level) && !is_empty(props);
+             const property_set& props, std::uint8_t level, byte_buffer& out) {
+    const bool with_props = is_v5(level) && !props.empty();
     const bool with_reason = is_v5(level) && (reason != 0 || with_props);
-    put_header(type, flags, 2 + (with_reason ? 1 : 0) + (with_props ? properties_size(props) : 0),
+    put_header(type, flags, 2 + (with_reason ? 1 : 0) + (with_props ? properties_size(props.get()) : 0),
                out);
     put_u16(id, out);
     if (with_reason) {
         out.push_back(reason);
     }
     if (with_props) {
-        encode_properties(props, out);
+        encode_properties(props.get(), out);
     }
 }
 
 /// DISCONNECT and AUTH: a reason code and properties, both left out when they say nothing.
-void put_reason_only(packet_type type, std::uint8_t reason, const properties& props,
+void put_reason_only(packet_type type, std::uint8_t reason, const property_set& props,
                      byte_buffer& out) {
-    const bool with_props = !is_empty(props);
+    const bool with_props = !props.empty();
     const bool with_reason = reason != 0 || with_props;
-    put_header(type, 0, (with_reason ? 1 : 0) + (with_props ? properties_size(props) : 0), out);
+    put_header(type, 0, (with_reason ? 1 : 0) + (with_props ? properties_size(props.get()) : 0), out);
     if (with_reason) {
         out.push_back(reason);
     }
     if (with_props) {
-        encode_properties(props, out);
+        encode_properties(props.get(), out);
     }
 }
 
-std::size_t props_size(const properties& p, std::uint8_t level) {
-    return is_v5(level) ? properties_size(p) : 0;
+std::size_t props_size(const property_set& p, std::uint8_t level) {
+    return is_v5(level) ? properties_size(p.get()) : 0;
 }
 
-void put_props(const properties& p, std::uint8_t level, byte_buffer& out) {
+void put_props(const property_set& p, std::uint8_t level, byte_buffer& out) {
     if (is_v5(level)) {
-        encode_properties(p, out);
+        encode_properties(p.get(), out);
     }
 }
 
@@ -151,7 +147,7 @@ void encode(const connack& p, byte_buffer& out, std::uint8_t level) {
 
 void encode(const publish& p, byte_buffer& out, std::uint8_t level) {
     encode_publish_head(p.topic, p.payload.size(), p.qos, p.retain, p.dup, p.packet_id, out,
-                        is_v5(level) ? &p.props : nullptr);
+                        is_v5(level) ? &p.props.get() : nullptr);
     out.insert(out.end(), p.payload.begin(), p.payload.end());
 }
 
@@ -173,7 +169,7 @@ void encode(const unsuback& p, byte_buffer& out, std::uint8_t level) {
     put_header(packet_type::unsuback, 0, 2 + props_size(p.props, level) + codes, out);
     put_u16(p.packet_id, out);
     if (is_v5(level)) {
-        encode_properties(p.props, out);
+        encode_properties(p.props.get(), out);
         out.insert(out.end(), p.reason_codes.begin(), p.reason_codes.end());
     }
 }

@@ -16,7 +16,7 @@ result<std::optional<codec::fixed_header>> packet_reader::header() {
 
 result<codec::packet> packet_reader::take() {
     const auto h = *header_;
-    return codec::decode(h, take_body());
+    return codec::decode(h, take_body(), level_);
 }
 
 std::span<const std::uint8_t> packet_reader::take_body() noexcept {

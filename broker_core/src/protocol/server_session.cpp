@@ -128,6 +128,7 @@ void server_session::on_connect(codec::connect& p) {
     if (p.protocol_level == codec::protocol_level_5) {
         // The codec reads 5.0, the session does not speak it yet (issue 17): refuse in the
         // CONNACK a 5.0 client parses, 0x84, so that it can fall back [MQTT-3.1.2-2].
+        protocol_level_ = p.protocol_level; // what was written is read as 5.0
         const auto code = static_cast<codec::connect_return_code>(
             codec::reason_code::unsupported_protocol_version);
         codec::encode(codec::connack{false, code}, out_.bytes(), codec::protocol_level_5);

@@ -161,16 +161,16 @@ TEST_CASE("MQTT 5 codec: decoded fields", "[codec][mqtt5]") {
         const auto c = decoded<codec::connect>(goldens[0].wire);
         CHECK(c.protocol_level == codec::protocol_level_5);
         CHECK(c.client_id == "c1");
-        CHECK(c.props.session_expiry_interval == 60u);
-        CHECK(c.props.receive_maximum == 10);
+        CHECK(c.props->session_expiry_interval == 60u);
+        CHECK(c.props->receive_maximum == 10);
         const auto w = decoded<codec::connect>(goldens[1].wire);
         REQUIRE(w.will);
         CHECK(w.will->topic == "w");
         CHECK(w.will->payload == "x");
         CHECK(w.will->qos == 1);
         CHECK(w.will->retain);
-        CHECK(w.will->props.will_delay_interval == 5u);
-        CHECK(w.props == codec::properties{});
+        CHECK(w.will->props->will_delay_interval == 5u);
+        CHECK(w.props.empty());
         const auto p = decoded<codec::connect>(goldens[2].wire);
         CHECK_FALSE(p.username);
         CHECK(p.password == "pw");
@@ -180,19 +180,19 @@ TEST_CASE("MQTT 5 codec: decoded fields", "[codec][mqtt5]") {
         CHECK(p.topic == "a/b");
         CHECK(p.packet_id == 10);
         CHECK(p.payload == "hi");
-        CHECK(p.props.topic_alias == 1);
-        REQUIRE(p.props.user_properties.size() == 1);
-        CHECK(p.props.user_properties[0] == codec::user_property{"k", "v"});
+        CHECK(p.props->topic_alias == 1);
+        REQUIRE(p.props->user_properties.size() == 1);
+        CHECK(p.props->user_properties[0] == codec::user_property{"k", "v"});
         const auto aliased = decoded<codec::publish>(goldens[6].wire);
         CHECK(aliased.topic.empty());
-        CHECK(aliased.props.topic_alias == 5);
+        CHECK(aliased.props->topic_alias == 5);
     }
     SECTION("acknowledgements: reason code and properties may be left out [MQTT-3.4.2.1]") {
         CHECK(decoded<codec::puback>("40 02 00 01").reason_code == 0);
         CHECK(decoded<codec::puback>("40 03 00 01 10").reason_code == 0x10);
         const auto with_props = decoded<codec::puback>("40 09 00 01 87 05 1f 00 02 6e 6f");
         CHECK(with_props.reason_code == 0x87);
-        CHECK(with_props.props.reason_string == "no");
+        CHECK(with_props.props->reason_string == "no");
         // An explicit success with an empty block is the same acknowledgement.
         const auto explicit_success = decoded<codec::pubcomp>("70 04 00 01 00 00");
         CHECK(explicit_success.reason_code == 0);
@@ -200,7 +200,7 @@ TEST_CASE("MQTT 5 codec: decoded fields", "[codec][mqtt5]") {
     }
     SECTION("subscription options [MQTT-3.8.3.1]") {
         const auto s = decoded<codec::subscribe>(goldens[13].wire);
-        CHECK(s.props.subscription_identifiers == std::vector<std::uint32_t>{5});
+        CHECK(s.props->subscription_identifiers == std::vector<std::uint32_t>{5});
         REQUIRE(s.subscriptions.size() == 1);
         const auto& sub = s.subscriptions[0];
         CHECK(sub.filter == "t/#");
@@ -216,23 +216,23 @@ TEST_CASE("MQTT 5 codec: decoded fields", "[codec][mqtt5]") {
     SECTION("DISCONNECT reason and properties [MQTT-3.14.2]") {
         CHECK(decoded<codec::disconnect>("e0 00").reason_code == 0);
         CHECK(decoded<codec::disconnect>("e0 01 8e").reason_code == 0x8e);
-        CHECK(decoded<codec::disconnect>(goldens[21].wire).props.session_expiry_interval == 0u);
+        CHECK(decoded<codec::disconnect>(goldens[21].wire).props->session_expiry_interval == 0u);
     }
     SECTION("AUTH [MQTT-3.15]") {
         const auto a = decoded<codec::auth>(goldens[23].wire);
         CHECK(a.reason_code == 0x18);
-        CHECK(a.props.authentication_method == "SCRAM");
+        CHECK(a.props->authentication_method == "SCRAM");
     }
 }
 
 TEST_CASE("MQTT 5 codec: the 3.1.1 layout leaves the 5.0 fields out", "[codec][mqtt5]") {
     codec::puback ack{1, 0x87, {}};
-    ack.props.reason_string = "no";
+    ack.props.edit().reason_string = "no";
     CHECK(to_hex(encoded(ack, codec::protocol_level_311)) == "40 02 00 01");
     codec::publish p;
     p.topic = "t";
     p.payload = "x";
-    p.props.user_properties.push_back({"k", "v"});
+    p.props.edit().user_properties.push_back({"k", "v"});
     CHECK(to_hex(encoded(p, codec::protocol_level_311)) == "30 04 00 01 74 78");
     CHECK(to_hex(encoded(p)) == "30 0c 00 01 74 07 26 00 01 6b 00 01 76 78");
     codec::subscribe s{1, {{"t", 1, true, true, 2}}, {}};
@@ -264,10 +264,10 @@ TEST_CASE("MQTT 5 codec: encode_publish_head with properties matches encode(publ
     p.qos = 1;
     p.packet_id = 9;
     p.payload = "hello";
-    p.props.message_expiry_interval = 30;
+    p.props.edit().message_expiry_interval = 30;
     bytes head;
     codec::encode_publish_head(p.topic, p.payload.size(), p.qos, false, false, p.packet_id, head,
-                               &p.props);
+                               &p.props.get());
     head.insert(head.end(), p.payload.begin(), p.payload.end());
     CHECK(to_hex(head) == to_hex(encoded(p)));
 }

@@ -71,7 +71,7 @@ struct will_message {
     std::string payload;
     std::uint8_t qos = 0;
     bool retain = false;
-    properties props{}; ///< the will properties (5.0)
+    property_set props{}; ///< the will properties (5.0)
 };
 
 struct connect {
@@ -83,13 +83,13 @@ struct connect {
     std::optional<will_message> will;
     std::optional<std::string> username;
     std::optional<std::string> password; ///< binary data [MQTT-3.1.3.5]
-    properties props{};
+    property_set props{};
 };
 
 struct connack {
     bool session_present = false;
     connect_return_code code = connect_return_code::accepted;
-    properties props{};
+    property_set props{};
 };
 
 struct publish {
@@ -99,28 +99,28 @@ struct publish {
     std::uint8_t qos = 0;
     bool retain = false;
     bool dup = false;
-    properties props{};
+    property_set props{};
 };
 
 struct puback {
     std::uint16_t packet_id = 0;
     std::uint8_t reason_code = 0; ///< 5.0
-    properties props{};
+    property_set props{};
 };
 struct pubrec {
     std::uint16_t packet_id = 0;
     std::uint8_t reason_code = 0; ///< 5.0
-    properties props{};
+    property_set props{};
 };
 struct pubrel {
     std::uint16_t packet_id = 0;
     std::uint8_t reason_code = 0; ///< 5.0
-    properties props{};
+    property_set props{};
 };
 struct pubcomp {
     std::uint16_t packet_id = 0;
     std::uint8_t reason_code = 0; ///< 5.0
-    properties props{};
+    property_set props{};
 };
 
 struct subscription {
@@ -135,38 +135,38 @@ struct subscription {
 struct subscribe {
     std::uint16_t packet_id = 0;
     std::vector<subscription> subscriptions;
-    properties props{};
+    property_set props{};
 };
 
 struct suback {
     std::uint16_t packet_id = 0;
     std::vector<std::uint8_t> return_codes; ///< granted QoS, or suback_failure (5.0: a reason code)
-    properties props{};
+    property_set props{};
 };
 
 struct unsubscribe {
     std::uint16_t packet_id = 0;
     std::vector<std::string> filters;
-    properties props{};
+    property_set props{};
 };
 
 struct unsuback {
     std::uint16_t packet_id = 0;
     std::vector<std::uint8_t> reason_codes{}; ///< 5.0: one per filter
-    properties props{};
+    property_set props{};
 };
 
 struct pingreq {};
 struct pingresp {};
 struct disconnect {
     std::uint8_t reason_code = 0; ///< 5.0
-    properties props{};
+    property_set props{};
 };
 
 /// Enhanced authentication (5.0 only) [MQTT-3.15].
 struct auth {
     std::uint8_t reason_code = 0;
-    properties props{};
+    property_set props{};
 };
 
 using packet = std::variant<connect, connack, publish, puback, pubrec, pubrel, pubcomp, subscribe,

@@ -22,7 +22,10 @@ namespace edgemq::broker::protocol {
 
 class packet_reader {
 public:
-    explicit packet_reader(std::span<const std::uint8_t> bytes) noexcept : bytes_(bytes) {}
+    /// Reads `bytes` as packets of protocol `level` (the connection's, see codec::decode).
+    explicit packet_reader(std::span<const std::uint8_t> bytes,
+                           std::uint8_t level = codec::protocol_level_311) noexcept
+        : bytes_(bytes), level_(level) {}
 
     /// The fixed header of the next packet once its bytes are there (the body may still be
     /// arriving); nullopt when even the header is incomplete. Fails on a remaining length of
@@ -59,6 +62,7 @@ private:
     std::span<const std::uint8_t> rest() const noexcept { return bytes_.subspan(pos_); }
 
     std::span<const std::uint8_t> bytes_;
+    std::uint8_t level_;
     std::size_t pos_ = 0;
     std::optional<codec::fixed_header> header_; ///< of the packet at pos_, once known
 };
