@@ -62,12 +62,18 @@ struct owner final : server_actions {
             fail("routed a message before the session was attached");
         }
     }
-    void subscribe(const std::string&, std::uint8_t qos) override {
-        if (qos > 2) {
+    bool subscribe(const std::string&, const subscription_options& o) override {
+        if (o.qos > 2) {
             fail("subscribed at QoS above 2");
         }
+        return true;
     }
-    void unsubscribe(const std::string&) override {}
+    bool unsubscribe(const std::string&) override { return true; }
+    void defer_will(message_ptr, std::uint32_t) override {
+        if (!attached) {
+            fail("a will deferred before the session was attached");
+        }
+    }
     std::vector<message_ptr> retained_for(std::string_view) override {
         return {edgemq::broker::make_message("a/b", "kept", 1, true)};
     }
@@ -186,7 +192,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             }
             session.on_packet(std::move(*p));
             if (!o.pending.empty()) { // the owner attaches at once
-                auto s = std::make_shared<session_core>(o.pending.back().client_id, qos_limits);
+                auto s = std::make_shared<session_core>(o.pending.back().client_id, 1, qos_limits);
                 s->access = o.pending.back().access;
                 o.pending.clear();
                 o.attached = true;

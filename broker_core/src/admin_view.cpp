@@ -35,7 +35,9 @@ std::vector<client_info> broker_impl::clients() {
             info.client_id = s->client_id;
             info.internal = s->internal_id != 0;
             info.connected = s->conn != nullptr || info.internal;
-            info.clean_session = s->clean;
+            const auto expiry = s->expiry_interval.load(std::memory_order_relaxed);
+            info.clean_session = expiry == 0;
+            info.session_expiry_interval = expiry;
             if (s->access) {
                 info.username = s->access->username;
             }
@@ -65,8 +67,8 @@ std::vector<subscription_info> broker_impl::subscriptions() {
                 continue;
             }
             const std::lock_guard lock{out_mutex};
-            for (const auto& [filter, qos] : s->subscriptions) {
-                out.push_back({s->client_id, filter, qos});
+            for (const auto& [filter, o] : s->subscriptions) {
+                out.push_back({s->client_id, filter, o.qos});
             }
         }
     });

@@ -80,20 +80,31 @@ private:
     std::uint64_t suppressed_ = 0;
 };
 
-/// An MQTT session: identity, subscriptions and QoS state. It outlives connections when
-/// clean_session is 0. All mutable state belongs to the worker named by `home`, which changes
-/// only when a client reconnects on another thread and the session moves with it.
+/// An MQTT session: identity, subscriptions and QoS state. It outlives connections while its
+/// expiry interval says so (3.1.1: clean session 0). All mutable state belongs to the worker
+/// named by `home`, which changes only when a client reconnects on another thread and the
+/// session moves with it.
 class session : public protocol::session_core {
 public:
-    session(std::string client_id, bool clean, unsigned home,
+    session(std::string client_id, std::uint32_t origin, unsigned home,
             const protocol::session_limits& limits)
-        : session_core(std::move(client_id), limits), clean(clean), home(home) {}
+        : session_core(std::move(client_id), origin, limits), home(home) {}
 
-    const bool clean;
     std::atomic<unsigned> home;
 
+    /// What a session without its client waits for (5.0): the end of its Session Expiry
+    /// Interval, a will held back by its Will Delay Interval. Only while there is either.
+    struct waiting {
+        explicit waiting(asio::io_context& ctx) : timer(ctx) {}
+        asio::steady_timer timer;
+        message_ptr will; ///< published at will_at, or when the session ends first
+        std::chrono::steady_clock::time_point will_at{};
+        std::chrono::steady_clock::time_point ends_at{}; ///< zero: never
+    };
+
     // Owned by the home worker (and session_core's client id, access and QoS state):
-    std::map<std::string, std::uint8_t, std::less<>> subscriptions;
+    std::map<std::string, protocol::subscription_options, std::less<>> subscriptions;
+    std::unique_ptr<waiting> parked;
     connection* conn = nullptr;
     /// In-process clients receive through this instead of a connection (internal_client).
     std::unique_ptr<std::function<void(const message_ptr&)>> internal;
@@ -120,9 +131,10 @@ struct worker {
 
     const unsigned index;
     asio::io_context ctx;
-    routing::subscription_tree<session_ptr> subscriptions;
+    routing::subscription_tree<session_ptr, protocol::subscription_options> subscriptions;
     std::vector<std::vector<remote_delivery>> outbox; ///< indexed by destination worker
-    std::vector<std::pair<const session_ptr*, std::uint8_t>> targets; ///< scratch for route()
+    /// Scratch for route(): the matching subscriptions.
+    std::vector<std::pair<const session_ptr*, const protocol::subscription_options*>> targets;
     connection* connections = nullptr; ///< intrusive list through connection::next_in_worker
     void link(connection& c);
     void unlink(connection& c);
@@ -171,17 +183,23 @@ public:
         bool session_present = false;
     };
     asio::awaitable<attach_result> async_attach(worker& w, std::shared_ptr<connection> c,
-                                                std::string client_id, bool clean);
+                                                std::string client_id, bool clean_start,
+                                                std::uint32_t expiry_interval);
     void on_connection_closed(worker& w, connection& c, listener_state& l, session_ptr s);
-    /// Unbinds `s` from `c`; a clean session ends here [MQTT-3.1.2-6].
+    /// Unbinds `s` from `c`; a session with expiry interval 0 ends here [MQTT-3.1.2-6], one
+    /// with a finite one waits for its client until it expires [MQTT-3.1.2-23].
     void detach(worker& w, connection& c, session_ptr s);
+    /// Holds back the will of `s`, whose connection is closing, for `delay` seconds.
+    void defer_will(worker& w, const session_ptr& s, message_ptr will, std::uint32_t delay);
     void route(worker& w, const message_ptr& m);
     void flush(worker& w);
-    void subscribe(worker& w, const session_ptr& s, const std::string& filter, std::uint8_t qos);
-    void unsubscribe(worker& w, const session_ptr& s, const std::string& filter);
-    std::vector<message_ptr> retained_for(std::string_view filter) const {
-        return retained_.match(filter);
-    }
+    /// True when the subscription is new.
+    bool subscribe(worker& w, const session_ptr& s, const std::string& filter,
+                   const protocol::subscription_options& o);
+    /// True when there was such a subscription.
+    bool unsubscribe(worker& w, const session_ptr& s, const std::string& filter);
+    /// The retained messages matching `filter` that have not expired.
+    std::vector<message_ptr> retained_for(std::string_view filter) const;
 
     const broker_options opts;
     spdlog::logger& log;
@@ -241,6 +259,9 @@ private:
     asio::awaitable<void> sweep_loop(worker& w);
     void publish_sys();
     void deliver_local(worker& w, const session_ptr& s, protocol::delivery d);
+    /// Arms the timer of a session waiting for its client (session::waiting).
+    void arm(worker& w, const session_ptr& s);
+    void on_waited(worker& w, const session_ptr& s);
 
 public:
     void end_session(worker& w, const session_ptr& s);
@@ -262,7 +283,8 @@ private:
     mutable std::mutex registry_mutex_;
     std::unordered_map<std::string_view, session_ptr> sessions_; ///< keys view session::client_id
     std::vector<session_ptr> internal_sessions_;
-    std::uint32_t internal_ids_ = 0;
+    /// message::origin of every session and in-process client, never reused.
+    std::atomic<std::uint32_t> origins_{0};
     std::uint64_t claims_ = 0;
 
     std::atomic<std::uint64_t> connections_{0};       ///< open sockets, for max_connections

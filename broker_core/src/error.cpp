@@ -58,6 +58,14 @@ public:
             return "max_unauthenticated_memory reached";
         case errc::will_not_authorized:
             return "will topic not authorized";
+        case errc::topic_alias_invalid:
+            return "topic alias invalid";
+        case errc::receive_maximum_exceeded:
+            return "receive maximum exceeded";
+        case errc::payload_format_invalid:
+            return "payload is not UTF-8 as its format indicator says";
+        case errc::bad_authentication_method:
+            return "authentication method not supported";
         }
         return "unknown edgemq.broker error";
     }

@@ -59,11 +59,12 @@ std::shared_ptr<internal_client>
 broker_impl::connect_internal(std::string name,
                               std::function<void(const message_ptr&)> on_message) {
     const unsigned home = next_worker_.fetch_add(1, std::memory_order_relaxed) % workers.size();
-    auto s = std::make_shared<session>("$internal/" + name, true, home, opts.session);
+    const auto origin = origins_.fetch_add(1, std::memory_order_relaxed) + 1;
+    auto s = std::make_shared<session>("$internal/" + name, origin, home, opts.session);
     s->internal = std::make_unique<std::function<void(const message_ptr&)>>(std::move(on_message));
+    s->internal_id = origin;
     {
         const std::lock_guard lock{registry_mutex_};
-        s->internal_id = ++internal_ids_;
         internal_sessions_.push_back(s);
     }
     return std::make_shared<internal_client_impl>(*this, std::move(s), std::move(name));
@@ -80,7 +81,7 @@ void broker_impl::subscribe_internal(const session_ptr& s, std::string filter, s
         if (!s->internal) {
             return; // disconnected meanwhile
         }
-        subscribe(w, s, filter, qos);
+        subscribe(w, s, filter, protocol::subscription_options{qos});
         for (const auto& m : retained_.match(filter)) {
             if (m->origin != s->internal_id) {
                 (*s->internal)(m);

@@ -10,20 +10,30 @@
 
 namespace edgemq::broker {
 
-void broker_impl::subscribe(worker& w, const session_ptr& s, const std::string& filter,
-                            std::uint8_t qos) {
-    if (s->subscriptions.insert_or_assign(filter, qos).second) { // a repeat replaces [MQTT-3.8.4-3]
+bool broker_impl::subscribe(worker& w, const session_ptr& s, const std::string& filter,
+                            const protocol::subscription_options& o) {
+    const bool fresh = s->subscriptions.insert_or_assign(filter, o).second; // a repeat replaces [MQTT-3.8.4-3]
+    if (fresh) {
         subscriptions_.fetch_add(1, std::memory_order_relaxed);
     }
-    on_every_worker(w, [filter, s, qos](worker& x) { x.subscriptions.insert(filter, s, qos); });
+    on_every_worker(w, [filter, s, o](worker& x) { x.subscriptions.insert(filter, s, o); });
+    return fresh;
 }
 
-void broker_impl::unsubscribe(worker& w, const session_ptr& s, const std::string& filter) {
+bool broker_impl::unsubscribe(worker& w, const session_ptr& s, const std::string& filter) {
     if (s->subscriptions.erase(filter) == 0) {
-        return;
+        return false;
     }
     subscriptions_.fetch_sub(1, std::memory_order_relaxed);
     on_every_worker(w, [filter, s](worker& x) { x.subscriptions.erase(filter, s); });
+    return true;
+}
+
+std::vector<message_ptr> broker_impl::retained_for(std::string_view filter) const {
+    auto found = retained_.match(filter);
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(found, [now](const message_ptr& m) { return m->expired(now); }); // [MQTT-3.3.2-5]
+    return found;
 }
 
 void broker_impl::route(worker& w, const message_ptr& m) {
@@ -35,29 +45,37 @@ void broker_impl::route(worker& w, const message_ptr& m) {
     }
     auto& targets = w.targets;
     targets.clear();
-    w.subscriptions.match(m->topic, [&targets](const session_ptr& s, std::uint8_t qos) {
-        targets.emplace_back(&s, qos);
+    w.subscriptions.match(m->topic, [&targets, &m](const session_ptr& s,
+                                                   const protocol::subscription_options& o) {
+        if (o.no_local && m->origin != 0 && m->origin == s->origin) {
+            return; // not back to its publisher [MQTT-3.8.3-3]
+        }
+        targets.emplace_back(&s, &o);
     });
-    // A client with overlapping subscriptions gets the message once, at the highest QoS granted.
+    // A client with overlapping subscriptions gets the message once, at the highest QoS granted,
+    // with the identifiers of all of them [MQTT-3.3.4-2/3].
     if (targets.size() > 1) {
         std::sort(targets.begin(), targets.end(), [](const auto& a, const auto& b) {
             return a.first->get() < b.first->get() ||
-                   (a.first->get() == b.first->get() && a.second > b.second);
+                   (a.first->get() == b.first->get() && a.second->qos > b.second->qos);
         });
-        targets.erase(std::unique(targets.begin(), targets.end(),
-                                  [](const auto& a, const auto& b) {
-                                      return a.first->get() == b.first->get();
-                                  }),
-                      targets.end());
     }
-    for (const auto& [s, granted] : targets) {
-        // The forwarded copy never carries the retain flag [MQTT-3.3.1-9].
-        protocol::delivery d{m, std::min(m->qos, granted), false};
-        const unsigned home = (*s)->home.load(std::memory_order_acquire);
+    for (std::size_t i = 0; i < targets.size();) {
+        const session_ptr& s = *targets[i].first;
+        // The forwarded copy carries the retain flag only for Retain As Published [MQTT-3.3.1-12].
+        protocol::delivery d{m, std::min(m->qos, targets[i].second->qos), false};
+        for (; i < targets.size() && targets[i].first->get() == s.get(); ++i) {
+            const auto& o = *targets[i].second;
+            d.retain = d.retain || (o.retain_as_published && m->retain);
+            if (o.identifier != 0) {
+                d.subscription_ids.push_back(o.identifier);
+            }
+        }
+        const unsigned home = s->home.load(std::memory_order_acquire);
         if (home == w.index) {
-            deliver_local(w, *s, std::move(d));
+            deliver_local(w, s, std::move(d));
         } else {
-            w.outbox[home].push_back({*s, std::move(d)});
+            w.outbox[home].push_back({s, std::move(d)});
         }
     }
 }

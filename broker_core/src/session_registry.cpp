@@ -14,7 +14,8 @@ namespace edgemq::broker {
 asio::awaitable<broker_impl::attach_result> broker_impl::async_attach(worker& w,
                                                                       std::shared_ptr<connection> c,
                                                                       std::string client_id,
-                                                                      bool clean) {
+                                                                      bool clean_start,
+                                                                      std::uint32_t expiry) {
     attach_result result;
     session_ptr previous;
     std::uint64_t my_claim = 0;
@@ -23,11 +24,14 @@ asio::awaitable<broker_impl::attach_result> broker_impl::async_attach(worker& w,
         if (auto it = sessions_.find(client_id); it != sessions_.end()) {
             previous = it->second;
         }
-        if (previous && !clean && !previous->clean) {
+        if (previous && !clean_start &&
+            previous->expiry_interval.load(std::memory_order_relaxed) > 0) {
             result.session = previous; // [MQTT-3.1.2-4]: resume
             result.session_present = true;
         } else {
-            result.session = std::make_shared<session>(client_id, clean, w.index, opts.session);
+            result.session = std::make_shared<session>(
+                client_id, origins_.fetch_add(1, std::memory_order_relaxed) + 1, w.index,
+                opts.session);
             if (previous) {
                 sessions_.erase(previous->client_id);
             }
@@ -59,6 +63,8 @@ asio::awaitable<broker_impl::attach_result> broker_impl::async_attach(worker& w,
         }
     }
     result.session->conn = c.get();
+    // This CONNECT's Session Expiry Interval applies from now on [MQTT-3.1.2-11].
+    result.session->expiry_interval.store(expiry, std::memory_order_relaxed);
     clients_connected_.fetch_add(1, std::memory_order_relaxed);
     co_return result;
 }
@@ -72,9 +78,12 @@ asio::awaitable<bool> broker_impl::take_over(worker& owner, session_ptr previous
         previous->conn->close(errc::session_taken_over);
     }
     if (resume) {
+        // Its client is back in time: the expiry ends and a held-back will is never published
+        // [MQTT-3.1.3-9]. The timer belongs to this thread, so it goes here.
+        previous->parked.reset();
         previous->home.store(to, std::memory_order_release);
-    } else if (!previous->clean) {
-        end_session(owner, previous);
+    } else if (previous->expiry_interval.load(std::memory_order_relaxed) > 0) {
+        end_session(owner, previous); // a clean start discards it [MQTT-3.1.2-4]
     }
     co_return true;
 }
@@ -92,12 +101,74 @@ void broker_impl::detach(worker& w, connection& c, session_ptr s) {
     }
     s->conn = nullptr;
     clients_connected_.fetch_sub(1, std::memory_order_relaxed);
-    if (s->clean) {
+    const auto expiry = s->expiry_interval.load(std::memory_order_relaxed);
+    if (expiry == 0) {
         end_session(w, s); // [MQTT-3.1.2-6]
+        return;
+    }
+    if (expiry != protocol::session_never_expires) {
+        if (!s->parked) {
+            s->parked = std::make_unique<session::waiting>(w.ctx);
+        }
+        s->parked->ends_at = std::chrono::steady_clock::now() + std::chrono::seconds(expiry);
+    }
+    if (s->parked) {
+        arm(w, s);
+    }
+}
+
+void broker_impl::defer_will(worker& w, const session_ptr& s, message_ptr will,
+                             std::uint32_t delay) {
+    if (!s->parked) {
+        s->parked = std::make_unique<session::waiting>(w.ctx);
+    }
+    s->parked->will = std::move(will);
+    s->parked->will_at = std::chrono::steady_clock::now() + std::chrono::seconds(delay);
+}
+
+void broker_impl::arm(worker& w, const session_ptr& s) {
+    auto& p = *s->parked;
+    auto at = p.ends_at;
+    if (p.will && (at == std::chrono::steady_clock::time_point{} || p.will_at < at)) {
+        at = p.will_at;
+    }
+    p.timer.expires_at(at);
+    p.timer.async_wait([this, &w, s](boost::system::error_code ec) {
+        if (!ec) {
+            on_waited(w, s); // cancelled when its client came back (take_over)
+        }
+    });
+}
+
+void broker_impl::on_waited(worker& w, const session_ptr& s) {
+    if (!s->parked || s->conn != nullptr) {
+        return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    auto& p = *s->parked;
+    if (p.will && now >= p.will_at) {
+        route(w, std::exchange(p.will, nullptr)); // [MQTT-3.1.3-9]
+        flush(w);
+    }
+    if (p.ends_at != std::chrono::steady_clock::time_point{} && now >= p.ends_at) {
+        end_session(w, s); // expired [MQTT-3.1.2-23]
+        return;
+    }
+    if (p.will || p.ends_at != std::chrono::steady_clock::time_point{}) {
+        arm(w, s);
+    } else {
+        s->parked.reset();
     }
 }
 
 void broker_impl::end_session(worker& w, const session_ptr& s) {
+    if (s->parked) {
+        if (auto will = std::exchange(s->parked->will, nullptr)) {
+            route(w, will); // a held-back will goes when its session ends [MQTT-3.1.3-9]
+            flush(w);
+        }
+        s->parked.reset();
+    }
     subscriptions_.fetch_sub(static_cast<std::int64_t>(s->subscriptions.size()),
                              std::memory_order_relaxed);
     for (const auto& [filter, qos] : s->subscriptions) {

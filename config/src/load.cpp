@@ -219,6 +219,8 @@ gateway read_gateway(context& cx, const toml::table& root) {
                                milliseconds(24h)),
                       duration("sys_interval", b.sys_interval, 0s, std::chrono::seconds(24h)),
                       integer("max_keepalive", b.max_keepalive),
+                      integer("max_topic_alias", b.max_topic_alias),
+                      integer("receive_maximum", b.receive_maximum, 1),
                       integer("max_outbound_bytes", b.max_outbound_bytes, 1),
                       boolean("persistence", b.persistence),
                       nonempty_text("persistence_file", b.persistence_file),

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The conformance runner: every `*.spec` file under tests/conformance/mqtt311 holds cases, each a
+// The conformance runner: every `*.spec` file under tests/conformance/mqtt311 (MQTT 3.1.1) and
+// tests/conformance/mqtt5 (MQTT 5.0, case names prefixed "(5.0)") holds cases, each a
 // script of raw bytes sent to and expected from a broker. Each case runs on two back ends and
 // becomes two Catch2 test cases named by the spec clauses it checks:
 //
@@ -11,7 +12,7 @@
 //                                                      same listener's rules (the protocol layer
 //                                                      and the connection, no kernel).
 //
-// Both are tagged [conformance][mqtt311][<file>] and with each clause, so that ctest lists and
+// Both are tagged [conformance][mqtt311 or mqtt5][<file>] and with each clause, so that ctest lists and
 // runs every case on its own, `edgemq_conformance_tests "[MQTT-3.1.0-2]"` picks one clause and
 // `"[memory]"` or `"[tcp]"` one back end. The steps are written once, over spec_client.hpp.
 // The memory back end saves the sockets, not the clock: `sleep`, `expect-nothing` and the
@@ -274,6 +275,7 @@ std::string printable(const std::string& s) {
 
 /// A short reading of a packet for failure messages: "PUBLISH qos=1 dup=0 retain=0 id=1
 /// topic=a/b payload=68 69".
+/// Read as 3.1.1 first, then as 5.0.
 std::string describe(const std::vector<std::uint8_t>& bytes) {
     edgemq::broker::protocol::packet_reader reader{bytes};
     auto header = reader.header();
@@ -281,6 +283,11 @@ std::string describe(const std::vector<std::uint8_t>& bytes) {
         return "not one packet";
     }
     auto p = reader.take();
+    if (!p) {
+        edgemq::broker::protocol::packet_reader v5{bytes, codec::protocol_level_5};
+        (void)v5.header();
+        p = v5.take();
+    }
     if (!p) {
         return "undecodable: " + p.error().message();
     }
@@ -525,9 +532,10 @@ void register_test(Catch::ITestInvoker* invoker, const std::string& file, std::s
         Catch::NameAndTags{Catch::StringRef{keep(name)}, Catch::StringRef{keep(tags)}}};
 }
 
-bool register_spec_files() {
+/// Registers the cases of every .spec file in tests/conformance/<suite>; false when there is none.
+bool register_suite(const std::string& suite) {
     const fs::path source{EDGEMQ_SOURCE_DIR};
-    const fs::path dir = source / "tests" / "conformance" / "mqtt311";
+    const fs::path dir = source / "tests" / "conformance" / suite;
     std::vector<fs::path> files;
     std::error_code ec;
     for (fs::directory_iterator it{dir, ec}, end; !ec && it != end; it.increment(ec)) {
@@ -537,18 +545,18 @@ bool register_spec_files() {
     }
     if (ec || files.empty()) {
         register_test(new error_invoker("no .spec files in " + dir.string()), __FILE__, __LINE__,
-                      "conformance spec files are missing", "[conformance]");
+                      "conformance spec files are missing in " + suite, "[conformance]");
         return false;
     }
     std::sort(files.begin(), files.end());
     for (const auto& path : files) {
         // As a path in the source tree, whatever the build directory or a symlink makes of it.
-        const auto shown = (fs::path{"tests/conformance/mqtt311"} / path.filename()).string();
+        const auto shown = (fs::path{"tests/conformance"} / suite / path.filename()).string();
         const auto stem = path.stem().string();
         try {
             for (auto& c : parse_spec(path, shown)) {
-                std::string name;
-                std::string tags = "[conformance][mqtt311][" + stem + "]";
+                std::string name = suite == "mqtt5" ? "(5.0) " : "";
+                std::string tags = "[conformance][" + suite + "][" + stem + "]";
                 for (const auto& clause : c.clauses) {
                     name += "[" + clause + "]";
                     tags += "[" + clause + "]";
@@ -566,6 +574,12 @@ bool register_spec_files() {
         }
     }
     return true;
+}
+
+bool register_spec_files() {
+    const bool v311 = register_suite("mqtt311");
+    const bool v5 = register_suite("mqtt5");
+    return v311 && v5;
 }
 
 const bool registered = register_spec_files();

@@ -68,9 +68,10 @@ result<packet> decode_connect(reader& r) {
     EDGEMQ_TRY(level, r.u8());
     p.protocol_name = std::move(name);
     p.protocol_level = level;
-    const bool mqtt311 = p.protocol_name == "MQTT" && level == protocol_level_311;
-    const bool mqtt31 = p.protocol_name == "MQIsdp" && level == protocol_level_31;
-    const bool mqtt5 = p.protocol_name == "MQTT" && level == protocol_level_5;
+    const auto version = static_cast<std::uint8_t>(level & 0x7f); // bit 7: a bridge's bit
+    const bool mqtt311 = p.protocol_name == "MQTT" && version == protocol_level_311;
+    const bool mqtt31 = p.protocol_name == "MQIsdp" && version == protocol_level_31;
+    const bool mqtt5 = p.protocol_name == "MQTT" && version == protocol_level_5;
     if (!mqtt311 && !mqtt31 && !mqtt5) {
         // [MQTT-3.1.2-2]: answered with CONNACK 0x01 by the caller.
         return errc::unsupported_protocol_version;

@@ -216,7 +216,9 @@ std::string tcp_connection::peer() const {
 // MQTT: the session decides, the connection carries out
 
 std::size_t connection::handle_packets(std::span<const std::uint8_t> bytes) {
-    protocol::packet_reader reader{bytes};
+    protocol::packet_reader reader{bytes, mqtt_.protocol_level() != 0
+                                              ? mqtt_.protocol_level()
+                                              : codec::protocol_level_311};
     needed_ = 0;
     incomplete_ = false;
     while (open_ && !mqtt_.paused()) {
@@ -271,7 +273,8 @@ void connection::attach(protocol::attach_request r) {
 asio::awaitable<void> connection::async_attach_then_resume(protocol::attach_request r) {
     auto self = shared_from_this();
     auto attached =
-        co_await broker_.async_attach(worker_, self, std::move(r.client_id), r.clean_session);
+        co_await broker_.async_attach(worker_, self, std::move(r.client_id), r.clean_start,
+                                      r.expiry_interval);
     if (!open_) {
         if (attached.session) {
             broker_.detach(worker_, *this, attached.session); // closed while attaching
@@ -294,8 +297,10 @@ asio::awaitable<void> connection::async_attach_then_resume(protocol::attach_requ
                       std::chrono::steady_clock::now());
     notify_writer();
     if (broker_.log.should_log(spdlog::level::debug)) {
-        broker_.log.debug("client connected client_id={} peer={} clean_session={} keep_alive={}",
-                          client_id(), peer(), s.clean, mqtt_.keep_alive());
+        broker_.log.debug("client connected client_id={} peer={} protocol={} session_expiry={} "
+                          "keep_alive={}",
+                          client_id(), peer(), mqtt_.protocol_level(),
+                          s.expiry_interval.load(std::memory_order_relaxed), mqtt_.keep_alive());
     }
     continue_reading();
 }
@@ -304,12 +309,16 @@ void connection::route(message_ptr m) {
     broker_.route(worker_, m);
 }
 
-void connection::subscribe(const std::string& filter, std::uint8_t qos) {
-    broker_.subscribe(worker_, attached_ptr(), filter, qos);
+bool connection::subscribe(const std::string& filter, const protocol::subscription_options& o) {
+    return broker_.subscribe(worker_, attached_ptr(), filter, o);
 }
 
-void connection::unsubscribe(const std::string& filter) {
-    broker_.unsubscribe(worker_, attached_ptr(), filter);
+bool connection::unsubscribe(const std::string& filter) {
+    return broker_.unsubscribe(worker_, attached_ptr(), filter);
+}
+
+void connection::defer_will(message_ptr m, std::uint32_t delay) {
+    broker_.defer_will(worker_, attached_ptr(), std::move(m), delay);
 }
 
 std::vector<message_ptr> connection::retained_for(std::string_view filter) {
@@ -357,6 +366,7 @@ void connection::describe(client_info& info) const {
     info.peer = peer();
     info.listener = std::string{to_string(listener_.cfg.type)};
     info.keep_alive = mqtt_.keep_alive();
+    info.protocol_version = mqtt_.protocol_level();
     info.connected_at = attached() != nullptr ? attached()->connected_at : 0;
 }
 
@@ -372,11 +382,13 @@ void connection::notify_writer() {
 }
 
 void connection::start_write() {
-    if (sending_ || !open_) {
+    if (sending_ || (!open_ && !lingering_)) {
         return;
     }
     if (out().empty()) {
-        if (close_after_flush_) {
+        if (lingering_) {
+            end_linger();
+        } else if (close_after_flush_) {
             close({}); // the refusal was logged where it was decided
         }
         return;
@@ -398,10 +410,33 @@ void connection::on_written(boost::system::error_code ec, std::size_t n) {
     }
     sending_.reset();
     if (ec) {
+        if (lingering_) {
+            end_linger();
+        }
         close(ec);
         return;
     }
     start_write();
+}
+
+void connection::linger() {
+    constexpr std::chrono::seconds linger_timeout{2}; // a client that does not read gets no more
+    lingering_ = true;
+    linger_timer_ = std::make_unique<asio::steady_timer>(worker_.ctx, linger_timeout);
+    linger_timer_->async_wait([self = shared_from_this(), this](boost::system::error_code ec) {
+        if (!ec && lingering_) {
+            end_linger();
+        }
+    });
+    start_write();
+}
+
+void connection::end_linger() {
+    lingering_ = false;
+    if (linger_timer_) {
+        linger_timer_->cancel();
+    }
+    close_transport();
 }
 
 void connection::check_deadline(std::chrono::steady_clock::time_point now) {
@@ -436,7 +471,8 @@ void connection::close(boost::system::error_code reason) {
         broker_.log.info("client disconnected client_id={} peer={} reason={}", client_id(), peer(),
                          reason.message());
     }
-    close_transport();
+    // A 5.0 client is told why, unless the stream itself broke [MQTT-3.14.2-1].
+    const bool farewell = !is_benign(reason) && mqtt_.farewell(reason);
     if (throttle_) {
         throttle_->timer.cancel();
     }
@@ -444,6 +480,11 @@ void connection::close(boost::system::error_code reason) {
     broker_.flush(worker_);
     broker_.on_connection_closed(worker_, *this, listener_,
                                  std::static_pointer_cast<session>(mqtt_.release_session()));
+    if (farewell) {
+        linger();
+    } else {
+        close_transport();
+    }
 }
 
 } // namespace edgemq::broker

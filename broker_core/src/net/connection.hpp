@@ -120,8 +120,9 @@ private:
     const protocol::server_limits& limits() override;
     void attach(protocol::attach_request r) override;
     void route(message_ptr m) override;
-    void subscribe(const std::string& filter, std::uint8_t qos) override;
-    void unsubscribe(const std::string& filter) override;
+    bool subscribe(const std::string& filter, const protocol::subscription_options& o) override;
+    bool unsubscribe(const std::string& filter) override;
+    void defer_will(message_ptr m, std::uint32_t delay) override;
     std::vector<message_ptr> retained_for(std::string_view filter) override;
     protocol::admission_rules rules() override;
     void count(event e) override;
@@ -136,6 +137,10 @@ private:
     /// Handles what arrived during a pause, then reads on.
     void continue_reading();
     void start_write();
+    /// After close(): sends what is queued (the DISCONNECT telling a 5.0 client why), then
+    /// closes the transport; after linger_timeout at the latest.
+    void linger();
+    void end_linger();
 
     /// Feeds the complete packets at the front of `bytes` to the session, stopping when it
     /// pauses (a CONNECT attaching). Returns the bytes consumed; sets needed_ to the size of an
@@ -171,6 +176,8 @@ private:
     std::uint32_t unauthenticated_held_ = 0;
     bool throttled_ = false; ///< out of publish tokens
     bool close_after_flush_ = false;
+    bool lingering_ = false; ///< closed, the transport still sending its last bytes
+    std::unique_ptr<asio::steady_timer> linger_timer_;
     bool incomplete_ = false; ///< handle_packets stopped inside a packet
     bool open_ = true;
 };

@@ -14,6 +14,77 @@
 namespace edgemq::broker::protocol {
 namespace {
 
+using codec::reason_code;
+
+/// The 5.0 reason code of a CONNACK that refuses with a 3.1.1 return code [MQTT-3.2.2.2].
+std::uint8_t v5_code(codec::connect_return_code c) {
+    switch (c) {
+    case codec::connect_return_code::accepted:
+        return 0x00;
+    case codec::connect_return_code::unacceptable_protocol_version:
+        return 0x84;
+    case codec::connect_return_code::identifier_rejected:
+        return 0x85; // Client Identifier not valid
+    case codec::connect_return_code::server_unavailable:
+        return 0x88;
+    case codec::connect_return_code::bad_username_or_password:
+        return 0x86;
+    case codec::connect_return_code::not_authorized:
+        return 0x87;
+    }
+    return 0x80;
+}
+
+/// The reason code of the DISCONNECT that tells a 5.0 client why the server closes; 0 when
+/// it gets none (a clean end, a broken stream) [MQTT-3.14.2.1].
+std::uint8_t disconnect_code(boost::system::error_code ec) {
+    if (ec.category() != broker_category()) {
+        return 0;
+    }
+    switch (static_cast<errc>(ec.value())) {
+    case errc::malformed_packet:
+    case errc::malformed_remaining_length:
+    case errc::reserved_flags:
+    case errc::invalid_qos:
+    case errc::invalid_utf8:
+    case errc::invalid_topic_filter:
+        return 0x81;
+    case errc::protocol_error:
+        return 0x82;
+    case errc::invalid_topic_name:
+        return 0x90;
+    case errc::packet_too_large:
+        return 0x95;
+    case errc::keep_alive_timeout:
+        return 0x8D;
+    case errc::session_taken_over:
+        return 0x8E;
+    case errc::queue_full:
+        return 0x97; // quota exceeded
+    case errc::server_shutting_down:
+        return 0x8B;
+    case errc::kicked:
+        return 0x98; // administrative action
+    case errc::not_authorized:
+        return 0x87;
+    case errc::packet_timeout:
+        return 0x80;
+    case errc::topic_alias_invalid:
+        return 0x94;
+    case errc::receive_maximum_exceeded:
+        return 0x93;
+    case errc::payload_format_invalid:
+        return 0x99;
+    default:
+        return 0;
+    }
+}
+
+/// A payload its Payload Format Indicator says is UTF-8 must be [MQTT-3.3.2-4].
+bool payload_format_ok(const codec::properties& p, std::string_view payload) {
+    return p.payload_format_indicator.value_or(0) != 1 || codec::is_well_formed_utf8(payload);
+}
+
 std::string assigned_client_id() {
     thread_local std::mt19937_64 rng{std::random_device{}()};
     std::string id = "edgemq-";
@@ -94,7 +165,7 @@ void server_session::on_packet(codec::packet p) {
             } else if constexpr (std::is_same_v<T, codec::puback>) {
                 on_ack(session_->state.on_puback(v.packet_id, out_));
             } else if constexpr (std::is_same_v<T, codec::pubrec>) {
-                on_ack(session_->state.on_pubrec(v.packet_id, out_));
+                on_ack(session_->state.on_pubrec(v.packet_id, out_, v.reason_code));
             } else if constexpr (std::is_same_v<T, codec::pubrel>) {
                 session_->state.on_pubrel(v.packet_id, out_);
             } else if constexpr (std::is_same_v<T, codec::pubcomp>) {
@@ -106,10 +177,10 @@ void server_session::on_packet(codec::packet p) {
             } else if constexpr (std::is_same_v<T, codec::pingreq>) {
                 codec::encode(codec::pingresp{}, out_.bytes()); // [MQTT-3.12.4-1]
             } else if constexpr (std::is_same_v<T, codec::disconnect>) {
-                will_.reset(); // [MQTT-3.14.4-3]
-                close({});
+                on_disconnect(v);
             } else {
-                // CONNACK, SUBACK, UNSUBACK, PINGRESP only travel server to client.
+                // CONNACK, SUBACK, UNSUBACK, PINGRESP only travel server to client; AUTH only
+                // follows an Authentication Method, which no CONNECT got this far with.
                 close(errc::protocol_error);
             }
         },
@@ -125,30 +196,26 @@ void server_session::fail(boost::system::error_code ec) {
 }
 
 void server_session::on_connect(codec::connect& p) {
-    if (p.protocol_level == codec::protocol_level_5) {
-        // The codec reads 5.0, the session does not speak it yet (issue 17): refuse in the
-        // CONNACK a 5.0 client parses, 0x84, so that it can fall back [MQTT-3.1.2-2].
-        protocol_level_ = p.protocol_level; // what was written is read as 5.0
-        const auto code = static_cast<codec::connect_return_code>(
-            codec::reason_code::unsupported_protocol_version);
-        codec::encode(codec::connack{false, code}, out_.bytes(), codec::protocol_level_5);
-        stage_ = stage::closing;
-        actions_->refused(code, errc::unsupported_protocol_version, p.client_id);
+    // Bit 7 of the level is the bridge bit (Mosquitto, FlashMQ and EMQX bridges set it).
+    protocol_level_ = p.protocol_level & 0x7f; // from here on, what is written is in its layout
+    bridge_ = (p.protocol_level & 0x80) != 0;
+    if (is_v5() && !check_connect_v5(p)) {
         return;
     }
-    if (p.protocol_level == codec::protocol_level_31 &&
+    if (protocol_level_ == codec::protocol_level_31 &&
         (p.client_id.empty() || p.client_id.size() > 23)) {
         // MQTT 3.1 (section 3.1): a client id of 1 to 23 characters.
         refuse(codec::connect_return_code::identifier_rejected, errc::protocol_error, p.client_id);
         return;
     }
     if (p.client_id.empty()) {
-        if (!p.clean_session) {
+        if (!p.clean_session && !is_v5()) {
             refuse(codec::connect_return_code::identifier_rejected, // [MQTT-3.1.3-8]
                    errc::protocol_error, p.client_id);
             return;
         }
         p.client_id = assigned_client_id(); // [MQTT-3.1.3-6]
+        assigned_id_ = true;
     }
     auto access = authenticate(p);
     if (!access) {
@@ -163,13 +230,44 @@ void server_session::on_connect(codec::connect& p) {
                p.client_id);
         return;
     }
-    protocol_level_ = p.protocol_level;
+    asked_keep_alive_ = p.keep_alive;
     keep_alive_ = std::min(p.keep_alive, actions_->limits().max_keepalive);
+    std::uint32_t expiry = p.clean_session ? 0 : session_never_expires; // 3.1.1
+    if (is_v5()) {
+        expiry = p.props->session_expiry_interval.value_or(0); // [MQTT-3.1.2-11]
+        peer_.receive_maximum = p.props->receive_maximum.value_or(65535);
+        peer_.maximum_packet_size = p.props->maximum_packet_size.value_or(peer_.maximum_packet_size);
+    }
+    peer_.protocol_level = protocol_level_;
     if (p.will) {
+        if (is_v5()) {
+            will_delay_ = p.will->props->will_delay_interval.value_or(0);
+        }
         will_ = std::make_unique<codec::will_message>(std::move(*p.will));
     }
     stage_ = stage::attaching; // from here on, packets other than CONNECT are allowed
-    actions_->attach({std::move(p.client_id), p.clean_session, std::move(*access)});
+    actions_->attach({std::move(p.client_id), p.clean_session, expiry, std::move(*access)});
+}
+
+bool server_session::check_connect_v5(const codec::connect& p) {
+    if (p.props->authentication_method) {
+        // Enhanced authentication is not offered: the spec's answer [MQTT-4.12.0-1].
+        codec::connack ack{false, static_cast<codec::connect_return_code>(
+                                      reason_code::bad_authentication_method)};
+        codec::encode(ack, out_.bytes(), protocol_level_);
+        stage_ = stage::closing;
+        actions_->refused(ack.code, errc::bad_authentication_method, p.client_id);
+        return false;
+    }
+    if (p.will && !payload_format_ok(p.will->props.get(), p.will->payload)) {
+        constexpr std::uint8_t payload_format_invalid = 0x99;
+        codec::connack ack{false, static_cast<codec::connect_return_code>(payload_format_invalid)};
+        codec::encode(ack, out_.bytes(), protocol_level_);
+        stage_ = stage::closing;
+        actions_->refused(ack.code, errc::payload_format_invalid, p.client_id);
+        return false;
+    }
+    return true;
 }
 
 std::optional<std::shared_ptr<const client_access>>
@@ -212,10 +310,36 @@ void server_session::on_attached(std::shared_ptr<session_core> s, bool session_p
     session_ = std::move(s);
     stage_ = stage::connected;
     last_read_ = now; // keep-alive counts from here
-    // MQTT 3.1's CONNACK has no session-present flag: its first byte is reserved (3.1, 3.2).
-    codec::encode(codec::connack{session_present && protocol_level_ != codec::protocol_level_31,
-                                 codec::connect_return_code::accepted},
-                  out_.bytes());
+    session_->state.set_peer(peer_);
+    if (is_v5()) {
+        // CONNACK tells what the broker does differently from the spec's defaults [MQTT-3.2.2.3].
+        const auto& lim = actions_->limits();
+        codec::properties props;
+        if (lim.receive_maximum != 65535) {
+            props.receive_maximum = lim.receive_maximum;
+        }
+        if (lim.max_packet_size < 268'435'455) {
+            props.maximum_packet_size = static_cast<std::uint32_t>(lim.max_packet_size);
+        }
+        if (lim.max_topic_alias > 0) {
+            props.topic_alias_maximum = lim.max_topic_alias;
+        }
+        props.shared_subscription_available = 0;
+        if (assigned_id_) {
+            props.assigned_client_identifier = session_->client_id; // [MQTT-3.2.2-16]
+        }
+        if (keep_alive_ != asked_keep_alive_) {
+            props.server_keep_alive = keep_alive_; // [MQTT-3.2.2-21]
+        }
+        codec::encode(codec::connack{session_present, codec::connect_return_code::accepted,
+                                     std::move(props)},
+                      out_.bytes(), protocol_level_);
+    } else {
+        // MQTT 3.1's CONNACK has no session-present flag: its first byte is reserved (3.1, 3.2).
+        codec::encode(codec::connack{session_present && protocol_level_ != codec::protocol_level_31,
+                                     codec::connect_return_code::accepted},
+                      out_.bytes());
+    }
     if (session_present) {
         session_->state.resume(out_); // [MQTT-4.4.0-1]
     }
@@ -229,64 +353,181 @@ bool server_session::on_ack(session_state::ack_result r) {
     return true;
 }
 
+bool server_session::resolve_alias(codec::publish& p) {
+    if (!is_v5() || !p.props->topic_alias) {
+        return true;
+    }
+    const auto alias = *p.props->topic_alias;
+    if (alias == 0 || alias > actions_->limits().max_topic_alias) {
+        close(errc::topic_alias_invalid); // [MQTT-3.3.2-8] [MQTT-3.3.2-9]
+        return false;
+    }
+    if (aliases_.size() < alias) {
+        aliases_.resize(alias);
+    }
+    auto& topic = aliases_[alias - 1];
+    if (p.topic.empty()) {
+        if (topic.empty()) {
+            close(errc::protocol_error); // an alias never set [MQTT-3.3.4]
+            return false;
+        }
+        p.topic = topic;
+    } else {
+        topic = p.topic; // sets or replaces the alias [MQTT-3.3.2-12]
+    }
+    return true;
+}
+
+message_ptr server_session::make_routed(std::string topic, std::string payload, std::uint8_t qos,
+                                        bool retain, codec::property_set props) const {
+    auto m = std::make_shared<message>(
+        message{std::move(topic), std::move(payload), qos, retain, session_->origin});
+    if (!props.empty()) {
+        auto& e = props.edit();
+        if (e.message_expiry_interval) {
+            m->expires_at = clock::now() + std::chrono::seconds(*e.message_expiry_interval);
+        }
+        // What is for this hop only stays here [MQTT-3.3.2-7] [MQTT-3.3.4-6].
+        e.message_expiry_interval.reset();
+        e.topic_alias.reset();
+        e.will_delay_interval.reset();
+        e.subscription_identifiers.clear();
+        m->props = std::move(props);
+    }
+    return m;
+}
+
 void server_session::on_publish(codec::publish& p) {
     actions_->count(server_actions::event::publish_received);
+    if (!resolve_alias(p)) {
+        return;
+    }
+    if (is_v5() && !p.props->subscription_identifiers.empty()) {
+        close(errc::protocol_error); // only the server sends them [MQTT-3.3.4-6]
+        return;
+    }
+    std::uint8_t code = 0; // 5.0: the reason code of the acknowledgement
+    if (is_v5() && !payload_format_ok(p.props.get(), p.payload)) {
+        if (p.qos == 0) {
+            close(errc::payload_format_invalid);
+            return;
+        }
+        code = 0x99; // Payload format invalid: acknowledged, not delivered
+    }
+    if (p.qos == 2 && session_->state.inbound_pending() >= actions_->limits().receive_maximum) {
+        close(errc::receive_maximum_exceeded); // [MQTT-3.3.4-9]
+        return;
+    }
     // Clients do not write the broker's own $SYS tree; the ACL may forbid other topics. 3.1.1
-    // has no way to refuse a PUBLISH, so a denied one is acknowledged and dropped.
-    const bool deliver = may_publish(access(), session_->client_id, p.topic);
-    if (!deliver && !p.topic.starts_with("$SYS")) {
+    // has no way to refuse a PUBLISH, so a denied one is acknowledged and dropped; 5.0 says
+    // Not authorized.
+    const bool allowed = may_publish(access(), session_->client_id, p.topic);
+    if (!allowed && !p.topic.starts_with("$SYS")) {
         actions_->count(server_actions::event::publish_denied);
+    }
+    if (!allowed && is_v5()) {
+        code = static_cast<std::uint8_t>(reason_code::not_authorized);
     }
     bool fresh = true;
     if (p.qos == 1) {
-        codec::encode(codec::puback{p.packet_id}, out_.bytes()); // [MQTT-4.3.2-2]
+        codec::encode(codec::puback{p.packet_id, code}, out_.bytes(), protocol_level_); // [MQTT-4.3.2-2]
     } else if (p.qos == 2) {
-        fresh = session_->state.on_publish_qos2(p.packet_id, out_); // [MQTT-4.3.3-2]
+        fresh = session_->state.on_publish_qos2(p.packet_id, out_, code); // [MQTT-4.3.3-2]
     }
-    if (deliver && fresh) {
-        actions_->route(make_message(std::move(p.topic), std::move(p.payload), p.qos, p.retain));
+    if (allowed && fresh && code == 0) {
+        actions_->route(make_routed(std::move(p.topic), std::move(p.payload), p.qos, p.retain,
+                                    std::move(p.props)));
     }
 }
 
 void server_session::on_subscribe(const codec::subscribe& p) {
+    constexpr std::uint8_t filter_invalid = 0x8F;
+    constexpr std::uint8_t shared_not_supported = 0x9E;
     codec::suback ack{p.packet_id, {}};
     ack.return_codes.reserve(p.subscriptions.size());
-    for (const auto& s : p.subscriptions) {
-        if (!routing::is_valid_topic_filter(s.filter) ||
-            !may_subscribe(access(), session_->client_id, s.filter)) {
-            ack.return_codes.push_back(codec::suback_failure); // [MQTT-3.9.3]
+    std::vector<bool> send_retained(p.subscriptions.size(), false);
+    const auto identifier = p.props->subscription_identifiers.empty()
+                                ? std::uint32_t{0}
+                                : p.props->subscription_identifiers.front();
+    for (std::size_t i = 0; i < p.subscriptions.size(); ++i) {
+        const auto& s = p.subscriptions[i];
+        if (is_v5() && s.filter.starts_with("$share/")) {
+            ack.return_codes.push_back(shared_not_supported); // CONNACK said so [MQTT-3.2.2.3.15]
             continue;
         }
-        actions_->subscribe(s.filter, s.qos);
+        if (!routing::is_valid_topic_filter(s.filter)) {
+            ack.return_codes.push_back(is_v5() ? filter_invalid : codec::suback_failure);
+            continue;
+        }
+        if (!may_subscribe(access(), session_->client_id, s.filter)) {
+            ack.return_codes.push_back(is_v5() ? static_cast<std::uint8_t>(reason_code::not_authorized)
+                                               : codec::suback_failure); // [MQTT-3.9.3]
+            continue;
+        }
+        // A bridge that set the bridge bit gets its messages as No Local and Retain As
+        // Published, as Mosquitto gives them.
+        const bool fresh = actions_->subscribe(
+            s.filter, {s.qos, s.no_local || bridge_, s.retain_as_published || bridge_, identifier});
         ack.return_codes.push_back(s.qos); // [MQTT-3.9.3-1] in request order
+        // Retain Handling: 0 always, 1 for a new subscription only, 2 never [MQTT-3.3.1-9/10/11].
+        send_retained[i] = s.retain_handling == 0 || (s.retain_handling == 1 && fresh);
     }
-    codec::encode(ack, out_.bytes());
+    codec::encode(ack, out_.bytes(), protocol_level_);
     // Retained messages follow the SUBACK, with the retain flag set [MQTT-3.3.1-6/8].
     for (std::size_t i = 0; i < p.subscriptions.size(); ++i) {
-        const auto granted = ack.return_codes[i];
-        if (granted == codec::suback_failure) {
+        if (!send_retained[i]) {
             continue;
         }
+        const auto granted = ack.return_codes[i];
         for (auto& m : actions_->retained_for(p.subscriptions[i].filter)) {
             if (!may_receive(access(), session_->client_id, m->topic)) {
                 continue;
             }
             const auto qos = std::min(granted, m->qos);
-            session_->state.deliver({std::move(m), qos, true}, &out_);
+            protocol::delivery d{std::move(m), qos, true};
+            if (identifier != 0) {
+                d.subscription_ids.push_back(identifier);
+            }
+            session_->state.deliver(std::move(d), &out_);
         }
     }
 }
 
 void server_session::on_unsubscribe(const codec::unsubscribe& p) {
+    constexpr std::uint8_t no_subscription_existed = 0x11;
+    codec::unsuback ack{p.packet_id};
     for (const auto& f : p.filters) {
-        actions_->unsubscribe(f);
+        const bool existed = actions_->unsubscribe(f);
+        if (is_v5()) {
+            ack.reason_codes.push_back(existed ? 0 : no_subscription_existed); // [MQTT-3.11.3]
+        }
     }
-    codec::encode(codec::unsuback{p.packet_id}, out_.bytes()); // [MQTT-3.10.4-4]
+    codec::encode(ack, out_.bytes(), protocol_level_); // [MQTT-3.10.4-4]
+}
+
+void server_session::on_disconnect(const codec::disconnect& p) {
+    if (is_v5()) {
+        if (const auto expiry = p.props->session_expiry_interval) {
+            if (session_->expiry_interval.load(std::memory_order_relaxed) == 0 && *expiry != 0) {
+                close(errc::protocol_error); // [MQTT-3.14.2-2]
+                return;
+            }
+            session_->expiry_interval.store(*expiry, std::memory_order_relaxed);
+        }
+    }
+    constexpr std::uint8_t disconnect_with_will = 0x04;
+    if (!is_v5() || p.reason_code != disconnect_with_will) {
+        will_.reset(); // [MQTT-3.14.4-3]
+    }
+    close({});
 }
 
 void server_session::refuse(codec::connect_return_code code, boost::system::error_code reason,
                             std::string_view id) {
-    codec::encode(codec::connack{false, code}, out_.bytes()); // [MQTT-3.2.2-4]
+    if (is_v5()) {
+        code = static_cast<codec::connect_return_code>(v5_code(code));
+    }
+    codec::encode(codec::connack{false, code}, out_.bytes(), protocol_level_); // [MQTT-3.2.2-4]
     stage_ = stage::closing;
     actions_->refused(code, reason, id);
 }
@@ -297,6 +538,18 @@ void server_session::close(boost::system::error_code reason) {
     }
     stage_ = stage::closed;
     actions_->close(reason);
+}
+
+bool server_session::farewell(boost::system::error_code reason) {
+    if (!is_v5() || session_ == nullptr) {
+        return false; // not connected yet: a refused CONNECT got its CONNACK
+    }
+    const auto code = disconnect_code(reason);
+    if (code == 0) {
+        return false;
+    }
+    codec::encode(codec::disconnect{code}, out_.bytes(), protocol_level_);
+    return true;
 }
 
 void server_session::on_closed() {
@@ -310,8 +563,13 @@ void server_session::on_closed() {
     const auto* a = access();
     if (may_publish(acl.get(), a ? a->username : std::nullopt, session_->client_id,
                     will->topic)) {
-        actions_->route(make_message(std::move(will->topic), std::move(will->payload), will->qos,
-                                     will->retain));
+        auto m = make_routed(std::move(will->topic), std::move(will->payload), will->qos,
+                             will->retain, std::move(will->props));
+        if (will_delay_ > 0 && session_->expiry_interval.load(std::memory_order_relaxed) > 0) {
+            actions_->defer_will(std::move(m), will_delay_); // [MQTT-3.1.3-9]
+        } else {
+            actions_->route(std::move(m));
+        }
     } else {
         actions_->count(server_actions::event::publish_denied);
     }

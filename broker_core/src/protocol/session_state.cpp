@@ -1,18 +1,68 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "edgemq/broker/protocol/session_state.hpp"
 
+#include "edgemq/broker/codec/encode.hpp"
+
 #include <algorithm>
+#include <chrono>
 
 namespace edgemq::broker::protocol {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+bool has_expired(const message& m) {
+    return m.expires_at != clock::time_point{} && m.expired(clock::now());
+}
+
+std::size_t varint_size(std::size_t v) {
+    return v < 128 ? 1 : v < 16'384 ? 2 : v < 2'097'152 ? 3 : 4;
+}
+
+} // namespace
+
+bool session_state::write_publish(const delivery& d, bool dup, std::uint16_t id,
+                                  net::write_queue& out) const {
+    if (peer_.protocol_level < codec::protocol_level_5) {
+        out.append_publish(d.msg, d.qos, d.retain, dup, id);
+        return true;
+    }
+    static const codec::properties none;
+    const codec::properties* props = &none;
+    codec::properties forwarded; // only built when the message has properties to forward
+    if (!d.subscription_ids.empty() || d.msg->expires_at != clock::time_point{} ||
+        !d.msg->props.empty()) {
+        forwarded = d.msg->props.get();
+        forwarded.subscription_identifiers = d.subscription_ids; // [MQTT-3.3.4-3]
+        if (d.msg->expires_at != clock::time_point{}) {
+            // The time left, rounded up, so that it never reads 0 before it has run out
+            // [MQTT-3.3.2-6].
+            const auto left = std::chrono::ceil<std::chrono::seconds>(d.msg->expires_at -
+                                                                      clock::now());
+            forwarded.message_expiry_interval =
+                static_cast<std::uint32_t>(std::max<std::int64_t>(left.count(), 1));
+        }
+        props = &forwarded;
+    }
+    const std::size_t remaining = 2 + d.msg->topic.size() + (d.qos > 0 ? 2 : 0) +
+                                  codec::properties_size(*props) + d.msg->payload.size();
+    if (1 + varint_size(remaining) + remaining > peer_.maximum_packet_size) {
+        return false; // [MQTT-3.1.2-24]
+    }
+    out.append_publish(d.msg, d.qos, d.retain, dup, id, props);
+    return true;
+}
 
 bool session_state::deliver(delivery d, net::write_queue* out) {
+    if (has_expired(*d.msg)) {
+        return true; // gone by its own terms, not dropped [MQTT-3.3.2-5]
+    }
     if (d.qos == 0) {
         if (out != nullptr) {
-            if (out->size() > limits_->max_outbound_bytes) {
+            if (out->size() > limits_->max_outbound_bytes || !write_publish(d, false, 0, *out)) {
                 ++dropped_; // a subscriber that cannot keep up loses QoS 0 first
                 return false;
             }
-            out->append_publish(d.msg, 0, d.retain, false, 0);
             return true;
         }
         if (!limits_->queue_qos0) {
@@ -20,8 +70,7 @@ bool session_state::deliver(delivery d, net::write_queue* out) {
         }
     }
     if (out != nullptr && d.qos > 0 && q().queue.empty() && !window_full()) {
-        send(std::move(d), *out);
-        return true;
+        return send(std::move(d), *out);
     }
     if (limits_->max_queued != 0 && q().queue.size() >= limits_->max_queued) {
         ++dropped_;
@@ -31,15 +80,21 @@ bool session_state::deliver(delivery d, net::write_queue* out) {
     return true;
 }
 
-void session_state::send(delivery d, net::write_queue& out) {
-    if (d.qos == 0) {
-        out.append_publish(d.msg, 0, d.retain, false, 0);
-        return;
+bool session_state::send(delivery d, net::write_queue& out) {
+    if (has_expired(*d.msg)) {
+        return true; // [MQTT-3.3.2-5]
     }
-    const auto id = next_packet_id();
-    out.append_publish(d.msg, d.qos, d.retain, false, id);
-    const auto st = d.qos == 1 ? stage::awaiting_puback : stage::awaiting_pubrec;
-    q().inflight.push_back({id, st, std::move(d)});
+    const auto id = d.qos == 0 ? std::uint16_t{0} : next_packet_id();
+    if (!write_publish(d, false, id, out)) {
+        // Too big for the client: dropped as if it had been delivered [MQTT-3.1.2-25].
+        ++dropped_;
+        return false;
+    }
+    if (d.qos > 0) {
+        const auto st = d.qos == 1 ? stage::awaiting_puback : stage::awaiting_pubrec;
+        q().inflight.push_back({id, st, std::move(d)});
+    }
+    return true;
 }
 
 void session_state::pump(net::write_queue& out) {
@@ -49,7 +104,7 @@ void session_state::pump(net::write_queue& out) {
     while (!q().queue.empty() && (q().queue.front().qos == 0 || !window_full())) {
         auto d = std::move(q().queue.front());
         q().queue.pop_front();
-        send(std::move(d), out);
+        send(std::move(d), out); // a message too big for the client is counted and skipped
     }
 }
 
@@ -76,7 +131,8 @@ session_state::ack_result session_state::on_puback(std::uint16_t id, net::write_
     return ack_result::accepted;
 }
 
-session_state::ack_result session_state::on_pubrec(std::uint16_t id, net::write_queue& out) {
+session_state::ack_result session_state::on_pubrec(std::uint16_t id, net::write_queue& out,
+                                                   std::uint8_t reason_code) {
     auto it = find(id);
     if (it == q().inflight.end()) {
         return ack_result::unknown_id;
@@ -84,10 +140,15 @@ session_state::ack_result session_state::on_pubrec(std::uint16_t id, net::write_
     if (it->st == stage::awaiting_puback) {
         return ack_result::wrong_type; // a PUBREC for a QoS 1 delivery
     }
+    if (reason_code >= 0x80) {
+        q().inflight.erase(it); // the client refused it: the exchange ends here [MQTT-4.3.3]
+        pump(out);
+        return ack_result::accepted;
+    }
     // A repeated PUBREC (awaiting_pubcomp) is answered with PUBREL again.
     it->st = stage::awaiting_pubcomp;
     it->d.msg.reset(); // the message is delivered; only the id is needed now [MQTT-4.3.3-1]
-    codec::encode(codec::pubrel{id}, out.bytes());
+    codec::encode(codec::pubrel{id}, out.bytes(), peer_.protocol_level);
     return ack_result::accepted;
 }
 
@@ -104,8 +165,12 @@ session_state::ack_result session_state::on_pubcomp(std::uint16_t id, net::write
     return ack_result::accepted;
 }
 
-bool session_state::on_publish_qos2(std::uint16_t id, net::write_queue& out) {
-    codec::encode(codec::pubrec{id}, out.bytes());
+bool session_state::on_publish_qos2(std::uint16_t id, net::write_queue& out,
+                                    std::uint8_t reason_code) {
+    codec::encode(codec::pubrec{id, reason_code}, out.bytes(), peer_.protocol_level);
+    if (reason_code >= 0x80) {
+        return false; // refused: no PUBREL follows, no id to keep
+    }
     if (std::find(q().inbound_qos2.begin(), q().inbound_qos2.end(), id) != q().inbound_qos2.end()) {
         return false; // a resend before PUBREL: acknowledge, do not deliver again
     }
@@ -115,11 +180,15 @@ bool session_state::on_publish_qos2(std::uint16_t id, net::write_queue& out) {
 
 void session_state::on_pubrel(std::uint16_t id, net::write_queue& out) {
     auto it = std::find(q().inbound_qos2.begin(), q().inbound_qos2.end(), id);
-    if (it != q().inbound_qos2.end()) {
+    const bool known = it != q().inbound_qos2.end();
+    if (known) {
         *it = q().inbound_qos2.back();
         q().inbound_qos2.pop_back();
     }
-    codec::encode(codec::pubcomp{id}, out.bytes()); // even for an unknown id [MQTT-4.3.3-1]
+    // Even for an unknown id [MQTT-4.3.3-1]; 5.0 says so: Packet Identifier not found.
+    constexpr std::uint8_t id_not_found = 0x92;
+    codec::encode(codec::pubcomp{id, known ? std::uint8_t{0} : id_not_found}, out.bytes(),
+                  peer_.protocol_level);
 }
 
 void session_state::resume(net::write_queue& out) {
@@ -128,9 +197,9 @@ void session_state::resume(net::write_queue& out) {
     }
     for (const auto& e : q().inflight) {
         if (e.st == stage::awaiting_pubcomp) {
-            codec::encode(codec::pubrel{e.id}, out.bytes());
+            codec::encode(codec::pubrel{e.id}, out.bytes(), peer_.protocol_level);
         } else {
-            out.append_publish(e.d.msg, e.d.qos, e.d.retain, true, e.id); // [MQTT-4.4.0-1]
+            write_publish(e.d, true, e.id, out); // [MQTT-4.4.0-1]
         }
     }
     pump(out);

@@ -33,8 +33,9 @@ struct recorder final : server_actions {
     server_limits limits_;
     std::vector<attach_request> attaches;
     std::vector<message_ptr> routed;
-    std::vector<std::pair<std::string, std::uint8_t>> subscribed;
+    std::vector<std::pair<std::string, subscription_options>> subscribed;
     std::vector<std::string> unsubscribed;
+    std::vector<std::pair<message_ptr, std::uint32_t>> deferred_wills;
     std::vector<message_ptr> retained;
     admission_rules admission;
     std::vector<event> events;
@@ -45,10 +46,20 @@ struct recorder final : server_actions {
     const server_limits& limits() override { return limits_; }
     void attach(attach_request r) override { attaches.push_back(std::move(r)); }
     void route(message_ptr m) override { routed.push_back(std::move(m)); }
-    void subscribe(const std::string& f, std::uint8_t qos) override {
-        subscribed.emplace_back(f, qos);
+    bool subscribe(const std::string& f, const subscription_options& o) override {
+        const bool fresh = std::none_of(subscribed.begin(), subscribed.end(),
+                                        [&f](const auto& s) { return s.first == f; });
+        subscribed.emplace_back(f, o);
+        return fresh;
     }
-    void unsubscribe(const std::string& f) override { unsubscribed.push_back(f); }
+    bool unsubscribe(const std::string& f) override {
+        unsubscribed.push_back(f);
+        return std::any_of(subscribed.begin(), subscribed.end(),
+                           [&f](const auto& s) { return s.first == f; });
+    }
+    void defer_will(message_ptr m, std::uint32_t delay) override {
+        deferred_wills.emplace_back(std::move(m), delay);
+    }
     std::vector<message_ptr> retained_for(std::string_view) override { return retained; }
     admission_rules rules() override { return admission; }
     void count(event e) override { events.push_back(e); }
@@ -81,7 +92,7 @@ struct fixture {
         session.on_packet(c);
         if (!actions.attaches.empty()) {
             auto& r = actions.attaches.back();
-            attached = std::make_shared<session_core>(r.client_id, qos_limits);
+            attached = std::make_shared<session_core>(r.client_id, 1, qos_limits);
             attached->access = r.access;
             state = &attached->state;
             session.on_attached(attached, session_present, now);
@@ -133,7 +144,7 @@ TEST_CASE("server session: CONNECT attaches, CONNACK follows, 3.1 has no session
     f.connect(c, true);
     REQUIRE(f.actions.attaches.size() == 1);
     CHECK(f.actions.attaches[0].client_id == "sensor-1");
-    CHECK_FALSE(f.actions.attaches[0].clean_session);
+    CHECK_FALSE(f.actions.attaches[0].clean_start);
     CHECK(f.connack().session_present);
     CHECK(f.session.connected());
     CHECK(f.session.client_id() == "sensor-1");
@@ -319,7 +330,7 @@ TEST_CASE("server session: SUBSCRIBE grants in order and sends retained messages
     f.actions.retained = {make_message("a/b", "kept", 1, true)};
     f.session.on_packet(codec::subscribe{5, {{"a/#", 2}, {"bad/#/x", 1}}});
     CHECK(f.actions.subscribed ==
-          std::vector<std::pair<std::string, std::uint8_t>>{{"a/#", 2}});
+          std::vector<std::pair<std::string, subscription_options>>{{"a/#", {2}}});
     const auto packets = f.sent();
     REQUIRE(packets.size() == 2);
     const auto& ack = std::get<codec::suback>(packets[0]);

@@ -57,7 +57,9 @@ struct client_info {
     std::string peer;       ///< "address:port", empty when not connected
     std::string listener;   ///< "tcp", "tls", "ws", "wss"
     std::optional<std::string> username;
-    bool clean_session = true;
+    bool clean_session = true; ///< its session ends with its connection
+    std::uint32_t session_expiry_interval = 0; ///< seconds; 4294967295: never
+    std::uint8_t protocol_version = 0; ///< 3 (MQTT 3.1), 4 (3.1.1), 5; 0 when not connected
     std::uint16_t keep_alive = 0;
     std::int64_t connected_at = 0; ///< Unix time in seconds, 0 when not connected
     std::size_t subscriptions = 0;

@@ -34,6 +34,11 @@ enum class errc {
     unauthenticated_limit,    ///< more buffered before CONNECT than max_connect_size allows
     unauthenticated_memory,   ///< max_unauthenticated_memory reached over all connections
     will_not_authorized,      ///< a will on a topic the client may not publish to (CONNACK 5)
+    // MQTT 5.0
+    topic_alias_invalid,      ///< 0 or over the Topic Alias Maximum [MQTT-3.3.2-8/9]
+    receive_maximum_exceeded, ///< more QoS 2 exchanges open than Receive Maximum [MQTT-3.3.4-9]
+    payload_format_invalid,   ///< Payload Format Indicator 1 with a payload not UTF-8
+    bad_authentication_method, ///< enhanced authentication, which edgemq does not offer
 };
 
 const boost::system::error_category& broker_category() noexcept;

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "edgemq/broker/codec/properties.hpp"
+
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -15,10 +18,21 @@ struct message {
     std::string payload;
     std::uint8_t qos = 0;
     bool retain = false;
-    /// The in-process client that published it (internal_client::id()), 0 for network
-    /// clients. An internal client never receives its own messages back, which is what keeps
-    /// a bridge from echoing the remote's messages to it.
+    /// The session or in-process client that published it (session::origin,
+    /// internal_client::id()), 0 when unknown. Nothing goes back to its publisher where that is
+    /// asked for: an in-process client never receives its own messages (which keeps a bridge
+    /// from echoing the remote's messages to it), a No Local subscription [MQTT-3.8.3-3] neither.
     std::uint32_t origin = 0;
+    /// The MQTT 5.0 properties forwarded to subscribers unaltered [MQTT-3.3.2-17/18/20]: Payload
+    /// Format Indicator, Content Type, Response Topic, Correlation Data, User Properties. Its
+    /// Message Expiry Interval is kept as `expires_at` instead; the rest is never set here.
+    codec::property_set props{};
+    /// When its Message Expiry Interval ends; zero when it never expires [MQTT-3.3.2-5].
+    std::chrono::steady_clock::time_point expires_at{};
+
+    bool expired(std::chrono::steady_clock::time_point now) const noexcept {
+        return expires_at != std::chrono::steady_clock::time_point{} && now >= expires_at;
+    }
 };
 
 using message_ptr = std::shared_ptr<const message>;

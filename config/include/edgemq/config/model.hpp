@@ -95,6 +95,12 @@ struct broker {
     std::chrono::seconds sys_interval{10};
     /// Largest keep-alive a client may ask for, in seconds. Default 65535.
     std::uint16_t max_keepalive = 65535;
+    /// Topic aliases an MQTT 5.0 client may set on its connection (Topic Alias Maximum); 0
+    /// turns them off. Default 10 (as Mosquitto's).
+    std::uint16_t max_topic_alias = 10;
+    /// QoS 2 messages an MQTT 5.0 client may have unreleased at once (Receive Maximum); a
+    /// client that sends more is disconnected with 0x93. 1 to 65535. Default 65535.
+    std::uint16_t receive_maximum = 65535;
     /// Bytes waiting in one connection's write buffer before QoS 0 messages to it are
     /// dropped; at least 1. Default 64 MiB.
     std::size_t max_outbound_bytes = 64 * 1024 * 1024;

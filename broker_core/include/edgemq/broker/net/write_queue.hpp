@@ -25,9 +25,10 @@ public:
     /// Where small packets are encoded directly (`codec::encode(p, q.bytes())`).
     codec::byte_buffer& bytes() noexcept { return bytes_; }
 
-    /// Appends a PUBLISH of `m` with the per-delivery fields.
+    /// Appends a PUBLISH of `m` with the per-delivery fields; with `props` (MQTT 5.0, even
+    /// when empty) their block follows the packet id.
     void append_publish(const message_ptr& m, std::uint8_t qos, bool retain, bool dup,
-                        std::uint16_t packet_id);
+                        std::uint16_t packet_id, const codec::properties* props = nullptr);
 
     std::size_t size() const noexcept { return bytes_.size() + shared_bytes_; }
     bool empty() const noexcept { return size() == 0; }

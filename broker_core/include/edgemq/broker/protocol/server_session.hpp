@@ -11,6 +11,7 @@
 
 #include <boost/system/error_code.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -40,6 +41,9 @@ struct server_limits {
     std::chrono::milliseconds connect_timeout{10'000};
     std::chrono::milliseconds packet_timeout{60'000}; ///< for a packet to finish arriving
     std::uint16_t max_keepalive = 65535;              ///< a longer keep-alive is clamped to it
+    // MQTT 5.0, told to clients in CONNACK:
+    std::uint16_t max_topic_alias = 10;    ///< Topic Alias Maximum; 0: no aliases
+    std::uint16_t receive_maximum = 65535; ///< inbound QoS 2 exchanges open at once
 };
 
 /// Who may connect to a listener, read at each CONNECT (a reload swaps the files in between).
@@ -52,21 +56,29 @@ struct admission_rules {
     std::optional<std::string> certificate_identity;
 };
 
+/// A Session Expiry Interval that never ends (also what 3.1.1's clean session 0 means).
+inline constexpr std::uint32_t session_never_expires = 0xFFFFFFFF;
+
 /// What a server session needs of the session it is attached to, which outlives connections:
 /// the client id, what the client may touch, the QoS state. The broker's session is one.
 struct session_core {
-    session_core(std::string id, const session_limits& limits) : client_id(std::move(id)),
-                                                                  state(limits) {}
+    session_core(std::string id, std::uint32_t origin, const session_limits& limits)
+        : client_id(std::move(id)), origin(origin), state(limits) {}
 
     const std::string client_id;
+    const std::uint32_t origin; ///< message::origin of what it publishes
     std::shared_ptr<const client_access> access; ///< null: anonymous, no ACL
+    /// Seconds it outlives its connection (0: ends with it) [MQTT-3.1.2-11]. Set by CONNECT
+    /// and DISCONNECT on the session's thread, read by the registry under its lock.
+    std::atomic<std::uint32_t> expiry_interval{0};
     session_state state;
 };
 
 /// A CONNECT that passed every check, for the owner to attach to a session.
 struct attach_request {
     std::string client_id;
-    bool clean_session = true;
+    bool clean_start = true; ///< 3.1.1: clean session
+    std::uint32_t expiry_interval = 0; ///< 3.1.1: 0 for clean session, else never
     std::shared_ptr<const client_access> access; ///< null: anonymous, no ACL
 };
 
@@ -83,8 +95,13 @@ public:
     virtual void attach(attach_request r) = 0;
     /// Sends an application message to its subscribers.
     virtual void route(message_ptr m) = 0;
-    virtual void subscribe(const std::string& filter, std::uint8_t qos) = 0;
-    virtual void unsubscribe(const std::string& filter) = 0;
+    /// Adds or replaces a subscription; true when it is new [MQTT-3.8.4-3].
+    virtual bool subscribe(const std::string& filter, const subscription_options& o) = 0;
+    /// True when there was such a subscription.
+    virtual bool unsubscribe(const std::string& filter) = 0;
+    /// Publishes the will `m` after `delay` seconds, unless the session is resumed before, or
+    /// when the session ends, whichever comes first [MQTT-3.1.3-9].
+    virtual void defer_will(message_ptr m, std::uint32_t delay) = 0;
     /// The retained messages matching `filter`.
     virtual std::vector<message_ptr> retained_for(std::string_view filter) = 0;
     /// The listener's rules as they are now.
@@ -120,6 +137,11 @@ public:
     /// Handles a broken stream or a refused packet: a CONNECT of an unknown protocol level is
     /// answered with CONNACK 0x01 [MQTT-3.1.2-2]; anything else closes.
     void fail(boost::system::error_code ec);
+
+    /// When the connection is closed by the server for `reason` (the owner's close()): writes
+    /// the DISCONNECT that tells a 5.0 client why [MQTT-3.14.2-1]; true when it did, and the
+    /// owner sends it before it closes the transport.
+    bool farewell(boost::system::error_code reason);
 
     /// Bytes arrived at `now` (keep-alive counts from the last read once CONNECT passed).
     void on_read(clock::time_point now) noexcept;
@@ -157,12 +179,25 @@ public:
         return session_ ? std::string_view{session_->client_id} : std::string_view{};
     }
     std::uint16_t keep_alive() const noexcept { return keep_alive_; }
+    /// 3 (MQTT 3.1), 4 (3.1.1) or 5; 0 before a CONNECT was read.
     std::uint8_t protocol_level() const noexcept { return protocol_level_; }
+    /// A bridge connected with the bridge bit (Mosquitto's try_private): what it publishes
+    /// does not come back to it, and retain flags reach it as published.
+    bool bridge() const noexcept { return bridge_; }
 
 private:
     enum class stage : std::uint8_t { awaiting_connect, attaching, connected, closing, closed };
 
     void on_connect(codec::connect& p);
+    /// The 5.0 CONNECT properties that refuse it, as a CONNACK; false then.
+    bool check_connect_v5(const codec::connect& p);
+    /// The topic of a PUBLISH, through its Topic Alias (5.0); false when that closed.
+    bool resolve_alias(codec::publish& p);
+    /// The message a PUBLISH or a will carries, properties moved along (5.0).
+    message_ptr make_routed(std::string topic, std::string payload, std::uint8_t qos,
+                            bool retain, codec::property_set props) const;
+    bool is_v5() const noexcept { return protocol_level_ == codec::protocol_level_5; }
+    void on_disconnect(const codec::disconnect& p);
     /// The access a CONNECT's credentials give, or nullopt when they are refused.
     std::optional<std::shared_ptr<const client_access>> authenticate(const codec::connect& p);
     void on_publish(codec::publish& p);
@@ -182,7 +217,14 @@ private:
     std::unique_ptr<codec::will_message> will_;
     stage stage_ = stage::awaiting_connect;
     std::uint8_t protocol_level_ = 0;
+    bool bridge_ = false;
+    bool assigned_id_ = false; ///< the broker chose the client id (5.0 tells it in CONNACK)
     std::uint16_t keep_alive_ = 0;
+    std::uint16_t asked_keep_alive_ = 0;
+    std::uint32_t will_delay_ = 0; ///< 5.0 Will Delay Interval, seconds
+    peer_limits peer_{}; ///< what the CONNECT said the client accepts, until on_attached
+    /// Inbound Topic Aliases (5.0), indexed by alias - 1; allocated on first use.
+    std::vector<std::string> aliases_;
     /// Accept time until CONNECT, then the time of the last read (keep-alive).
     clock::time_point last_read_;
     /// When the unfinished packet at the end of the last read began; zero when none is.

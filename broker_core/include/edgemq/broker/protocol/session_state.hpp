@@ -6,6 +6,7 @@
 #include "edgemq/broker/protocol/fifo.hpp"
 #include "edgemq/broker/protocol/packet_id_pool.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -22,10 +23,30 @@
 /// Thread safety: none; owned by the session's home thread.
 namespace edgemq::broker::protocol {
 
+/// What a subscription holds besides its filter [MQTT-3.8.3.1].
+struct subscription_options {
+    std::uint8_t qos = 0; ///< the granted QoS
+    bool no_local = false;            ///< not the subscriber's own messages [MQTT-3.8.3-3]
+    bool retain_as_published = false; ///< keep the retain flag when forwarding [MQTT-3.3.1-12]
+    std::uint32_t identifier = 0;     ///< Subscription Identifier, 0 when none [MQTT-3.8.2.1.2]
+    bool operator==(const subscription_options&) const = default;
+};
+
 struct delivery {
     message_ptr msg;
     std::uint8_t qos = 0; ///< effective QoS: min(publish QoS, granted QoS)
-    bool retain = false;  ///< set only for retained messages sent on subscribe [MQTT-3.3.1-8/9]
+    bool retain = false;  ///< retained messages sent on subscribe [MQTT-3.3.1-8/9], or the
+                          ///< published flag for Retain As Published [MQTT-3.3.1-12]
+    /// The Subscription Identifiers of every subscription that matched (5.0) [MQTT-3.3.4-3].
+    std::vector<std::uint32_t> subscription_ids{};
+};
+
+/// What the client of a session said it accepts at CONNECT (MQTT 5.0; 3.1.1 clients get the
+/// defaults): the layout of the packets it is sent and how many and how big they may be.
+struct peer_limits {
+    std::uint8_t protocol_level = 4;
+    std::uint16_t receive_maximum = 65535;      ///< QoS 1/2 PUBLISHes unacknowledged at once
+    std::uint32_t maximum_packet_size = 268'435'460; ///< bigger ones are not sent [MQTT-3.1.2-24]
 };
 
 struct session_limits {
@@ -41,8 +62,13 @@ public:
     explicit session_state(const session_limits& limits) : limits_(&limits) {}
     explicit session_state(session_limits&&) = delete;
 
+    /// Sets what the client of the connection now attached accepts (at CONNECT).
+    void set_peer(const peer_limits& p) noexcept { peer_ = p; }
+    const peer_limits& peer() const noexcept { return peer_; }
+
     /// Sends `d` into `out`, or queues it when the window is full or `out` is null (offline).
-    /// Returns false when the message was dropped.
+    /// Returns false when the message was dropped (queue full, or too big for the client).
+    /// An expired message is neither sent nor queued [MQTT-3.3.2-5].
     bool deliver(delivery d, net::write_queue* out);
 
     /// What an acknowledgement of an outbound delivery was to the state machine.
@@ -53,13 +79,18 @@ public:
     };
     /// Acknowledgements of outbound deliveries [MQTT-4.3.2], [MQTT-4.3.3].
     ack_result on_puback(std::uint16_t id, net::write_queue& out);
-    ack_result on_pubrec(std::uint16_t id, net::write_queue& out);
+    /// A PUBREC with a reason code of 0x80 or more ends the exchange: no PUBREL [MQTT-4.3.3].
+    ack_result on_pubrec(std::uint16_t id, net::write_queue& out, std::uint8_t reason_code = 0);
     ack_result on_pubcomp(std::uint16_t id, net::write_queue& out);
 
     /// Inbound QoS 2 PUBLISH: writes PUBREC; true when this id is new and must be delivered.
-    bool on_publish_qos2(std::uint16_t id, net::write_queue& out);
-    /// Inbound PUBREL: forgets the id and writes PUBCOMP [MQTT-4.3.3-2].
+    /// With a failure `reason_code` (5.0, 0x80 or more) the id is not kept: the exchange ends.
+    bool on_publish_qos2(std::uint16_t id, net::write_queue& out, std::uint8_t reason_code = 0);
+    /// Inbound PUBREL: forgets the id and writes PUBCOMP [MQTT-4.3.3-2] (5.0: 0x92 for an id
+    /// it does not know).
     void on_pubrel(std::uint16_t id, net::write_queue& out);
+    /// Inbound QoS 2 exchanges begun and not yet released.
+    std::size_t inbound_pending() const noexcept { return q_ ? q_->inbound_qos2.size() : 0; }
 
     /// After a reconnect with session present: resend the window with DUP, then fill it.
     void resume(net::write_queue& out);
@@ -77,11 +108,17 @@ private:
         delivery d;
     };
 
-    void send(delivery d, net::write_queue& out);
+    /// Sends `d` now; false when it was too big for the client (and counted as dropped).
+    bool send(delivery d, net::write_queue& out);
+    /// Appends the PUBLISH of `d`: in the peer's layout, with the properties a 5.0 peer gets.
+    /// False, writing nothing, when it exceeds the peer's Maximum Packet Size [MQTT-3.1.2-24].
+    bool write_publish(const delivery& d, bool dup, std::uint16_t id, net::write_queue& out) const;
     void pump(net::write_queue& out);
     fifo<inflight_entry>::iterator find(std::uint16_t id);
     std::uint16_t next_packet_id();
-    bool window_full() const noexcept { return inflight() >= limits_->max_inflight; }
+    bool window_full() const noexcept {
+        return inflight() >= std::min<std::size_t>(limits_->max_inflight, peer_.receive_maximum);
+    }
 
     /// Everything beyond QoS 0: allocated on first use, so that the many sessions that only
     /// ever see QoS 0 (or nothing: idle sensors) stay small.
@@ -98,6 +135,7 @@ private:
     }
 
     const session_limits* limits_;
+    peer_limits peer_{};
     std::unique_ptr<queues> q_;
     packet_id_pool ids_;
     std::uint64_t dropped_ = 0;

@@ -22,10 +22,12 @@
 /// Thread safety: none; one owner thread per instance.
 namespace edgemq::broker::routing {
 
-template <typename Subscriber> class subscription_tree {
+/// `Options` is what a subscription holds besides its subscriber: its granted QoS, or the
+/// broker's subscription options (QoS, No Local, Retain As Published, identifier).
+template <typename Subscriber, typename Options = std::uint8_t> class subscription_tree {
 public:
     /// Adds or updates `subscriber`'s subscription to `filter` (valid). True when it was new.
-    bool insert(std::string_view filter, const Subscriber& subscriber, std::uint8_t qos) {
+    bool insert(std::string_view filter, const Subscriber& subscriber, const Options& options) {
         node* n = &root_;
         for_each_level(filter, [&n](std::string_view level) {
             auto it = n->children.find(level);
@@ -36,11 +38,11 @@ public:
         });
         for (auto& entry : n->subscribers) {
             if (entry.first == subscriber) {
-                entry.second = qos;
+                entry.second = options;
                 return false;
             }
         }
-        n->subscribers.emplace_back(subscriber, qos);
+        n->subscribers.emplace_back(subscriber, options);
         ++size_;
         return true;
     }
@@ -85,7 +87,7 @@ public:
         return true;
     }
 
-    /// Calls `f(subscriber, qos)` for every subscription whose filter matches `topic` (a valid
+    /// Calls `f(subscriber, options)` for every subscription whose filter matches `topic` (a valid
     /// topic name). A subscriber with several matching filters is reported once per filter.
     template <typename F> void match(std::string_view topic, F&& f) const {
         // [MQTT-4.7.2-1]: wildcards in the first level never match a `$` topic.
@@ -98,7 +100,7 @@ public:
 private:
     struct node {
         detail::string_map<std::unique_ptr<node>> children;
-        std::vector<std::pair<Subscriber, std::uint8_t>> subscribers;
+        std::vector<std::pair<Subscriber, Options>> subscribers;
 
         const node* child(std::string_view level) const {
             auto it = children.find(level);
@@ -119,8 +121,8 @@ private:
     }
 
     template <typename F> static void emit(const node& n, F& f) {
-        for (const auto& [subscriber, qos] : n.subscribers) {
-            f(subscriber, qos);
+        for (const auto& [subscriber, options] : n.subscribers) {
+            f(subscriber, options);
         }
     }
 
