@@ -150,8 +150,11 @@ TEST_CASE("reload: only the device and the bridge that changed restart, a broken
     CHECK(occurrences(err, "device b:") == 0);
     CHECK(occurrences(err, "bridge y:") == 1); // its one "connected to", at start
     CHECK(occurrences(err, "device=b opened") == 1);
-    // The remote saw x connect again and y never: y's connection was never dropped.
-    CHECK(occurrences(remote.process().err(), "as edgemq-x ") == 2);
+    // The remote saw x connect again and y never: y's connection was never dropped. The
+    // remote's log reaches us through a pipe of its own, so wait for it rather than race it.
+    EDGEMQ_REQUIRE_PROC(remote.process(), remote.process().wait_until_stderr([](const std::string& e) {
+        return occurrences(e, "as edgemq-x ") == 2;
+    }));
     CHECK(occurrences(remote.process().err(), "as edgemq-y ") == 1);
 
     // The new configuration serves a and x; b and y go on as before.
