@@ -11,6 +11,7 @@
 #include "edgemq/broker/protocol/server_session.hpp"
 #include "edgemq/broker/protocol/session_state.hpp"
 #include "edgemq/broker/routing/retained_store.hpp"
+#include "edgemq/broker/routing/shared_subscriptions.hpp"
 #include "edgemq/broker/routing/subscription_tree.hpp"
 #include "swappable.hpp"
 
@@ -91,6 +92,9 @@ public:
         : session_core(std::move(client_id), origin, limits), home(home) {}
 
     std::atomic<unsigned> home;
+    /// A client is attached; read by other threads to prefer connected members of a shared
+    /// subscription.
+    std::atomic<bool> online{false};
 
     /// What a session without its client waits for (5.0): the end of its Session Expiry
     /// Interval, a will held back by its Will Delay Interval. Only while there is either.
@@ -132,6 +136,11 @@ struct worker {
     const unsigned index;
     asio::io_context ctx;
     routing::subscription_tree<session_ptr, protocol::subscription_options> subscriptions;
+    routing::shared_subscriptions<session_ptr, protocol::subscription_options> shared;
+    /// Adds or removes a subscription of this replica (ordinary or shared).
+    void add_subscription(std::string_view filter, const session_ptr& s,
+                          const protocol::subscription_options& o);
+    void remove_subscription(std::string_view filter, const session_ptr& s);
     std::vector<std::vector<remote_delivery>> outbox; ///< indexed by destination worker
     /// Scratch for route(): the matching subscriptions.
     std::vector<std::pair<const session_ptr*, const protocol::subscription_options*>> targets;
@@ -259,6 +268,11 @@ private:
     asio::awaitable<void> sweep_loop(worker& w);
     void publish_sys();
     void deliver_local(worker& w, const session_ptr& s, protocol::delivery d);
+    /// Delivers here when `s` lives on `w`, else batches it for its home thread (flush).
+    void dispatch(worker& w, const session_ptr& s, protocol::delivery d);
+    /// Hands what `s` (ending) got through its shared subscriptions and its client never
+    /// received to the other members of those groups [MQTT-4.8.2].
+    void pass_on_shared(worker& w, const session_ptr& s);
     /// Arms the timer of a session waiting for its client (session::waiting).
     void arm(worker& w, const session_ptr& s);
     void on_waited(worker& w, const session_ptr& s);

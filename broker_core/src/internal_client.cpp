@@ -63,6 +63,7 @@ broker_impl::connect_internal(std::string name,
     auto s = std::make_shared<session>("$internal/" + name, origin, home, opts.session);
     s->internal = std::make_unique<std::function<void(const message_ptr&)>>(std::move(on_message));
     s->internal_id = origin;
+    s->online.store(true, std::memory_order_relaxed);
     {
         const std::lock_guard lock{registry_mutex_};
         internal_sessions_.push_back(s);

@@ -4,6 +4,8 @@
 #include "broker_impl.hpp"
 #include "net/connection.hpp"
 
+#include "edgemq/broker/routing/topic.hpp"
+
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
@@ -16,8 +18,25 @@ bool broker_impl::subscribe(worker& w, const session_ptr& s, const std::string& 
     if (fresh) {
         subscriptions_.fetch_add(1, std::memory_order_relaxed);
     }
-    on_every_worker(w, [filter, s, o](worker& x) { x.subscriptions.insert(filter, s, o); });
+    on_every_worker(w, [filter, s, o](worker& x) { x.add_subscription(filter, s, o); });
     return fresh;
+}
+
+void worker::add_subscription(std::string_view filter, const session_ptr& s,
+                   const protocol::subscription_options& o) {
+    if (const auto share = routing::parse_shared(filter)) {
+        shared.insert(share->group, share->filter, s, o);
+    } else {
+        subscriptions.insert(filter, s, o);
+    }
+}
+
+void worker::remove_subscription(std::string_view filter, const session_ptr& s) {
+    if (const auto share = routing::parse_shared(filter)) {
+        shared.erase(share->group, share->filter, s);
+    } else {
+        subscriptions.erase(filter, s);
+    }
 }
 
 bool broker_impl::unsubscribe(worker& w, const session_ptr& s, const std::string& filter) {
@@ -25,7 +44,7 @@ bool broker_impl::unsubscribe(worker& w, const session_ptr& s, const std::string
         return false;
     }
     subscriptions_.fetch_sub(1, std::memory_order_relaxed);
-    on_every_worker(w, [filter, s](worker& x) { x.subscriptions.erase(filter, s); });
+    on_every_worker(w, [filter, s](worker& x) { x.remove_subscription(filter, s); });
     return true;
 }
 
@@ -71,13 +90,66 @@ void broker_impl::route(worker& w, const message_ptr& m) {
                 d.subscription_ids.push_back(o.identifier);
             }
         }
-        const unsigned home = s->home.load(std::memory_order_acquire);
-        if (home == w.index) {
-            deliver_local(w, s, std::move(d));
-        } else {
-            w.outbox[home].push_back({s, std::move(d)});
+        dispatch(w, s, std::move(d));
+    }
+    // Each shared subscription is one more subscription, whatever its member also has
+    // [MQTT-4.8.2]: one copy to the member whose turn it is, a connected one if any.
+    w.shared.match(
+        m->topic, [](const session_ptr& s) { return s->online.load(std::memory_order_relaxed); },
+        [this, &w, &m](const session_ptr& s, const protocol::subscription_options& o) {
+            protocol::delivery d{m, std::min(m->qos, o.qos), o.retain_as_published && m->retain};
+            d.shared = true;
+            if (o.identifier != 0) {
+                d.subscription_ids.push_back(o.identifier);
+            }
+            dispatch(w, s, std::move(d));
+        });
+}
+
+void broker_impl::dispatch(worker& w, const session_ptr& s, protocol::delivery d) {
+    const unsigned home = s->home.load(std::memory_order_acquire);
+    if (home == w.index) {
+        deliver_local(w, s, std::move(d));
+    } else {
+        w.outbox[home].push_back({s, std::move(d)});
+    }
+}
+
+void broker_impl::pass_on_shared(worker& w, const session_ptr& s) {
+    std::vector<routing::shared_filter> groups;
+    for (const auto& [filter, o] : s->subscriptions) {
+        if (const auto share = routing::parse_shared(filter)) {
+            groups.push_back(*share);
         }
     }
+    if (groups.empty()) {
+        return;
+    }
+    const auto others = [&s](const session_ptr& x) {
+        return x != s && x->online.load(std::memory_order_relaxed);
+    };
+    for (auto& d : s->state.take_undelivered()) {
+        if (!d.shared) {
+            continue;
+        }
+        for (const auto& g : groups) {
+            if (!routing::topic_matches(g.filter, d.msg->topic)) {
+                continue;
+            }
+            auto next = w.shared.pick(g.group, g.filter, others);
+            if (next && next->first != s) {
+                protocol::delivery again{d.msg, std::min(d.msg->qos, next->second.qos),
+                                         next->second.retain_as_published && d.msg->retain};
+                again.shared = true;
+                if (next->second.identifier != 0) {
+                    again.subscription_ids.push_back(next->second.identifier);
+                }
+                dispatch(w, next->first, std::move(again));
+            }
+            break; // one copy per message, as it came
+        }
+    }
+    flush(w);
 }
 
 void broker_impl::deliver_local(worker& w, const session_ptr& s, protocol::delivery d) {

@@ -63,6 +63,7 @@ asio::awaitable<broker_impl::attach_result> broker_impl::async_attach(worker& w,
         }
     }
     result.session->conn = c.get();
+    result.session->online.store(true, std::memory_order_relaxed);
     // This CONNECT's Session Expiry Interval applies from now on [MQTT-3.1.2-11].
     result.session->expiry_interval.store(expiry, std::memory_order_relaxed);
     clients_connected_.fetch_add(1, std::memory_order_relaxed);
@@ -100,6 +101,7 @@ void broker_impl::detach(worker& w, connection& c, session_ptr s) {
         return;
     }
     s->conn = nullptr;
+    s->online.store(false, std::memory_order_relaxed);
     clients_connected_.fetch_sub(1, std::memory_order_relaxed);
     const auto expiry = s->expiry_interval.load(std::memory_order_relaxed);
     if (expiry == 0) {
@@ -172,8 +174,9 @@ void broker_impl::end_session(worker& w, const session_ptr& s) {
     subscriptions_.fetch_sub(static_cast<std::int64_t>(s->subscriptions.size()),
                              std::memory_order_relaxed);
     for (const auto& [filter, qos] : s->subscriptions) {
-        on_every_worker(w, [filter = filter, s](worker& x) { x.subscriptions.erase(filter, s); });
+        on_every_worker(w, [filter = filter, s](worker& x) { x.remove_subscription(filter, s); });
     }
+    pass_on_shared(w, s); // after this replica has forgotten it, so it is not chosen again
     s->subscriptions.clear();
     const std::lock_guard lock{registry_mutex_};
     if (auto it = sessions_.find(s->client_id); it != sessions_.end() && it->second == s) {

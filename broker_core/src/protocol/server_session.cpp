@@ -324,7 +324,6 @@ void server_session::on_attached(std::shared_ptr<session_core> s, bool session_p
         if (lim.max_topic_alias > 0) {
             props.topic_alias_maximum = lim.max_topic_alias;
         }
-        props.shared_subscription_available = 0;
         if (assigned_id_) {
             props.assigned_client_identifier = session_->client_id; // [MQTT-3.2.2-16]
         }
@@ -442,7 +441,6 @@ void server_session::on_publish(codec::publish& p) {
 
 void server_session::on_subscribe(const codec::subscribe& p) {
     constexpr std::uint8_t filter_invalid = 0x8F;
-    constexpr std::uint8_t shared_not_supported = 0x9E;
     codec::suback ack{p.packet_id, {}};
     ack.return_codes.reserve(p.subscriptions.size());
     std::vector<bool> send_retained(p.subscriptions.size(), false);
@@ -451,15 +449,18 @@ void server_session::on_subscribe(const codec::subscribe& p) {
                                 : p.props->subscription_identifiers.front();
     for (std::size_t i = 0; i < p.subscriptions.size(); ++i) {
         const auto& s = p.subscriptions[i];
-        if (is_v5() && s.filter.starts_with("$share/")) {
-            ack.return_codes.push_back(shared_not_supported); // CONNACK said so [MQTT-3.2.2.3.15]
-            continue;
+        // A shared subscription is checked, and authorized, by the filter it shares.
+        const auto share = routing::parse_shared(s.filter);
+        const std::string_view filter = share ? share->filter : std::string_view{s.filter};
+        if (share && s.no_local) {
+            close(errc::protocol_error); // [MQTT-3.8.3-4]
+            return;
         }
-        if (!routing::is_valid_topic_filter(s.filter)) {
+        if ((routing::is_shared(s.filter) && !share) || !routing::is_valid_topic_filter(filter)) {
             ack.return_codes.push_back(is_v5() ? filter_invalid : codec::suback_failure);
             continue;
         }
-        if (!may_subscribe(access(), session_->client_id, s.filter)) {
+        if (!may_subscribe(access(), session_->client_id, filter)) {
             ack.return_codes.push_back(is_v5() ? static_cast<std::uint8_t>(reason_code::not_authorized)
                                                : codec::suback_failure); // [MQTT-3.9.3]
             continue;
@@ -467,10 +468,12 @@ void server_session::on_subscribe(const codec::subscribe& p) {
         // A bridge that set the bridge bit gets its messages as No Local and Retain As
         // Published, as Mosquitto gives them.
         const bool fresh = actions_->subscribe(
-            s.filter, {s.qos, s.no_local || bridge_, s.retain_as_published || bridge_, identifier});
+            s.filter, {s.qos, (s.no_local || bridge_) && !share,
+                       s.retain_as_published || bridge_, identifier});
         ack.return_codes.push_back(s.qos); // [MQTT-3.9.3-1] in request order
-        // Retain Handling: 0 always, 1 for a new subscription only, 2 never [MQTT-3.3.1-9/10/11].
-        send_retained[i] = s.retain_handling == 0 || (s.retain_handling == 1 && fresh);
+        // Retain Handling: 0 always, 1 for a new subscription only, 2 never [MQTT-3.3.1-9/10/11];
+        // a shared subscription gets none [MQTT-4.8.2].
+        send_retained[i] = !share && (s.retain_handling == 0 || (s.retain_handling == 1 && fresh));
     }
     codec::encode(ack, out_.bytes(), protocol_level_);
     // Retained messages follow the SUBACK, with the retain flag set [MQTT-3.3.1-6/8].

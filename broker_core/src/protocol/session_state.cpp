@@ -205,4 +205,22 @@ void session_state::resume(net::write_queue& out) {
     pump(out);
 }
 
+std::vector<delivery> session_state::take_undelivered() {
+    std::vector<delivery> out;
+    if (!q_) {
+        return out;
+    }
+    for (auto& e : q_->inflight) {
+        if (e.st != stage::awaiting_pubcomp) {
+            out.push_back(std::move(e.d));
+        }
+    }
+    q_->inflight.clear();
+    for (auto& d : q_->queue) {
+        out.push_back(std::move(d));
+    }
+    q_->queue.clear();
+    return out;
+}
+
 } // namespace edgemq::broker::protocol

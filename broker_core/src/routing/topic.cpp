@@ -29,6 +29,26 @@ bool has_wildcard(std::string_view filter) noexcept {
     return filter.find_first_of("+#") != std::string_view::npos;
 }
 
+bool is_shared(std::string_view filter) noexcept {
+    return filter.starts_with("$share/");
+}
+
+std::optional<shared_filter> parse_shared(std::string_view filter) noexcept {
+    if (!is_shared(filter)) {
+        return std::nullopt;
+    }
+    const auto rest = filter.substr(7);
+    const auto slash = rest.find('/');
+    if (slash == 0 || slash == std::string_view::npos) {
+        return std::nullopt;
+    }
+    shared_filter s{rest.substr(0, slash), rest.substr(slash + 1)};
+    if (s.group.find_first_of("+#") != std::string_view::npos || !is_valid_topic_filter(s.filter)) {
+        return std::nullopt;
+    }
+    return s;
+}
+
 bool topic_matches(std::string_view filter, std::string_view name) noexcept {
     if (!name.empty() && name.front() == '$' && !filter.empty() &&
         (filter.front() == '+' || filter.front() == '#')) {

@@ -164,3 +164,32 @@ TEST_CASE("large payloads are referenced, not copied, and keep their order", "[p
     REQUIRE(packets.size() == 3);
     CHECK(as_publish(packets[1]).payload.size() == 5000);
 }
+
+TEST_CASE("an ending session gives up what its client has not received, not what it has",
+          "[protocol]") {
+    const session_limits limits{3, 10, false, 1 << 20};
+    session_state s{limits};
+    write_queue out;
+    CHECK(s.deliver(d("acked", 1), &out));
+    CHECK(s.deliver(d("unacked", 1), &out));
+    CHECK(s.deliver(d("received", 2), &out));
+    CHECK(s.deliver(d("sent-later", 1), &out));
+    CHECK(s.deliver(d("queued", 1), &out));
+    const auto sent = drain(out);
+    REQUIRE(sent.size() == 3);
+    CHECK(s.on_puback(as_publish(sent[0]).packet_id, out) == ack_result::accepted);
+    // PUBREC: the client has the QoS 2 message; only its PUBCOMP is outstanding.
+    CHECK(s.on_pubrec(as_publish(sent[2]).packet_id, out) == ack_result::accepted);
+    drain(out);
+
+    REQUIRE(s.queued() == 1);
+
+    const auto left = s.take_undelivered();
+    REQUIRE(left.size() == 3);
+    CHECK(left[0].msg->payload == "unacked");
+    CHECK(left[1].msg->payload == "sent-later");
+    CHECK(left[2].msg->payload == "queued");
+    CHECK(s.inflight() == 0);
+    CHECK(s.queued() == 0);
+    CHECK(s.take_undelivered().empty());
+}

@@ -37,6 +37,9 @@ struct delivery {
     std::uint8_t qos = 0; ///< effective QoS: min(publish QoS, granted QoS)
     bool retain = false;  ///< retained messages sent on subscribe [MQTT-3.3.1-8/9], or the
                           ///< published flag for Retain As Published [MQTT-3.3.1-12]
+    /// Reached its session through a shared subscription: if the session ends before its client
+    /// has it, another member of the group gets it [MQTT-4.8.2].
+    bool shared = false;
     /// The Subscription Identifiers of every subscription that matched (5.0) [MQTT-3.3.4-3].
     std::vector<std::uint32_t> subscription_ids{};
 };
@@ -94,6 +97,10 @@ public:
 
     /// After a reconnect with session present: resend the window with DUP, then fill it.
     void resume(net::write_queue& out);
+
+    /// Takes out what was sent or queued and not yet received by the client (QoS 0 queued, QoS
+    /// 1 unacknowledged, QoS 2 before PUBREC), for a session that ends with it.
+    std::vector<delivery> take_undelivered();
 
     std::size_t inflight() const noexcept { return q_ ? q_->inflight.size() : 0; }
     std::size_t queued() const noexcept { return q_ ? q_->queue.size() : 0; }
