@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "forwarder.hpp"
 
+#include "edgemq/broker/codec/properties.hpp"
+
 #include <boost/asio/post.hpp>
 #include <spdlog/logger.h>
 
 #include <algorithm>
 #include <iterator>
+#include <span>
 
 namespace edgemq::bridge {
 namespace {
@@ -15,6 +18,29 @@ constexpr std::size_t read_chunk = 1024;
 constexpr std::size_t max_pending = 4 * read_chunk;
 /// QoS 0 messages are dropped rather than buffered beyond this while the remote is slow.
 constexpr std::size_t max_unwritten_bytes = 8 << 20;
+
+/// A message's properties as the queue keeps them: the PUBLISH's property block, or nothing.
+std::string stored_properties(const broker::message& m) {
+    if (m.props.empty()) {
+        return {};
+    }
+    broker::codec::byte_buffer block;
+    broker::codec::encode_properties(m.props.get(), block);
+    return {block.begin(), block.end()};
+}
+
+broker::message_ptr from_queue(queued_message& q) {
+    auto m = std::make_shared<broker::message>(
+        broker::message{std::move(q.topic), std::move(q.payload), q.qos, q.retain, 0});
+    if (!q.properties.empty()) {
+        const std::span bytes{reinterpret_cast<const std::uint8_t*>(q.properties.data()),
+                              q.properties.size()};
+        if (auto decoded = broker::codec::decode_properties(bytes, broker::codec::property_scope::publish)) {
+            m->props.edit() = std::move(decoded->first);
+        }
+    }
+    return m;
+}
 
 } // namespace
 
@@ -97,7 +123,9 @@ void forwarder::on_message(broker::codec::publish p) {
     for (const auto& r : rules_) {
         if (auto local = r.to_local(p.topic)) {
             // Published as this bridge's client: the broker never routes it back here.
-            client_->publish({std::move(*local), std::move(p.payload), p.qos, p.retain, 0});
+            broker::message m{std::move(*local), std::move(p.payload), p.qos, p.retain, 0};
+            broker::adopt_properties(m, std::move(p.props)); // 5.0: user properties and the rest
+            client_->publish(std::move(m));
             status_.add_received();
             break;
         }
@@ -107,6 +135,11 @@ void forwarder::on_message(broker::codec::publish p) {
 void forwarder::on_acknowledged(std::int64_t seq) {
     acked_seqs_.push_back(seq);
     status_.add_acked();
+}
+
+void forwarder::on_rejected(std::int64_t seq) {
+    acked_seqs_.push_back(seq); // out of the queue: the remote will never take it
+    status_.add_dropped();
 }
 
 void forwarder::on_connected(std::size_t resent) {
@@ -136,11 +169,17 @@ void forwarder::on_local(std::vector<broker::message_ptr> batch) {
             }
             const auto qos = std::min(m->qos, r.qos());
             if (qos > 0 || cfg_.queue_qos0) {
-                store.push_back({0, std::move(*remote), m->payload, qos, m->retain});
+                store.push_back(
+                    {0, std::move(*remote), m->payload, qos, m->retain, stored_properties(*m)});
             } else if (up_->connected() && up_->unwritten() < max_unwritten_bytes) {
-                up_->publish(broker::make_message(std::move(*remote), m->payload, 0, m->retain),
-                             std::nullopt);
-                status_.add_sent();
+                auto copy = std::make_shared<broker::message>(*m);
+                copy->topic = std::move(*remote);
+                copy->qos = 0;
+                if (up_->publish(copy, std::nullopt)) {
+                    status_.add_sent();
+                } else {
+                    status_.add_dropped();
+                }
             } else {
                 status_.add_dropped();
             }
@@ -186,8 +225,11 @@ void forwarder::pump() {
         cursor_ = m.seq;
         const auto seq = m.seq;
         const auto qos = m.qos;
-        up_->publish(broker::make_message(std::move(m.topic), std::move(m.payload), qos, m.retain),
-                     seq);
+        if (!up_->publish(from_queue(m), seq)) {
+            acked_seqs_.push_back(seq); // it can never be sent: out of the queue, counted
+            status_.add_dropped();
+            continue;
+        }
         status_.add_sent();
         if (qos == 0) {
             acked_seqs_.push_back(seq); // nothing to wait for

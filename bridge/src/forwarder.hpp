@@ -55,6 +55,7 @@ public:
     void on_connected(std::size_t resent) override;
     void on_message(broker::codec::publish p) override;
     void on_acknowledged(std::int64_t seq) override;
+    void on_rejected(std::int64_t seq) override;
     void on_packets_handled() override { pump(); }
 
 private:

@@ -12,6 +12,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <limits>
+
 namespace edgemq::bridge {
 namespace {
 
@@ -47,11 +50,23 @@ upstream::settings upstream_settings(const config::bridge& cfg, std::string clie
         s.mqtt.username = cfg.username;
     }
     s.mqtt.password = cfg.password;
-    s.mqtt.bridge = cfg.try_private; // the remote does not echo our messages
+    s.mqtt.protocol_level = cfg.protocol_version;
+    s.mqtt.bridge = cfg.try_private; // the remote does not echo our messages (3.1.1)
+    s.mqtt.session_expiry_interval = cfg.clean_session ? 0 : cfg.session_expiry_interval;
+    s.mqtt.maximum_packet_size = static_cast<std::uint32_t>(
+        std::min<std::size_t>(max_packet_size, std::numeric_limits<std::uint32_t>::max()));
     s.mqtt.max_inflight = cfg.max_inflight;
     if (cfg.notifications) {
         s.mqtt.will = broker::codec::will_message{cfg.notification_topic, "offline", 1, true};
         s.notification_topic = cfg.notification_topic;
+    }
+    if (cfg.protocol_version == broker::codec::protocol_level_5) {
+        // 5.0 says per subscription what the bridge bit said for the connection: not our own
+        // messages back, and their retain flags as published [MQTT-3.8.3.1].
+        for (auto& sub : subscriptions) {
+            sub.no_local = true;
+            sub.retain_as_published = true;
+        }
     }
     s.subscriptions = std::move(subscriptions);
     s.max_packet_size = max_packet_size;
@@ -123,6 +138,16 @@ asio::awaitable<void> link::async_run() {
         auto why = co_await upstream_.async_connect(host, port);
         if (stopping_) {
             break;
+        }
+        if (upstream_.bridge_bit() &&
+            upstream_.refused() == broker::codec::connect_return_code::unacceptable_protocol_version) {
+            // Some brokers refuse the bridge bit (3.1.1 with 0x80): retry at once without it, as
+            // Mosquitto's bridge does, for the rest of this link's life.
+            log_->warn("bridge {}: {} refused the bridge bit (protocol level 0x84); connecting "
+                       "without it (set try_private = false to skip this)",
+                       cfg_.name, address);
+            upstream_.drop_bridge_bit();
+            continue;
         }
         if (why.empty()) {
             failures = 0;

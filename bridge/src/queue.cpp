@@ -22,9 +22,10 @@ bool over(std::size_t value, std::size_t limit) {
 durable_queue::durable_queue(std::filesystem::path file, limits bounds, spdlog::logger& log)
     : db_(std::move(file), "bridge queue",
           "CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, "
-          "payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL)",
+          "payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, properties BLOB)",
           log),
       limits_(bounds), log_(log) {
+    add_properties_column();
     sqlite3_stmt* totals = db_.prepare("SELECT count(*), coalesce(sum(length(CAST(topic AS BLOB)) "
                                        "+ length(payload)), 0), coalesce(max(seq), 0) FROM messages");
     if (sqlite3_step(totals) == SQLITE_ROW) {
@@ -32,15 +33,26 @@ durable_queue::durable_queue(std::filesystem::path file, limits bounds, spdlog::
         bytes_ = static_cast<std::size_t>(sqlite3_column_int64(totals, 1));
         last_seq_ = sqlite3_column_int64(totals, 2);
     }
-    insert_ = db_.prepare("INSERT INTO messages (seq, topic, payload, qos, retain) "
-                          "VALUES (?1, ?2, ?3, ?4, ?5)");
-    select_ = db_.prepare("SELECT seq, topic, payload, qos, retain FROM messages WHERE seq > ?1 "
-                          "ORDER BY seq LIMIT ?2");
+    insert_ = db_.prepare("INSERT INTO messages (seq, topic, payload, qos, retain, properties) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    select_ = db_.prepare("SELECT seq, topic, payload, qos, retain, properties FROM messages "
+                          "WHERE seq > ?1 ORDER BY seq LIMIT ?2");
     delete_ = db_.prepare("DELETE FROM messages WHERE seq = ?1 "
                           "RETURNING length(CAST(topic AS BLOB)) + length(payload)");
     drop_ = db_.prepare("DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE seq > "
                         "?1 ORDER BY seq LIMIT ?2) RETURNING seq, length(CAST(topic AS BLOB)) + "
                         "length(payload)");
+}
+
+void durable_queue::add_properties_column() {
+    // Queue files from before MQTT 5.0 bridges have no properties column; their rows keep none.
+    sqlite3_stmt* columns = db_.prepare("SELECT 1 FROM pragma_table_info('messages') "
+                                        "WHERE name = 'properties'");
+    const bool present = sqlite3_step(columns) == SQLITE_ROW;
+    sqlite3_reset(columns);
+    if (!present) {
+        db_.exec("ALTER TABLE messages ADD COLUMN properties BLOB");
+    }
 }
 
 std::uint64_t durable_queue::drop_oldest(std::int64_t after, std::size_t n, std::int64_t& through) {
@@ -84,6 +96,12 @@ durable_queue::push_result durable_queue::push(std::vector<queued_message>& batc
                           SQLITE_STATIC);
         sqlite3_bind_int(insert_, 4, m.qos);
         sqlite3_bind_int(insert_, 5, m.retain ? 1 : 0);
+        if (m.properties.empty()) {
+            sqlite3_bind_null(insert_, 6);
+        } else {
+            sqlite3_bind_blob(insert_, 6, m.properties.data(),
+                              static_cast<int>(m.properties.size()), SQLITE_STATIC);
+        }
         ok = sqlite3_step(insert_) == SQLITE_DONE;
         sqlite3_reset(insert_);
         ++count_;
@@ -133,6 +151,9 @@ std::vector<queued_message> durable_queue::read_after(std::int64_t after, std::s
                          static_cast<std::size_t>(sqlite3_column_bytes(select_, 2)));
         m.qos = static_cast<std::uint8_t>(sqlite3_column_int(select_, 3));
         m.retain = sqlite3_column_int(select_, 4) != 0;
+        if (const auto* props = static_cast<const char*>(sqlite3_column_blob(select_, 5))) {
+            m.properties.assign(props, static_cast<std::size_t>(sqlite3_column_bytes(select_, 5)));
+        }
     }
     if (rc != SQLITE_DONE) {
         log_.error("bridge queue {}: read failed: {}", db_.path().string(), db_.error());

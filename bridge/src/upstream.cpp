@@ -9,6 +9,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <spdlog/fmt/fmt.h>
 #include <spdlog/logger.h>
 
 #include <array>
@@ -22,10 +23,14 @@ namespace codec = broker::codec;
 using clock = std::chrono::steady_clock;
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
-std::string connack_reason(codec::connect_return_code code) {
+std::string connack_reason(codec::connect_return_code code, std::uint8_t level) {
+    if (level == codec::protocol_level_5) {
+        const auto c = static_cast<std::uint8_t>(code);
+        return fmt::format("{:#04x}, {}", c, codec::reason_name(c));
+    }
     switch (code) {
     case codec::connect_return_code::unacceptable_protocol_version:
-        return "1, unacceptable protocol version (try try_private = false)";
+        return "1, unacceptable protocol version";
     case codec::connect_return_code::identifier_rejected:
         return "2, client id rejected";
     case codec::connect_return_code::server_unavailable:
@@ -60,6 +65,7 @@ asio::awaitable<std::string> upstream::async_connect(std::string host, std::stri
     in_.clear();
     out_.clear();
     failure_.clear();
+    refused_.reset();
     finished_ = nullptr;
     auto why = co_await transport_.async_open(std::move(host), std::move(port));
     if (why.empty()) {
@@ -177,7 +183,7 @@ asio::awaitable<std::string> upstream::async_writer() {
 }
 
 asio::awaitable<std::string> upstream::async_keepalive() {
-    const auto keepalive = std::chrono::seconds(settings_.mqtt.keep_alive);
+    const auto keepalive = std::chrono::seconds(mqtt_.keep_alive());
     asio::steady_timer tick{ctx_};
     for (;;) {
         if (keepalive.count() == 0) {
@@ -200,7 +206,7 @@ asio::awaitable<std::string> upstream::async_keepalive() {
 }
 
 bool upstream::read_packets() {
-    broker::protocol::packet_reader reader{in_};
+    broker::protocol::packet_reader reader{in_, mqtt_.protocol_level()};
     const auto now = clock::now();
     // While connecting, only up to the CONNACK: the rest is for the session.
     while (failure_.empty() && !(handshaking_ && mqtt_.connected())) {
@@ -233,9 +239,16 @@ bool upstream::read_packets() {
 // ---------------------------------------------------------------------------------------------
 // For the forwarder and the link
 
-void upstream::publish(const broker::message_ptr& m, std::optional<std::int64_t> seq) {
-    mqtt_.publish(m, seq, out_);
+bool upstream::publish(const broker::message_ptr& m, std::optional<std::int64_t> seq) {
+    using result = broker::protocol::client_session::publish_result;
+    if (mqtt_.publish(m, seq, out_) == result::too_large) {
+        log_.warn("bridge {}: a message on {} of {} bytes is over the remote's Maximum Packet Size; "
+                  "dropped",
+                  settings_.name, m->topic, m->payload.size());
+        return false;
+    }
     notify_writer();
+    return true;
 }
 
 bool upstream::finish(std::function<void()> written) {
@@ -280,7 +293,7 @@ void upstream::acknowledged(std::int64_t token) {
 
 void upstream::subscribed(const std::vector<std::uint8_t>& return_codes) {
     for (std::size_t i = 0; i < return_codes.size(); ++i) {
-        if (return_codes[i] == codec::suback_failure) {
+        if (return_codes[i] >= codec::suback_failure) { // 5.0: any reason code from 0x80
             log_.warn("bridge {}: the remote refused subscription number {} (see its ACL)",
                       settings_.name, i + 1);
         }
@@ -288,7 +301,21 @@ void upstream::subscribed(const std::vector<std::uint8_t>& return_codes) {
 }
 
 void upstream::refused(codec::connect_return_code code) {
-    fail("the remote refused the connection: CONNACK " + connack_reason(code));
+    refused_ = code;
+    fail("the remote refused the connection: CONNACK " +
+         connack_reason(code, mqtt_.protocol_level()));
+}
+
+void upstream::rejected(std::int64_t token, std::uint8_t reason_code) {
+    // Told no, the remote will never take it: resending would stall the queue behind it.
+    log_.warn("bridge {}: the remote refused a message: {:#04x}, {}; it leaves the queue",
+              settings_.name, reason_code, codec::reason_name(reason_code));
+    handler_.on_rejected(token);
+}
+
+void upstream::disconnected(std::uint8_t reason_code) {
+    fail(fmt::format("the remote disconnected: {:#04x}, {}", reason_code,
+                     codec::reason_name(reason_code)));
 }
 
 void upstream::close(boost::system::error_code reason) {

@@ -33,6 +33,8 @@ public:
     virtual void on_message(broker::codec::publish p) = 0;
     /// The remote acknowledged the message published with token `seq`.
     virtual void on_acknowledged(std::int64_t seq) = 0;
+    /// The remote refused the message published with token `seq` (5.0): it is not resent.
+    virtual void on_rejected(std::int64_t seq) = 0;
     /// The packets of one read were handled: the window may have room again.
     virtual void on_packets_handled() = 0;
 };
@@ -67,8 +69,14 @@ public:
     bool window_full() const noexcept { return mqtt_.window_full(); }
     /// Bytes waiting for the writer.
     std::size_t unwritten() const noexcept { return out_.size(); }
-    /// Publishes `m` (see client_session::publish); connected() must be true.
-    void publish(const broker::message_ptr& m, std::optional<std::int64_t> seq);
+    /// Publishes `m` (see client_session::publish); connected() must be true. False when it can
+    /// never be sent: it is over the remote's Maximum Packet Size (logged).
+    bool publish(const broker::message_ptr& m, std::optional<std::int64_t> seq);
+    /// The CONNACK code of the last refusal, until the next async_connect.
+    std::optional<broker::codec::connect_return_code> refused() const noexcept { return refused_; }
+    /// Connects without the bridge bit from now on (a remote that refused it).
+    void drop_bridge_bit() noexcept { mqtt_.drop_bridge_bit(); }
+    bool bridge_bit() const noexcept { return mqtt_.bridge_bit(); }
 
     /// The end: the offline notice and DISCONNECT; `written` runs once they are out. False
     /// (nothing written) while not connected.
@@ -81,6 +89,8 @@ private:
     void acknowledged(std::int64_t token) override;
     void subscribed(const std::vector<std::uint8_t>& return_codes) override;
     void refused(broker::codec::connect_return_code code) override;
+    void rejected(std::int64_t token, std::uint8_t reason_code) override;
+    void disconnected(std::uint8_t reason_code) override;
     void close(boost::system::error_code reason) override;
 
     asio::awaitable<std::string> async_handshake();
@@ -106,6 +116,7 @@ private:
     bool handshaking_ = false;         ///< CONNECT sent, CONNACK not yet read
     std::size_t resent_ = 0;           ///< at the last CONNACK
     std::string failure_;              ///< why the connection must end, once it must
+    std::optional<broker::codec::connect_return_code> refused_;
     std::function<void()> finished_;   ///< set by finish()
 };
 

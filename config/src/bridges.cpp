@@ -174,6 +174,8 @@ field bridge_array(std::string_view key, std::vector<bridge>& out) {
                     integer("keepalive", b.keepalive, 5),
                     boolean("clean_session", b.clean_session),
                     boolean("try_private", b.try_private),
+                    integer("protocol_version", b.protocol_version, 4, 5),
+                    integer("session_expiry_interval", b.session_expiry_interval),
                     boolean("tls", b.tls),
                     nonempty_text("ca", b.ca),
                     nonempty_text("cert", b.cert),

@@ -501,3 +501,106 @@ TEST_CASE("bridge: on the wire, CONNECT, the window resent with DUP to a session
         [&] { return sys_value(gw.port(), "$SYS/broker/bridges/up/messages/acked") == "1"; }, 10s));
     CHECK(sys_value(gw.port(), "$SYS/broker/bridges/up/queue/messages") == "0");
 }
+
+TEST_CASE("bridge: a remote that refuses the bridge bit is connected to again without it, once",
+          "[integration][bridge]") {
+    scratch_dir dir;
+    scripted_remote remote;
+    gateway gw{dir, gateway_config(dir, "address = \"127.0.0.1:" + std::to_string(remote.port()) +
+                                            "\"\n[[bridges.topics]]\npattern = \"sensors/#\"\n")};
+    remote.accept();
+    auto connect = remote.read_bytes();
+    REQUIRE(connect.size() > 8);
+    CHECK(connect[8] == 0x84); // the protocol level byte of the first CONNECT: the bridge bit
+    remote.send(codec::connack{false, codec::connect_return_code::unacceptable_protocol_version});
+
+    remote.accept();
+    connect = remote.read_bytes();
+    REQUIRE(connect.size() > 8);
+    CHECK(connect[8] == 0x04); // plain 3.1.1, at once
+    remote.send(codec::connack{false, codec::connect_return_code::accepted});
+    EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("bridge up: connected to"));
+    const auto err = gw.process().err();
+    CHECK(err.find("refused the bridge bit (protocol level 0x84); connecting without it") !=
+          std::string::npos);
+}
+
+TEST_CASE("bridge: MQTT 5.0 to mosquitto: both directions, No Local instead of the bridge bit, "
+          "user properties carried both ways",
+          "[integration][bridge]") {
+    scratch_dir dir;
+    remote_broker remote{dir};
+    gateway gw{dir, gateway_config(dir, R"(address = "127.0.0.1:)" + std::to_string(remote.port()) +
+                                            R"("
+protocol_version = 5
+session_expiry_interval = 600
+[[bridges.topics]]
+pattern = "shared/#"
+direction = "both"
+)")};
+    EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("bridge up: connected to"));
+    // mosquitto's log shows the CONNECT: MQTT v5, no clean start, keep-alive 60.
+    EDGEMQ_REQUIRE_PROC(remote.process(), remote.process().wait_for_stderr(
+                                              "as edgemq-test-bridge (p5, c0, k60"));
+
+    const std::vector<std::string> v5_format{"-V", "mqttv5", "-F", "%t %p %P"};
+    auto up_args = std::vector<std::string>{"-t", "shared/#"};
+    up_args.insert(up_args.end(), v5_format.begin(), v5_format.end());
+    auto up = start_mosquitto_sub(remote.port(), up_args);
+    auto down = start_mosquitto_sub(gw.port(), up_args);
+
+    mosquitto_pub(remote.port(), {"-V", "mqttv5", "-q", "1", "-t", "shared/x", "-m", "from-remote",
+                                  "-D", "publish", "user-property", "origin", "cloud"});
+    REQUIRE(edgemq::test::wait_for_messages(*down, 1));
+    CHECK(messages(*down).back() == "shared/x from-remote origin:cloud");
+    mosquitto_pub(gw.port(), {"-V", "mqttv5", "-q", "1", "-t", "shared/y", "-m", "from-local",
+                              "-D", "publish", "user-property", "origin", "site"});
+    REQUIRE(edgemq::test::wait_for_messages(*up, 2));
+    std::this_thread::sleep_for(300ms); // room for a (wrong) echo to show up
+    const auto seen_up = messages(*up);
+    CHECK(std::count(seen_up.begin(), seen_up.end(), "shared/x from-remote origin:cloud") == 1);
+    CHECK(std::count(seen_up.begin(), seen_up.end(), "shared/y from-local origin:site") == 1);
+    const auto seen_down = messages(*down);
+    CHECK(std::count(seen_down.begin(), seen_down.end(), "shared/y from-local origin:site") == 1);
+    CHECK(std::count(seen_down.begin(), seen_down.end(), "shared/x from-remote origin:cloud") == 1);
+}
+
+TEST_CASE("bridge: edgemq to edgemq (tiered gateways), 3.1.1 with the bridge bit and 5.0",
+          "[integration][bridge]") {
+    const int version = GENERATE(4, 5);
+    INFO("protocol_version = " << version);
+    scratch_dir remote_dir;
+    gateway area{remote_dir, "[[listeners]]\nbind = \"127.0.0.1:0\"\n\n[admin]\nenabled = false\n"};
+    scratch_dir dir;
+    gateway site{dir, gateway_config(dir, "address = \"127.0.0.1:" + std::to_string(area.port()) +
+                                              "\"\nprotocol_version = " + std::to_string(version) +
+                                              R"(
+[[bridges.topics]]
+pattern = "sensors/#"
+remote_prefix = "site-7/"
+[[bridges.topics]]
+pattern = "shared/#"
+direction = "both"
+)")};
+    EDGEMQ_REQUIRE_PROC(site.process(), site.process().wait_for_stderr("bridge up: connected to"));
+    CHECK(site.process().err().find("refused the bridge bit") == std::string::npos);
+
+    auto up = start_mosquitto_sub(area.port(), {"-t", "site-7/#", "-t", "shared/#", "-T",
+                                                "site-7/$bridge/#", "-T", "$bridge/#", "-v"});
+    auto down = start_mosquitto_sub(site.port(), {"-t", "shared/#", "-v"});
+    mosquitto_pub(site.port(), {"-q", "1", "-t", "sensors/a", "-m", "21.5"});
+    REQUIRE(edgemq::test::wait_for_messages(*up, 1));
+    CHECK(messages(*up).back() == "site-7/sensors/a 21.5");
+
+    mosquitto_pub(area.port(), {"-q", "1", "-t", "shared/x", "-m", "from-area"});
+    REQUIRE(edgemq::test::wait_for_messages(*down, 1));
+    mosquitto_pub(site.port(), {"-q", "1", "-t", "shared/y", "-m", "from-site"});
+    REQUIRE(edgemq::test::wait_for_messages(*up, 3));
+    std::this_thread::sleep_for(300ms); // room for a (wrong) echo to show up
+    const auto seen_up = messages(*up);
+    CHECK(std::count(seen_up.begin(), seen_up.end(), "shared/x from-area") == 1);
+    CHECK(std::count(seen_up.begin(), seen_up.end(), "shared/y from-site") == 1);
+    const auto seen_down = messages(*down);
+    CHECK(std::count(seen_down.begin(), seen_down.end(), "shared/x from-area") == 1);
+    CHECK(std::count(seen_down.begin(), seen_down.end(), "shared/y from-site") == 1);
+}

@@ -24,9 +24,11 @@ inline std::vector<std::uint8_t> bytes_of(broker::net::write_queue& q) {
     return bytes;
 }
 
-inline std::vector<broker::codec::packet> packets_of(broker::net::write_queue& q) {
+inline std::vector<broker::codec::packet>
+packets_of(broker::net::write_queue& q,
+           std::uint8_t level = broker::codec::protocol_level_311) {
     const auto bytes = bytes_of(q);
-    broker::protocol::packet_reader reader{bytes};
+    broker::protocol::packet_reader reader{bytes, level};
     std::vector<broker::codec::packet> out;
     for (;;) {
         auto p = reader.next(bytes.size());

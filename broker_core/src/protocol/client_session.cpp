@@ -11,16 +11,27 @@ namespace edgemq::broker::protocol {
 
 void client_session::connect(clock::time_point now, net::write_queue& out) {
     codec::connect c;
-    c.protocol_level =
-        static_cast<std::uint8_t>(codec::protocol_level_311 | (options_.bridge ? 0x80 : 0));
+    const bool bridge_bit = options_.bridge && !is_v5();
+    c.protocol_level = static_cast<std::uint8_t>(options_.protocol_level | (bridge_bit ? 0x80 : 0));
     c.clean_session = options_.clean_session;
     c.keep_alive = options_.keep_alive;
     c.client_id = options_.client_id;
     c.username = options_.username;
     c.password = options_.password;
     c.will = options_.will;
+    if (is_v5()) {
+        auto& props = c.props.edit();
+        if (options_.session_expiry_interval != 0) {
+            props.session_expiry_interval = options_.session_expiry_interval;
+        }
+        if (options_.maximum_packet_size != 0) {
+            props.maximum_packet_size = options_.maximum_packet_size;
+        }
+    }
     codec::encode(c, out.bytes()); // the first packet on the connection [MQTT-3.1.0-1]
     stage_ = stage::awaiting_connack;
+    server_ = {};
+    keep_alive_ = options_.keep_alive;
     ping_outstanding_ = false;
     last_read_ = last_write_ = now;
 }
@@ -37,7 +48,7 @@ void client_session::on_packet(codec::packet p, clock::time_point now, net::writ
     if (stage_ == stage::disconnecting) {
         // Our DISCONNECT is queued: only what acknowledges a message still counts.
         if (const auto* ack = std::get_if<codec::puback>(&p)) {
-            on_puback(ack->packet_id);
+            on_puback(*ack);
         } else if (const auto* comp = std::get_if<codec::pubcomp>(&p)) {
             on_pubcomp(comp->packet_id);
         }
@@ -52,9 +63,9 @@ void client_session::on_packet(codec::packet p, clock::time_point now, net::writ
             if constexpr (std::is_same_v<type, codec::publish>) {
                 on_publish(std::move(packet), out);
             } else if constexpr (std::is_same_v<type, codec::puback>) {
-                on_puback(packet.packet_id);
+                on_puback(packet);
             } else if constexpr (std::is_same_v<type, codec::pubrec>) {
-                on_pubrec(packet.packet_id, out);
+                on_pubrec(packet, out);
             } else if constexpr (std::is_same_v<type, codec::pubrel>) {
                 auto it = std::ranges::find(inbound_qos2_, packet.packet_id);
                 if (it != inbound_qos2_.end()) {
@@ -62,17 +73,25 @@ void client_session::on_packet(codec::packet p, clock::time_point now, net::writ
                     inbound_qos2_.pop_back();
                 }
                 // Even for an unknown id: the PUBCOMP may have been lost [MQTT-4.3.3-2].
-                codec::encode(codec::pubcomp{packet.packet_id}, out.bytes());
+                codec::encode(codec::pubcomp{packet.packet_id}, out.bytes(), level());
             } else if constexpr (std::is_same_v<type, codec::pubcomp>) {
                 on_pubcomp(packet.packet_id);
             } else if constexpr (std::is_same_v<type, codec::suback>) {
                 on_suback(packet);
+            } else if constexpr (std::is_same_v<type, codec::disconnect>) {
+                if (is_v5()) {
+                    stage_ = stage::closed; // a 5.0 server says why it closes [MQTT-3.14]
+                    actions_->disconnected(packet.reason_code);
+                } else {
+                    fail(errc::protocol_error); // 3.1.1 servers never send one [MQTT-4.8.0-1]
+                }
             } else if constexpr (std::is_same_v<type, codec::pingresp> ||
                                  std::is_same_v<type, codec::unsuback>) {
                 // Liveness only (on_read); an UNSUBACK, which we never ask for, is ignored.
             } else {
-                // CONNECT, a second CONNACK, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT: never
-                // from a server; a protocol violation closes [MQTT-4.8.0-1].
+                // CONNECT, a second CONNACK, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, AUTH (we ask for no
+                // enhanced authentication), a 3.1.1 DISCONNECT: never from a server; a protocol
+                // violation closes [MQTT-4.8.0-1].
                 fail(errc::protocol_error);
             }
         },
@@ -85,6 +104,16 @@ void client_session::on_connack(const codec::connack& p, clock::time_point now,
         stage_ = stage::closed; // the server closes after a refusal [MQTT-3.2.2-5]
         actions_->refused(p.code);
         return;
+    }
+    if (is_v5()) {
+        const auto& props = p.props.get();
+        server_.receive_maximum = props.receive_maximum.value_or(65535);
+        server_.maximum_packet_size = props.maximum_packet_size.value_or(server_.maximum_packet_size);
+        server_.maximum_qos = props.maximum_qos.value_or(2);
+        server_.retain_available = props.retain_available.value_or(1) != 0;
+        if (props.server_keep_alive) {
+            keep_alive_ = *props.server_keep_alive; // the server's, not ours [MQTT-3.2.2-21]
+        }
     }
     stage_ = stage::connected;
     last_read_ = last_write_ = now;
@@ -105,9 +134,9 @@ std::size_t client_session::resend(bool session_present, net::write_queue& out) 
             e.at = step::awaiting_pubrec;
         }
         if (e.at == step::awaiting_pubcomp) {
-            codec::encode(codec::pubrel{e.id}, out.bytes()); // PUBREL again [MQTT-4.4.0-1]
+            codec::encode(codec::pubrel{e.id}, out.bytes(), level()); // PUBREL again [MQTT-4.4.0-1]
         } else {
-            out.append_publish(e.msg, e.msg->qos, e.msg->retain, true, e.id); // DUP [MQTT-3.3.1-1]
+            write_publish(e.msg, e.msg->qos, e.msg->retain, true, e.id, out); // DUP [MQTT-3.3.1-1]
             ++publishes;
         }
     }
@@ -115,6 +144,10 @@ std::size_t client_session::resend(bool session_present, net::write_queue& out) 
 }
 
 void client_session::on_publish(codec::publish p, net::write_queue& out) {
+    if (p.props->topic_alias) {
+        fail(errc::protocol_error); // our CONNECT allowed no Topic Alias [MQTT-3.3.2-10]
+        return;
+    }
     if (p.qos == 0) {
         actions_->deliver(std::move(p));
         return;
@@ -122,7 +155,7 @@ void client_session::on_publish(codec::publish p, net::write_queue& out) {
     const auto id = p.packet_id;
     if (p.qos == 1) {
         actions_->deliver(std::move(p));
-        codec::encode(codec::puback{id}, out.bytes()); // [MQTT-4.3.2-2]
+        codec::encode(codec::puback{id}, out.bytes(), level()); // [MQTT-4.3.2-2]
         return;
     }
     // QoS 2: delivered once, at the first PUBLISH of this id; a resend before the PUBREL is
@@ -131,11 +164,11 @@ void client_session::on_publish(codec::publish p, net::write_queue& out) {
         inbound_qos2_.push_back(id);
         actions_->deliver(std::move(p));
     }
-    codec::encode(codec::pubrec{id}, out.bytes()); // [MQTT-4.3.3-2]
+    codec::encode(codec::pubrec{id}, out.bytes(), level()); // [MQTT-4.3.3-2]
 }
 
-void client_session::on_puback(std::uint16_t id) {
-    const auto it = find(id);
+void client_session::on_puback(const codec::puback& p) {
+    const auto it = find(p.packet_id);
     if (it == inflight_.end()) {
         return; // a late duplicate of an acknowledgement already taken
     }
@@ -143,14 +176,19 @@ void client_session::on_puback(std::uint16_t id) {
         fail(errc::protocol_error); // a PUBACK for a QoS 2 message [MQTT-4.3.2-1], [MQTT-4.8.0-1]
         return;
     }
-    finish(it);
+    finish(it, p.reason_code);
 }
 
-void client_session::on_pubrec(std::uint16_t id, net::write_queue& out) {
+void client_session::on_pubrec(const codec::pubrec& p, net::write_queue& out) {
+    const auto id = p.packet_id;
     const auto it = find(id);
     if (it != inflight_.end()) {
         if (it->at == step::awaiting_puback) {
             fail(errc::protocol_error); // a PUBREC for a QoS 1 message [MQTT-4.8.0-1]
+            return;
+        }
+        if (p.reason_code >= 0x80) {
+            finish(it, p.reason_code); // refused: the exchange ends here, no PUBREL [MQTT-4.3.3]
             return;
         }
         // A repeated PUBREC (awaiting_pubcomp) is answered with PUBREL again. The message is
@@ -159,7 +197,7 @@ void client_session::on_pubrec(std::uint16_t id, net::write_queue& out) {
     }
     // PUBREL also for an unknown id, so that a server left with the PUBLISH (after we lost
     // the window) can let go of it [MQTT-4.3.3-1].
-    codec::encode(codec::pubrel{id}, out.bytes());
+    codec::encode(codec::pubrel{id}, out.bytes(), level());
 }
 
 void client_session::on_pubcomp(std::uint16_t id) {
@@ -180,11 +218,16 @@ void client_session::on_suback(const codec::suback& p) {
     actions_->subscribed(p.return_codes);
 }
 
-void client_session::finish(fifo<inflight_entry>::iterator it) {
+void client_session::finish(fifo<inflight_entry>::iterator it, std::uint8_t reason_code) {
     const auto token = it->token;
     inflight_.erase(it);
-    if (token) {
-        --tracked_;
+    if (!token) {
+        return;
+    }
+    --tracked_;
+    if (reason_code >= 0x80) {
+        actions_->rejected(*token, reason_code);
+    } else {
         actions_->acknowledged(*token);
     }
 }
@@ -204,10 +247,10 @@ void client_session::on_written(clock::time_point now) noexcept {
 }
 
 void client_session::on_timer(clock::time_point now, net::write_queue& out) {
-    if (stage_ != stage::connected || options_.keep_alive == 0) {
+    if (stage_ != stage::connected || keep_alive_ == 0) {
         return;
     }
-    const auto keep_alive = std::chrono::seconds(options_.keep_alive);
+    const auto keep_alive = std::chrono::seconds(keep_alive_);
     if (ping_outstanding_ && now - ping_sent_ > keep_alive) {
         fail(errc::keep_alive_timeout);
         return;
@@ -236,24 +279,55 @@ void client_session::connection_lost() noexcept {
     }
 }
 
-bool client_session::publish(const message_ptr& m, std::optional<std::int64_t> token,
-                             net::write_queue& out) {
+client_session::publish_result client_session::publish(const message_ptr& original,
+                                                       std::optional<std::int64_t> token,
+                                                       net::write_queue& out) {
+    auto m = original;
+    // Never above the server's Maximum QoS [MQTT-3.2.2-11], never retained where it has no
+    // retained messages [MQTT-3.2.2-14].
+    if (m->qos > server_.maximum_qos || (m->retain && !server_.retain_available)) {
+        auto copy = std::make_shared<message>(*m);
+        copy->qos = std::min(copy->qos, server_.maximum_qos);
+        copy->retain = copy->retain && server_.retain_available;
+        m = std::move(copy);
+    }
+    if (is_v5()) {
+        const auto props = outbound_properties(*m);
+        if (publish_packet_size(*m, m->qos, &props) > server_.maximum_packet_size) {
+            return publish_result::too_large; // [MQTT-3.2.2-15]
+        }
+    }
     if (m->qos == 0) {
-        out.append_publish(m, 0, m->retain, false, 0);
-        return true;
+        write_publish(m, 0, m->retain, false, 0, out);
+        return publish_result::written;
     }
     const auto id = next_packet_id();
     if (id == 0) {
-        return false;
+        return publish_result::no_packet_id;
     }
     // Unacknowledged until PUBACK / PUBCOMP [MQTT-4.3.2-1], [MQTT-4.3.3-1].
-    out.append_publish(m, m->qos, m->retain, false, id);
+    write_publish(m, m->qos, m->retain, false, id, out);
     const auto at = m->qos == 1 ? step::awaiting_puback : step::awaiting_pubrec;
     inflight_.push_back({id, at, token, m});
     if (token) {
         ++tracked_;
     }
-    return true;
+    return publish_result::written;
+}
+
+void client_session::write_publish(const message_ptr& m, std::uint8_t qos, bool retain, bool dup,
+                                   std::uint16_t id, net::write_queue& out) const {
+    if (!is_v5()) {
+        out.append_publish(m, qos, retain, dup, id);
+        return;
+    }
+    static const codec::properties none;
+    if (!has_outbound_properties(*m)) {
+        out.append_publish(m, qos, retain, dup, id, &none);
+        return;
+    }
+    const auto props = outbound_properties(*m);
+    out.append_publish(m, qos, retain, dup, id, &props);
 }
 
 void client_session::subscribe(const std::vector<codec::subscription>& filters,
@@ -266,12 +340,12 @@ void client_session::subscribe(const std::vector<codec::subscription>& filters,
         return;
     }
     subscribes_.push_back(id);
-    codec::encode(codec::subscribe{id, filters}, out.bytes());
+    codec::encode(codec::subscribe{id, filters}, out.bytes(), level());
 }
 
 void client_session::disconnect(net::write_queue& out) {
     // The owner closes once it is out [MQTT-3.14.4-1].
-    codec::encode(codec::disconnect{}, out.bytes());
+    codec::encode(codec::disconnect{}, out.bytes(), level());
     stage_ = stage::disconnecting;
 }
 

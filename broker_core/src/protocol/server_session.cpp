@@ -381,18 +381,7 @@ message_ptr server_session::make_routed(std::string topic, std::string payload, 
                                         bool retain, codec::property_set props) const {
     auto m = std::make_shared<message>(
         message{std::move(topic), std::move(payload), qos, retain, session_->origin});
-    if (!props.empty()) {
-        auto& e = props.edit();
-        if (e.message_expiry_interval) {
-            m->expires_at = clock::now() + std::chrono::seconds(*e.message_expiry_interval);
-        }
-        // What is for this hop only stays here [MQTT-3.3.2-7] [MQTT-3.3.4-6].
-        e.message_expiry_interval.reset();
-        e.topic_alias.reset();
-        e.will_delay_interval.reset();
-        e.subscription_identifiers.clear();
-        m->props = std::move(props);
-    }
+    adopt_properties(*m, std::move(props));
     return m;
 }
 

@@ -15,10 +15,6 @@ bool has_expired(const message& m) {
     return m.expires_at != clock::time_point{} && m.expired(clock::now());
 }
 
-std::size_t varint_size(std::size_t v) {
-    return v < 128 ? 1 : v < 16'384 ? 2 : v < 2'097'152 ? 3 : 4;
-}
-
 } // namespace
 
 bool session_state::write_publish(const delivery& d, bool dup, std::uint16_t id,
@@ -30,23 +26,11 @@ bool session_state::write_publish(const delivery& d, bool dup, std::uint16_t id,
     static const codec::properties none;
     const codec::properties* props = &none;
     codec::properties forwarded; // only built when the message has properties to forward
-    if (!d.subscription_ids.empty() || d.msg->expires_at != clock::time_point{} ||
-        !d.msg->props.empty()) {
-        forwarded = d.msg->props.get();
-        forwarded.subscription_identifiers = d.subscription_ids; // [MQTT-3.3.4-3]
-        if (d.msg->expires_at != clock::time_point{}) {
-            // The time left, rounded up, so that it never reads 0 before it has run out
-            // [MQTT-3.3.2-6].
-            const auto left = std::chrono::ceil<std::chrono::seconds>(d.msg->expires_at -
-                                                                      clock::now());
-            forwarded.message_expiry_interval =
-                static_cast<std::uint32_t>(std::max<std::int64_t>(left.count(), 1));
-        }
+    if (!d.subscription_ids.empty() || has_outbound_properties(*d.msg)) {
+        forwarded = outbound_properties(*d.msg, d.subscription_ids);
         props = &forwarded;
     }
-    const std::size_t remaining = 2 + d.msg->topic.size() + (d.qos > 0 ? 2 : 0) +
-                                  codec::properties_size(*props) + d.msg->payload.size();
-    if (1 + varint_size(remaining) + remaining > peer_.maximum_packet_size) {
+    if (publish_packet_size(*d.msg, d.qos, props) > peer_.maximum_packet_size) {
         return false; // [MQTT-3.1.2-24]
     }
     out.append_publish(d.msg, d.qos, d.retain, dup, id, props);

@@ -49,7 +49,14 @@ struct recorder final : client_actions {
     void deliver(codec::publish p) override { delivered.push_back(std::move(p)); }
     void acknowledged(std::int64_t token) override { acked.push_back(token); }
     void subscribed(const std::vector<std::uint8_t>& codes) override { subacks.push_back(codes); }
+    std::vector<std::pair<std::int64_t, std::uint8_t>> rejections;
+    std::optional<std::uint8_t> disconnect_reason;
+
     void refused(codec::connect_return_code code) override { refusal = code; }
+    void rejected(std::int64_t token, std::uint8_t code) override {
+        rejections.emplace_back(token, code);
+    }
+    void disconnected(std::uint8_t code) override { disconnect_reason = code; }
     void close(boost::system::error_code reason) override { closed = reason; }
 };
 
@@ -87,7 +94,8 @@ struct fixture {
     }
 
     void publish(const char* payload, std::uint8_t qos, std::optional<std::int64_t> token) {
-        REQUIRE(s.publish(make_message("t", payload, qos), token, out));
+        REQUIRE(s.publish(make_message("t", payload, qos), token, out) ==
+                client_session::publish_result::written);
     }
     void receive(codec::packet p) { s.on_packet(std::move(p), t0, out); }
 };
@@ -423,4 +431,150 @@ TEST_CASE("packet id pool: in sequence, never 0, skipping ids in use", "[protoco
         all.insert(static_cast<std::uint16_t>(id));
     }
     CHECK(pool.allocate([&all](std::uint16_t id) { return all.contains(id); }) == 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// MQTT 5.0 (a bridge with protocol_version = 5)
+
+namespace {
+
+client_options options_v5() {
+    auto o = options();
+    o.protocol_level = codec::protocol_level_5;
+    o.bridge = true; // ignored at 5.0: No Local says it per subscription
+    o.session_expiry_interval = 3600;
+    o.maximum_packet_size = 1000;
+    return o;
+}
+
+/// A 5.0 session connected with a CONNACK carrying `props`.
+struct fixture_v5 {
+    recorder actions;
+    client_session s;
+    write_queue out;
+
+    explicit fixture_v5(codec::properties props = {}) : s(options_v5(), actions) {
+        s.connect(t0, out);
+        out.clear();
+        codec::connack ack{false, codec::connect_return_code::accepted};
+        ack.props.edit() = std::move(props);
+        s.on_packet(std::move(ack), t0, out);
+        REQUIRE(s.connected());
+    }
+    std::vector<codec::packet> written() { return edgemq::test::packets_of(out, 5); }
+};
+
+} // namespace
+
+TEST_CASE("client session 5.0: the CONNECT says level 5, Session Expiry and Maximum Packet Size",
+          "[protocol]") {
+    recorder actions;
+    write_queue out;
+    client_session s{options_v5(), actions};
+    CHECK_FALSE(s.bridge_bit());
+    s.connect(t0, out);
+    const auto bytes = bytes_of(out);
+    packet_reader reader{bytes, codec::protocol_level_5};
+    auto p = reader.next(bytes.size());
+    REQUIRE(p.has_value());
+    REQUIRE(p->has_value());
+    const auto& c = as<codec::connect>(**p);
+    CHECK(c.protocol_level == 5); // no 0x80: the bridge bit is 3.1.1's
+    CHECK(c.props->session_expiry_interval == 3600u);
+    CHECK(c.props->maximum_packet_size == 1000u);
+}
+
+TEST_CASE("client session 5.0: the server's Receive Maximum bounds the window", "[protocol]") {
+    codec::properties props;
+    props.receive_maximum = 2;
+    fixture_v5 f{props};
+    CHECK_FALSE(f.s.window_full());
+    REQUIRE(f.s.publish(make_message("t", "1", 1), 1, f.out) == client_session::publish_result::written);
+    REQUIRE(f.s.publish(make_message("t", "2", 2), 2, f.out) == client_session::publish_result::written);
+    CHECK(f.s.window_full()); // 2 of max_inflight 10, but the server takes 2 at once
+    f.s.on_packet(codec::puback{1}, t0, f.out);
+    CHECK_FALSE(f.s.window_full());
+}
+
+TEST_CASE("client session 5.0: Maximum QoS, Retain Available and Maximum Packet Size of the server",
+          "[protocol]") {
+    codec::properties props;
+    props.maximum_qos = 1;
+    props.retain_available = 0;
+    props.maximum_packet_size = 64;
+    fixture_v5 f{props};
+    auto m = std::make_shared<edgemq::broker::message>(
+        edgemq::broker::message{"t", "x", 2, true, 0});
+    REQUIRE(f.s.publish(m, 1, f.out) == client_session::publish_result::written);
+    CHECK(f.s.publish(make_message("t", std::string(100, 'a'), 1), 2, f.out) ==
+          client_session::publish_result::too_large); // [MQTT-3.2.2-15]
+    const auto sent = f.written();
+    REQUIRE(sent.size() == 1);
+    const auto& p = as<codec::publish>(sent[0]);
+    CHECK(p.qos == 1);     // [MQTT-3.2.2-11]
+    CHECK_FALSE(p.retain); // [MQTT-3.2.2-14]
+}
+
+TEST_CASE("client session 5.0: user properties go out with the PUBLISH", "[protocol]") {
+    fixture_v5 f;
+    edgemq::broker::message m{"t", "x", 1, false, 0};
+    m.props.edit().user_properties = {{"k", "v1"}, {"a", "2"}, {"k", "v2"}};
+    REQUIRE(f.s.publish(std::make_shared<edgemq::broker::message>(std::move(m)), 1, f.out) ==
+            client_session::publish_result::written);
+    const auto sent = f.written();
+    REQUIRE(sent.size() == 1);
+    const auto& up = as<codec::publish>(sent[0]).props->user_properties;
+    REQUIRE(up.size() == 3);
+    CHECK(up[0].key == "k");
+    CHECK(up[0].value == "v1");
+    CHECK(up[2].value == "v2");
+}
+
+TEST_CASE("client session 5.0: a refusal on PUBACK or PUBREC ends the exchange as rejected",
+          "[protocol]") {
+    fixture_v5 f;
+    REQUIRE(f.s.publish(make_message("t", "1", 1), 1, f.out) == client_session::publish_result::written);
+    REQUIRE(f.s.publish(make_message("t", "2", 2), 2, f.out) == client_session::publish_result::written);
+    const auto sent = f.written();
+    REQUIRE(sent.size() == 2);
+    f.s.on_packet(codec::puback{as<codec::publish>(sent[0]).packet_id, 0x87}, t0, f.out);
+    f.s.on_packet(codec::pubrec{as<codec::publish>(sent[1]).packet_id, 0x97}, t0, f.out);
+    CHECK(f.actions.acked.empty());
+    REQUIRE(f.actions.rejections.size() == 2);
+    CHECK(f.actions.rejections[0] == std::pair<std::int64_t, std::uint8_t>{1, 0x87});
+    CHECK(f.actions.rejections[1] == std::pair<std::int64_t, std::uint8_t>{2, 0x97});
+    CHECK(f.out.empty()); // no PUBREL after a refused PUBREC [MQTT-4.3.3]
+    CHECK(f.s.inflight() == 0);
+}
+
+TEST_CASE("client session 5.0: a DISCONNECT from the server is reported with its reason",
+          "[protocol]") {
+    fixture_v5 f;
+    f.s.on_packet(codec::disconnect{0x8E}, t0, f.out);
+    CHECK(f.actions.disconnect_reason == std::uint8_t{0x8E});
+    CHECK_FALSE(f.s.connected());
+}
+
+TEST_CASE("client session 5.0: a Topic Alias from the server is a protocol error (we allow none)",
+          "[protocol]") {
+    fixture_v5 f;
+    codec::publish p{"t", "x"};
+    p.props.edit().topic_alias = 1;
+    f.s.on_packet(std::move(p), t0, f.out);
+    CHECK(f.actions.closed == errc::protocol_error);
+    CHECK(f.actions.delivered.empty());
+}
+
+TEST_CASE("client session 3.1.1: a server that refuses the bridge bit can be connected without it",
+          "[protocol]") {
+    recorder actions;
+    write_queue out;
+    auto o = options();
+    o.bridge = true;
+    client_session s{o, actions};
+    CHECK(s.bridge_bit());
+    s.drop_bridge_bit();
+    CHECK_FALSE(s.bridge_bit());
+    s.connect(t0, out);
+    CHECK(bytes_of(out)[8] == 0x04); // the protocol level byte: plain 3.1.1
 }

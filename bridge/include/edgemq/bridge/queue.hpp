@@ -25,6 +25,9 @@ struct queued_message {
     std::string payload;
     std::uint8_t qos = 0;
     bool retain = false;
+    /// Its MQTT 5.0 properties as a PUBLISH carries them (codec::encode_properties), empty when
+    /// it has none: user properties, content type... survive the queue and restarts.
+    std::string properties;
 
     /// What a message counts against max_bytes.
     std::size_t size() const noexcept { return topic.size() + payload.size(); }
@@ -75,6 +78,7 @@ public:
 
 private:
     std::uint64_t drop_oldest(std::int64_t after, std::size_t n, std::int64_t& through);
+    void add_properties_column();
 
     broker::persist::sqlite_file db_;
     limits limits_;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 namespace edgemq::broker {
@@ -42,5 +43,24 @@ inline message_ptr make_message(std::string topic, std::string payload, std::uin
     return std::make_shared<const message>(
         message{std::move(topic), std::move(payload), qos, retain, origin});
 }
+
+/// Takes the properties a PUBLISH arrived with into `m`: its Message Expiry Interval becomes
+/// `expires_at`, and what is for that hop only (Topic Alias, Subscription Identifiers) stays
+/// behind [MQTT-3.3.2-7] [MQTT-3.3.4-6].
+void adopt_properties(message& m, codec::property_set props);
+
+/// The properties of a 5.0 PUBLISH of `m`: its own, the time left of its Message Expiry
+/// Interval, rounded up so that it never reads 0 before it has run out [MQTT-3.3.2-6], and
+/// `subscription_ids` [MQTT-3.3.4-3].
+codec::properties outbound_properties(const message& m,
+                                      std::span<const std::uint32_t> subscription_ids = {});
+
+/// True when a PUBLISH of `m` needs properties at 5.0 (else the empty block will do).
+inline bool has_outbound_properties(const message& m) noexcept {
+    return m.expires_at != std::chrono::steady_clock::time_point{} || !m.props.empty();
+}
+
+/// The size of a whole PUBLISH packet of `m` at `qos` with `props` (5.0) or none (3.1.1: null).
+std::size_t publish_packet_size(const message& m, std::uint8_t qos, const codec::properties* props);
 
 } // namespace edgemq::broker

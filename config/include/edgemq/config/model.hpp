@@ -314,6 +314,12 @@ struct bridge {
     /// Set the "bridge" bit in CONNECT (protocol level 0x84) so that Mosquitto and EMQX do not
     /// echo the bridge's own messages back. Default true, as Mosquitto's try_private.
     bool try_private = true;
+    /// The MQTT version spoken to the remote: 4 (MQTT 3.1.1) or 5 (MQTT 5.0), as MQTT.js and
+    /// paho number them. Default 4. At 5 the bridge asks No Local instead of try_private.
+    std::uint8_t protocol_version = 4;
+    /// 5.0: seconds the remote keeps the bridge's session (its subscriptions and what they
+    /// receive) while the link is down; clean_session = true sends 0. Default 86400 (a day).
+    std::uint32_t session_expiry_interval = 86'400;
     /// TLS to the remote. Default: on when ca, cert or key is set.
     bool tls = false;
     /// PEM CA file the remote's certificate must chain to; default the system's CAs.

@@ -61,6 +61,10 @@ enum class reason_code : std::uint8_t {
     packet_too_large = 0x95,
 };
 
+/// The name the spec gives a 5.0 reason code ("Session taken over" for 0x8E), for logs; "reason
+/// code 0xNN" for one it does not list. Meanings differ by packet only below 0x80.
+std::string reason_name(std::uint8_t code);
+
 /// Protocol levels: 3 is MQTT 3.1 ("MQIsdp"), 4 is MQTT 3.1.1, 5 is MQTT 5.0.
 inline constexpr std::uint8_t protocol_level_31 = 3;
 inline constexpr std::uint8_t protocol_level_311 = 4;

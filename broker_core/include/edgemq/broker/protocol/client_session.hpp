@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-/// The client's side of an MQTT 3.1.1 connection (the bridge's link to a remote broker),
+/// The client's side of an MQTT 3.1.1 or 5.0 connection (the bridge's link to a remote broker),
 /// Sans-I/O: fed the server's packets and the time, it writes the packets to send into a
 /// write_queue and tells its owner, through client_actions, what the connection brought.
 ///
@@ -40,9 +40,17 @@ struct client_options {
     std::optional<std::string> username;
     std::optional<std::string> password;
     std::optional<codec::will_message> will;
-    /// Protocol level 0x84 instead of 4: the "bridge" bit of Mosquitto's try_private, which
-    /// Mosquitto and EMQX read as "do not send this client its own messages back".
+    /// 4 (MQTT 3.1.1) or 5 (MQTT 5.0).
+    std::uint8_t protocol_level = codec::protocol_level_311;
+    /// 3.1.1 only: protocol level 0x84 instead of 4, the "bridge" bit of Mosquitto's
+    /// try_private, which Mosquitto and EMQX read as "do not send this client its own messages
+    /// back". A 5.0 client asks for that with No Local on its subscriptions instead.
     bool bridge = false;
+    /// 5.0: how long the server keeps the session once the connection ends, in seconds
+    /// [MQTT-3.1.2-11]; 3.1.1 keeps it exactly when clean_session is false.
+    std::uint32_t session_expiry_interval = 0;
+    /// 5.0: the largest packet this client accepts; 0 says nothing (no limit).
+    std::uint32_t maximum_packet_size = 0;
     /// Tracked QoS 1/2 messages sent and not yet acknowledged.
     std::uint16_t max_inflight = 100;
 };
@@ -60,8 +68,14 @@ public:
     virtual void acknowledged(std::int64_t token) = 0;
     /// A SUBACK: a return code per filter, codec::suback_failure where refused.
     virtual void subscribed(const std::vector<std::uint8_t>& return_codes) = 0;
-    /// The server refused the CONNECT with `code` [MQTT-3.2.2.3]; the session is closed.
+    /// The server refused the CONNECT with `code` [MQTT-3.2.2.3] (5.0: a reason code of 0x80 or
+    /// more); the session is closed.
     virtual void refused(codec::connect_return_code code) = 0;
+    /// 5.0: the server refused a message published with `token` (PUBACK or PUBREC with a reason
+    /// code of 0x80 or more): the exchange is over, it will not be sent again.
+    virtual void rejected(std::int64_t token, std::uint8_t reason_code) = 0;
+    /// 5.0: the server sent DISCONNECT with `reason_code`; the connection ends.
+    virtual void disconnected(std::uint8_t reason_code) = 0;
     /// The connection must close: errc::protocol_error (a packet a server must not send, or an
     /// acknowledgement of the wrong type) or errc::keep_alive_timeout (no PINGRESP).
     virtual void close(boost::system::error_code reason) = 0;
@@ -95,10 +109,16 @@ public:
     /// resent after the next connect(); the others, and SUBSCRIBEs awaiting SUBACK, are gone.
     void connection_lost() noexcept;
 
-    /// Publishes `m` at m->qos with m->retain. With a token, a QoS 1/2 message is tracked:
-    /// resent until acknowledged, then acknowledged(token); without one it belongs to this
-    /// connection only. False when no packet id is free (nothing written).
-    bool publish(const message_ptr& m, std::optional<std::int64_t> token, net::write_queue& out);
+    enum class publish_result : std::uint8_t {
+        written,
+        no_packet_id, ///< none is free: nothing written
+        too_large,    ///< over the server's Maximum Packet Size (5.0): never sendable
+    };
+    /// Publishes `m` at m->qos with m->retain, within what the server's CONNACK allows (5.0:
+    /// Maximum QoS, Retain Available). With a token, a QoS 1/2 message is tracked: resent until
+    /// acknowledged, then acknowledged(token); without one it belongs to this connection only.
+    publish_result publish(const message_ptr& m, std::optional<std::int64_t> token,
+                           net::write_queue& out);
 
     /// Subscribes to `filters` in one SUBSCRIBE (nothing when empty).
     void subscribe(const std::vector<codec::subscription>& filters, net::write_queue& out);
@@ -111,11 +131,20 @@ public:
     /// No tracked message may be published until one is acknowledged: max_inflight of them
     /// are, or (with a window near 65535) no packet id is left.
     bool window_full() const noexcept {
-        return tracked_ >= options_.max_inflight ||
+        return tracked_ >= options_.max_inflight || inflight_.size() >= server_.receive_maximum ||
                inflight_.size() + subscribes_.size() >= max_packet_ids;
     }
     /// Tracked messages in the window.
     std::size_t inflight() const noexcept { return tracked_; }
+    /// The keep-alive in force: ours, or the server's Server Keep Alive (5.0) [MQTT-3.2.2-21].
+    std::uint16_t keep_alive() const noexcept { return keep_alive_; }
+    std::uint8_t protocol_level() const noexcept { return options_.protocol_level; }
+    /// Whether the next CONNECT sets the bridge bit (3.1.1), and turning it off for a server
+    /// that refuses it, as Mosquitto's bridge retries.
+    bool bridge_bit() const noexcept {
+        return options_.bridge && options_.protocol_level != codec::protocol_level_5;
+    }
+    void drop_bridge_bit() noexcept { options_.bridge = false; }
 
 private:
     static constexpr std::size_t max_packet_ids = 65535;
@@ -137,26 +166,43 @@ private:
 
     void on_connack(const codec::connack& p, clock::time_point now, net::write_queue& out);
     void on_publish(codec::publish p, net::write_queue& out);
-    void on_puback(std::uint16_t id);
-    void on_pubrec(std::uint16_t id, net::write_queue& out);
+    void on_puback(const codec::puback& p);
+    void on_pubrec(const codec::pubrec& p, net::write_queue& out);
     void on_pubcomp(std::uint16_t id);
     void on_suback(const codec::suback& p);
     /// Resends the window [MQTT-4.4.0-1]; returns the PUBLISH packets written.
     std::size_t resend(bool session_present, net::write_queue& out);
-    /// Removes an acknowledged entry and tells the owner.
-    void finish(fifo<inflight_entry>::iterator it);
+    /// Removes an acknowledged (or, with a reason code of 0x80 or more, refused) entry and tells
+    /// the owner.
+    void finish(fifo<inflight_entry>::iterator it, std::uint8_t reason_code = 0);
+    /// Appends a PUBLISH of `m` in the connection's layout (5.0: with its properties).
+    void write_publish(const message_ptr& m, std::uint8_t qos, bool retain, bool dup,
+                       std::uint16_t id, net::write_queue& out) const;
+    std::uint8_t level() const noexcept { return options_.protocol_level; }
     void fail(boost::system::error_code reason);
     fifo<inflight_entry>::iterator find(std::uint16_t id);
     std::uint16_t next_packet_id();
 
+    /// What the server's CONNACK allows (5.0); 3.1.1 servers allow everything.
+    struct server_limits {
+        std::uint16_t receive_maximum = 65535; ///< QoS 1/2 PUBLISHes unacknowledged at once
+        std::uint32_t maximum_packet_size = 268'435'460;
+        std::uint8_t maximum_qos = 2;
+        bool retain_available = true;
+    };
+
+    bool is_v5() const noexcept { return options_.protocol_level == codec::protocol_level_5; }
+
     client_options options_;
     client_actions* actions_;
+    server_limits server_;
     stage stage_ = stage::disconnected;
     fifo<inflight_entry> inflight_;           ///< in send order, which is resend order
     std::size_t tracked_ = 0;                 ///< entries with a token
     std::vector<std::uint16_t> subscribes_;   ///< SUBSCRIBE ids awaiting SUBACK
     std::vector<std::uint16_t> inbound_qos2_; ///< received, PUBREL not yet
     packet_id_pool ids_;
+    std::uint16_t keep_alive_ = 0;
     bool ping_outstanding_ = false;
     clock::time_point ping_sent_{};
     clock::time_point last_read_{};
