@@ -29,8 +29,8 @@ test_packages=(
 want=("${packages[@]}")
 if [ "${1:-}" = "--test" ]; then
     want+=("${test_packages[@]}")
-    # Node.js for tests/dashboard, unless one is installed already (e.g. from NodeSource, whose
-    # nodejs package conflicts with Debian's npm).
+    # Node.js for tests/dashboard and tests/mqttjs, unless one is installed already (e.g. from
+    # NodeSource, whose nodejs package conflicts with Debian's npm).
     command -v npm >/dev/null || want+=(nodejs npm)
 fi
 

@@ -136,10 +136,13 @@ struct worker {
     const unsigned index;
     asio::io_context ctx;
     routing::subscription_tree<session_ptr, protocol::subscription_options> subscriptions;
-    routing::shared_subscriptions<session_ptr, protocol::subscription_options> shared;
-    /// Adds or removes a subscription of this replica (ordinary or shared).
+    using shared_index = routing::shared_subscriptions<session_ptr, protocol::subscription_options>;
+    shared_index shared;
+    /// Adds or removes a subscription of this replica (ordinary or shared; a shared group made
+    /// here counts its turns in `turn`, which every replica of the group shares).
     void add_subscription(std::string_view filter, const session_ptr& s,
-                          const protocol::subscription_options& o);
+                          const protocol::subscription_options& o,
+                          shared_index::turn_counter turn = nullptr);
     void remove_subscription(std::string_view filter, const session_ptr& s);
     std::vector<std::vector<remote_delivery>> outbox; ///< indexed by destination worker
     /// Scratch for route(): the matching subscriptions.
@@ -293,6 +296,10 @@ private:
     routing::retained_store retained_;
     /// The retained messages on disk, with [broker] persistence.
     std::unique_ptr<persist::retained_db> retained_db_;
+
+    /// The turn counter of every shared subscription group ever made, one for all replicas.
+    std::mutex shared_turns_mutex_;
+    std::unordered_map<std::string, worker::shared_index::turn_counter> shared_turns_;
 
     mutable std::mutex registry_mutex_;
     std::unordered_map<std::string_view, session_ptr> sessions_; ///< keys view session::client_id

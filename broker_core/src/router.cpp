@@ -18,14 +18,24 @@ bool broker_impl::subscribe(worker& w, const session_ptr& s, const std::string& 
     if (fresh) {
         subscriptions_.fetch_add(1, std::memory_order_relaxed);
     }
-    on_every_worker(w, [filter, s, o](worker& x) { x.add_subscription(filter, s, o); });
+    worker::shared_index::turn_counter turn;
+    if (const auto share = routing::parse_shared(filter)) {
+        const std::lock_guard lock{shared_turns_mutex_};
+        auto& t = shared_turns_[worker::shared_index::key(share->group, share->filter)];
+        if (!t) {
+            t = std::make_shared<std::atomic<std::size_t>>(0);
+        }
+        turn = t;
+    }
+    on_every_worker(w, [filter, s, o, turn](worker& x) { x.add_subscription(filter, s, o, turn); });
     return fresh;
 }
 
 void worker::add_subscription(std::string_view filter, const session_ptr& s,
-                   const protocol::subscription_options& o) {
+                              const protocol::subscription_options& o,
+                              shared_index::turn_counter turn) {
     if (const auto share = routing::parse_shared(filter)) {
-        shared.insert(share->group, share->filter, s, o);
+        shared.insert(share->group, share->filter, s, o, std::move(turn));
     } else {
         subscriptions.insert(filter, s, o);
     }

@@ -75,12 +75,30 @@ TEST_CASE("a shared group passes over members it is told to avoid, unless all ar
     g.insert("g", "t", "a", 0);
     g.insert("g", "t", "b", 0);
     g.insert("g", "t", "c", 0);
-    CHECK(deliveries(g, "t", 3, {"b"}) == std::vector<std::string>{"a:0", "c:0", "a:0"});
+    // b's turn goes to the next one that is not avoided.
+    CHECK(deliveries(g, "t", 3, {"b"}) == std::vector<std::string>{"a:0", "c:0", "c:0"});
     CHECK(deliveries(g, "t", 2, {"a", "b", "c"}).size() == 2); // somebody gets it anyway
     const auto next = g.pick("g", "t", [](const std::string& s) { return s == "c"; });
     REQUIRE(next);
     CHECK(next->first == "c");
     CHECK_FALSE(g.pick("g", "u", anyone));
+}
+
+TEST_CASE("replicas of one group that share a turn counter go round the members together",
+          "[unit][routing]") {
+    groups one;
+    groups other;
+    const auto turn = std::make_shared<std::atomic<std::size_t>>(0);
+    for (auto* g : {&one, &other}) {
+        g->insert("g", "t", "a", 0, turn);
+        g->insert("g", "t", "b", 0);
+    }
+    std::vector<std::string> got;
+    for (auto* g : {&one, &other, &one, &other}) {
+        const auto more = deliveries(*g, "t", 1);
+        got.insert(got.end(), more.begin(), more.end());
+    }
+    CHECK(got == std::vector<std::string>{"a:0", "b:0", "a:0", "b:0"});
 }
 
 TEST_CASE("members leave a shared group; the last one takes the group with it",

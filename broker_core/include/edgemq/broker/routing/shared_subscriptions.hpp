@@ -4,6 +4,7 @@
 #include "edgemq/broker/routing/subscription_tree.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -18,16 +19,23 @@
 /// each matching message goes to one of them, in turn. Groups are found through a
 /// subscription_tree over their filters, so matching costs what it costs for ordinary ones.
 /// Thread safety: none; one owner thread per instance (the broker keeps one per I/O thread).
+/// The turn of a group is an atomic counter that the replicas of one group may share, so that
+/// messages routed on different threads still go round the members in turn.
 namespace edgemq::broker::routing {
 
 template <typename Subscriber, typename Options> class shared_subscriptions {
 public:
+    using turn_counter = std::shared_ptr<std::atomic<std::size_t>>;
+
     /// Adds or updates `subscriber` as a member of `group` on `filter`. True when it was new.
+    /// A group made by this call counts its turns in `turn` (a new counter when null).
     bool insert(std::string_view group, std::string_view filter, const Subscriber& subscriber,
-                const Options& options) {
+                const Options& options, turn_counter turn = nullptr) {
         auto it = groups_.find(key(group, filter));
         if (it == groups_.end()) {
-            it = groups_.emplace(key(group, filter), std::make_unique<members>()).first;
+            auto g = std::make_unique<members>();
+            g->turn = turn ? std::move(turn) : std::make_shared<std::atomic<std::size_t>>(0);
+            it = groups_.emplace(key(group, filter), std::move(g)).first;
             index_.insert(filter, it->second.get(), 0);
         }
         auto& list = it->second->list;
@@ -85,22 +93,21 @@ public:
 private:
     struct members {
         std::vector<std::pair<Subscriber, Options>> list; ///< never empty
-        std::size_t turn = 0;
+        turn_counter turn;
 
         template <typename P> const std::pair<Subscriber, Options>& next(P& prefer) {
             const std::size_t n = list.size();
-            std::size_t chosen = turn % n;
+            const std::size_t t = turn->fetch_add(1, std::memory_order_relaxed);
             for (std::size_t i = 0; i < n; ++i) {
-                if (prefer(list[(turn + i) % n].first)) {
-                    chosen = (turn + i) % n;
-                    break;
+                if (prefer(list[(t + i) % n].first)) {
+                    return list[(t + i) % n];
                 }
             }
-            turn = chosen + 1;
-            return list[chosen];
+            return list[t % n];
         }
     };
 
+public:
     /// A group name holds no `/` [MQTT-4.8.2-2], so "group/filter" names one group.
     static std::string key(std::string_view group, std::string_view filter) {
         std::string k;
@@ -109,6 +116,7 @@ private:
         return k;
     }
 
+private:
     std::map<std::string, std::unique_ptr<members>, std::less<>> groups_;
     subscription_tree<members*, char> index_;
 };
