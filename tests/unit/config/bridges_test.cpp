@@ -46,6 +46,8 @@ remote_prefix = "site-7/"
     CHECK(b.reconnect_min == 1s);
     CHECK(b.reconnect_max == 60s);
     CHECK(b.notification_topic == "site-7/$bridge/cloud/state");
+    CHECK(b.protocol_version == 4);
+    CHECK(b.session_expiry_interval == 86'400u);
     REQUIRE(b.topics.size() == 1);
     CHECK(b.topics[0].direction == bridge_direction::out);
     CHECK(b.topics[0].qos == 1);
@@ -133,6 +135,30 @@ pattern = "#"
 )"),
                Catch::Contains("cert and key come together") &&
                    Catch::Contains("name \"a\" is already used by bridges[0]"));
+    CHECK_THAT(errors(R"(
+[[bridges]]
+name = "cloud"
+address = "h"
+protocol_version = 3
+[[bridges.topics]]
+pattern = "#"
+)"),
+               Catch::Contains("t.toml:5:20: bridges[0].protocol_version:"));
+}
+
+TEST_CASE("a bridge speaks MQTT 5.0 with protocol_version = 5", "[config][bridge]") {
+    const auto g = load_string(R"(
+[[bridges]]
+name = "cloud"
+address = "h"
+protocol_version = 5
+session_expiry_interval = 3600
+[[bridges.topics]]
+pattern = "#"
+)",
+                               "t.toml");
+    CHECK(g.bridges.at(0).protocol_version == 5);
+    CHECK(g.bridges.at(0).session_expiry_interval == 3600u);
 }
 
 TEST_CASE("the commented bridge example in config/edgemq.toml loads", "[config][bridge]") {
