@@ -73,7 +73,7 @@ TEST_CASE("MQTT 5.0 clients: paho MQTTv5 and mosquitto -V mqttv5 exchange proper
 }
 
 TEST_CASE("MQTT 5.0 clients: a paho session with a Session Expiry Interval gets what was "
-          "published while it was away; one without is gone at disconnect",
+          "published while it was away, one without is gone at disconnect",
           "[integration][clients][mqtt5]") {
     test_broker b;
     const auto run = [&](const lines& args) {
@@ -102,7 +102,7 @@ TEST_CASE("MQTT 5.0 clients: a paho session with a Session Expiry Interval gets 
 }
 
 TEST_CASE("MQTT 5.0 clients: mosquitto_sub -V mqttv5 members of a shared subscription split "
-          "the messages; a 3.1.1 member takes its turn",
+          "the messages, a 3.1.1 member takes its turn",
           "[integration][clients][mqtt5]") {
     test_broker b;
     auto a = start_mosquitto_sub(b.port(), {"-V", "mqttv5", "-q", "1", "-t", "$share/g/jobs", "-v"});

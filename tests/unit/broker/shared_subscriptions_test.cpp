@@ -101,7 +101,7 @@ TEST_CASE("replicas of one group that share a turn counter go round the members 
     CHECK(got == std::vector<std::string>{"a:0", "b:0", "a:0", "b:0"});
 }
 
-TEST_CASE("members leave a shared group; the last one takes the group with it",
+TEST_CASE("members leave a shared group, the last one takes the group with it",
           "[unit][routing]") {
     groups g;
     g.insert("g", "t", "a", 0);
