@@ -88,6 +88,54 @@ field regex_text(std::string_view key, std::string& out, names known) {
             }};
 }
 
+/// A `match` key that must have a given shape to ever match what `edgemq ports` shows:
+/// refused at its value when `fits` says no (and kept, so that "vid and pid come together"
+/// does not pile on).
+field shaped_text(std::string_view key, std::string& out, bool (*fits)(std::string_view),
+                  std::string_view expected) {
+    return {
+        key, [&out, fits, expected](context& cx, const toml::node& node, const std::string& path) {
+            const auto value = read_string(cx, node, path);
+            if (!value) {
+                return;
+            }
+            out = *value;
+            if (!fits(*value)) {
+                cx.error(node, path,
+                         "expected " + std::string(expected) + ", got " + double_quoted(*value));
+            }
+        }};
+}
+
+/// A USB vendor or product id: 4 hex digits ("1a86"), as libserialport reports them.
+bool usb_id_shaped(std::string_view v) {
+    return v.size() == 4 && std::ranges::all_of(v, [](char c) {
+               return std::isxdigit(static_cast<unsigned char>(c));
+           });
+}
+
+/// A USB port path as Linux names it: the bus, then the port on each hub ("1-1.2").
+bool usb_location_shaped(std::string_view v) {
+    const auto dash = v.find('-');
+    if (dash == 0 || dash == std::string_view::npos ||
+        !std::ranges::all_of(v.substr(0, dash),
+                             [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+        return false;
+    }
+    const auto ports = v.substr(dash + 1);
+    bool digit_before = false;
+    for (const char c : ports) {
+        if (std::isdigit(static_cast<unsigned char>(c))) {
+            digit_before = true;
+        } else if (c == '.' && digit_before) {
+            digit_before = false;
+        } else {
+            return false;
+        }
+    }
+    return digit_before;
+}
+
 constexpr std::array<std::string_view, 3> parities{"none", "even", "odd"};
 constexpr std::array<std::string_view, 3> flow_controls{"none", "rtscts", "xonxoff"};
 constexpr std::array<std::string_view, 3> modem_lines{"keep", "on", "off"};
@@ -168,8 +216,8 @@ void read_command(context& cx, const toml::node& node, const std::string& path,
 /// the two can be told apart. Two devices on one port would fight over it: the second open
 /// fails, or on a pty each reads part of the frames. Compared as written, without resolving
 /// symlinks. The driver tries path first, so an equal path clashes whatever else the matches
-/// say; the USB ids clash only when neither match names a path or by_id, with vid and pid
-/// compared ignoring case as the driver does.
+/// say; the USB keys clash only when neither match names a path or by_id and all of them are
+/// the same, with vid and pid compared ignoring case as the driver does.
 std::string claimed_twice(const device_match& earlier, const device_match& later,
                           const std::string& earlier_path) {
     const auto taken = " already used by " + earlier_path;
@@ -182,7 +230,8 @@ std::string claimed_twice(const device_match& earlier, const device_match& later
         return "by_id " + double_quoted(later.by_id) + " is" + taken;
     }
     const auto usb_only = [](const device_match& m) {
-        return m.path.empty() && m.by_id.empty() && (!m.vid.empty() || !m.serial.empty());
+        return m.path.empty() && m.by_id.empty() &&
+               (!m.vid.empty() || !m.serial.empty() || !m.product.empty() || !m.location.empty());
     };
     const auto same_hex = [](std::string_view x, std::string_view y) {
         return std::ranges::equal(x, y, [](char a, char b) {
@@ -191,7 +240,8 @@ std::string claimed_twice(const device_match& earlier, const device_match& later
         });
     };
     if (!usb_only(earlier) || !usb_only(later) || !same_hex(earlier.vid, later.vid) ||
-        !same_hex(earlier.pid, later.pid) || earlier.serial != later.serial) {
+        !same_hex(earlier.pid, later.pid) || earlier.serial != later.serial ||
+        earlier.product != later.product || earlier.location != later.location) {
         return "";
     }
     std::vector<std::string> ids;
@@ -204,13 +254,20 @@ std::string claimed_twice(const device_match& earlier, const device_match& later
     if (!later.serial.empty()) {
         ids.push_back("serial " + double_quoted(later.serial));
     }
+    if (!later.product.empty()) {
+        ids.push_back("product " + double_quoted(later.product));
+    }
+    if (!later.location.empty()) {
+        ids.push_back("location " + double_quoted(later.location));
+    }
     std::string what;
     for (std::size_t i = 0; i < ids.size(); ++i) {
         what += (i == 0 ? "" : i + 1 == ids.size() ? " and " : ", ") + ids[i];
     }
     return what + (ids.size() == 1 ? " is" : " are") + taken +
-           (later.serial.empty()
-                ? "; add each adapter's serial to match, or match by_id (see `edgemq ports`)"
+           (later.serial.empty() && later.location.empty()
+                ? "; add each adapter's serial or location to match, or match by_id (see "
+                  "`edgemq ports`)"
                 : "");
 }
 
@@ -224,7 +281,8 @@ void check_device(context& cx, const toml::node& at, const std::string& path, co
                      " may hold only letters, digits, '_' and '-' (it is used in topics)");
     }
     const auto& m = d.match;
-    if (m.path.empty() && m.by_id.empty() && m.vid.empty() && m.serial.empty()) {
+    if (m.path.empty() && m.by_id.empty() && m.vid.empty() && m.serial.empty() &&
+        m.product.empty() && m.location.empty()) {
         cx.error(at, path,
                  R"(missing "match", e.g. match = { by_id = "usb-FTDI_FT232R_A900WXPC-if00-port0" } )"
                  R"(or match = { path = "/dev/ttyUSB0" } or match = { vid = "1a86", pid = "7523" })");
@@ -276,9 +334,14 @@ field device_array(std::string_view key, std::vector<device>& out) {
                           {
                               nonempty_text("path", d.match.path),
                               nonempty_text("by_id", d.match.by_id),
-                              nonempty_text("vid", d.match.vid),
-                              nonempty_text("pid", d.match.pid),
+                              shaped_text("vid", d.match.vid, usb_id_shaped,
+                                          R"(4 hex digits, e.g. "1a86")"),
+                              shaped_text("pid", d.match.pid, usb_id_shaped,
+                                          R"(4 hex digits, e.g. "7523")"),
                               nonempty_text("serial", d.match.serial),
+                              nonempty_text("product", d.match.product),
+                              shaped_text("location", d.match.location, usb_location_shaped,
+                                          R"(a USB port as `edgemq ports` shows it, e.g. "1-1.2")"),
                           }),
                     integer("baud", d.baud, 50, 4'000'000),
                     integer("data_bits", d.data_bits, 5, 8),

@@ -7,6 +7,7 @@
 #include "edgemq/broker/clock.hpp"
 #include "edgemq/broker/codec/decode.hpp"
 #include "edgemq/serial/device.hpp"
+#include "edgemq/serial/port_info.hpp"
 
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
@@ -87,6 +88,30 @@ void metric(std::string& out, std::string_view name, std::string_view type, std:
     out += '\n';
 }
 
+/// A serial port as libserialport describes it; null for what it does not report (a port that
+/// is not USB has no USB identity, bus or address).
+json::object port_json(const serial::port_info& p) {
+    const auto text = [](const std::string& s) {
+        return s.empty() ? json::value(nullptr) : json::value(s);
+    };
+    const auto number = [](int n) { return n < 0 ? json::value(nullptr) : json::value(n); };
+    return {
+        {"path", p.path},
+        {"transport", serial::to_string(p.transport)},
+        {"description", text(p.description)},
+        {"vid", text(p.vid)},
+        {"pid", text(p.pid)},
+        {"serial", text(p.serial)},
+        {"manufacturer", text(p.manufacturer)},
+        {"product", text(p.product)},
+        {"location", text(p.location)},
+        {"bus", number(p.bus)},
+        {"address", number(p.address)},
+        {"by_id", text(p.by_id)},
+        {"bluetooth_address", text(p.bluetooth_address)},
+    };
+}
+
 /// A device as JSON text. `values` is the last state exactly as the driver published it, so
 /// that the API shows the numbers MQTT subscribers saw (a double parsed and serialized again by
 /// Boost.JSON turns 25.1 into 2.51E1); null if it is not JSON, which it never should be.
@@ -96,6 +121,8 @@ std::string device_json(const serial::device_status& d) {
         {"online", d.online},
         {"availability", d.online ? "online" : "offline"},
         {"port", d.port},
+        {"port_details", d.port_details.path.empty() ? json::value(nullptr)
+                                                     : json::value(port_json(d.port_details))},
         {"last_error", d.last_error},
         {"online_since_ms", d.online_since_ms},
         {"last_seen_ms", d.last_seen_ms},
@@ -492,6 +519,24 @@ response admin_api::handle(const request& req, const target& t, std::string_view
     }
     if (route == "devices" || route.starts_with("devices/")) {
         return handle_devices(req, t, route);
+    }
+    if (route == "ports") {
+        return get_only([&] {
+            const auto p = paging_of(t);
+            if (!p) {
+                return bad_paging(v);
+            }
+            // Blocks on sysfs reads, on this thread of the admin server's own.
+            const auto ports = serial::list_ports();
+            const auto all = devices_ ? devices_->devices() : std::vector<serial::device_status>{};
+            return json_response(
+                http::status::ok, v, page_of(ports, *p, [&all](const serial::port_info& port) {
+                    auto o = port_json(port);
+                    const auto it = std::ranges::find(all, port.path, &serial::device_status::port);
+                    o["device"] = it == all.end() ? json::value(nullptr) : json::value(it->id);
+                    return o;
+                }));
+        });
     }
     if (route == "bridges" || route.starts_with("bridges/")) {
         return get_only([&] { return handle_bridges(req, t, route); });

@@ -148,6 +148,18 @@ function values_text(v) {
     .map(([k, x]) => k + '=' + (typeof x === 'object' ? JSON.stringify(x) : x)).join('  ');
 }
 
+// The device's port, with the USB identity libserialport reports for it:
+// "/dev/ttyUSB0 (1a86:7523 A9 at 1-1.2)", the manufacturer and product in its title.
+function port_cell(row, d) {
+  const p = d.port_details;
+  const usb = p && p.vid ? [p.vid + ':' + p.pid, p.serial, p.location && 'at ' + p.location]
+    .filter(Boolean).join(' ') : '';
+  cell(row, d.port ? d.port + (usb ? ' (' + usb + ')' : '') : '-');
+  if (p && (p.manufacturer || p.product)) {
+    row.cells[row.cells.length - 1].title = [p.manufacturer, p.product].filter(Boolean).join(' ');
+  }
+}
+
 async function refresh_devices() {
   const body = await (await api('devices?limit=1000')).json();
   const tbody = $('devices').tBodies[0];
@@ -160,7 +172,7 @@ async function refresh_devices() {
     badge.className = 'badge ' + d.availability; badge.textContent = d.availability;
     const availability = row.insertCell(); availability.appendChild(badge);
     if (d.last_error) availability.title = d.last_error;
-    cell(row, d.port || '-'); cell(row, values_text(d.values)); cell(row, d.stats.frames);
+    port_cell(row, d); cell(row, values_text(d.values)); cell(row, d.stats.frames);
     cell(row, d.stats.parse_errors + d.stats.dropped);
     cell(row, d.last_seen_ms ? new Date(d.last_seen_ms).toLocaleTimeString() : 'never');
   }

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ports.hpp"
 #include "default_paths.hpp"
+#include "table_printer.hpp"
 
 #include "edgemq/config/load.hpp"
 #include "edgemq/serial/port.hpp"
 
 #include <filesystem>
-#include <iomanip>
 #include <iostream>
 #include <optional>
 
@@ -52,9 +52,10 @@ int ports_main(std::span<const std::string_view> args) {
             unresolved.emplace_back(d.id, r.error);
         }
     }
-    std::cout << std::left << std::setw(16) << "PORT" << std::setw(56) << "BY-ID" << std::setw(24)
-              << "USB"
-              << "DEVICE\n";
+    // What libserialport reports, one port a line; "-" where it reports nothing (a port
+    // that is not USB has no USB identity).
+    const auto shown = [](const std::string& text) { return text.empty() ? "-" : text; };
+    std::vector<std::vector<std::string>> rows;
     for (const auto& p : ports) {
         std::string device = "-";
         const auto node = canonical_or_same(p.path);
@@ -63,12 +64,15 @@ int ports_main(std::span<const std::string_view> args) {
                 device = id;
             }
         }
-        const auto usb = p.vid.empty()
-                             ? std::string("-")
-                             : p.vid + ":" + p.pid + (p.serial.empty() ? "" : " " + p.serial);
-        std::cout << std::setw(16) << p.path << std::setw(56) << (p.by_id.empty() ? "-" : p.by_id)
-                  << std::setw(24) << usb << device << '\n';
+        rows.push_back({p.path, device, std::string(serial::to_string(p.transport)),
+                        p.vid.empty() ? "-" : p.vid + ":" + p.pid, shown(p.serial),
+                        shown(p.location), shown(p.manufacturer), shown(p.product),
+                        shown(p.by_id)});
     }
+    print_table(std::cout,
+                {"PORT", "DEVICE", "TRANSPORT", "VID:PID", "SERIAL", "LOCATION", "MANUFACTURER",
+                 "PRODUCT", "BY-ID"},
+                rows);
     if (ports.empty()) {
         std::cout << "(no serial ports found)\n";
     }

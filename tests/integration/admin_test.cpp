@@ -4,6 +4,7 @@
 
 #include "admin_http.hpp"
 #include "certs.hpp"
+#include "libserialport_ports.hpp"
 #include "process.hpp"
 #include "pty.hpp"
 #include "real_clients.hpp"
@@ -560,6 +561,11 @@ TEST_CASE("devices on the admin API: a socat pty sensor's availability, last val
     CHECK(first.at("id") == "sensor");
     CHECK(first.at("availability") == "online");
     CHECK(text(first.at("port")).starts_with("/dev/pts/"));
+    // libserialport cannot describe a pty: its details are the path alone.
+    CHECK(first.at("port_details").at("path") == first.at("port"));
+    CHECK(first.at("port_details").at("transport") == "native");
+    CHECK(first.at("port_details").at("vid").is_null());
+    CHECK(first.at("port_details").at("location").is_null());
     CHECK(first.at("last_seen_ms") == 0);
     CHECK(first.at("values").as_object().empty());
     const auto opened_ms = first.at("online_since_ms").to_number<std::int64_t>();
@@ -644,6 +650,36 @@ TEST_CASE("devices on the admin API: a socat pty sensor's availability, last val
     r = run_ctl(f.port(), {"devices", "restart", "nope"});
     CHECK(r.exit_code == 1);
     CHECK(r.err == "edgemq ctl: no device nope\n");
+}
+
+TEST_CASE("/api/v1/ports lists the machine's serial ports as libserialport does",
+          "[integration][admin][serial]") {
+    admin_fixture f;
+    const auto r = f.authed(http::verb::get, "/api/v1/ports?limit=1000");
+    REQUIRE(r.status == 200);
+    CHECK(r.header("content-type") == "application/json");
+    const auto expected = edgemq::test::libserialport_ports();
+    const auto body = r.json();
+    const auto& data = body.at("data").as_array();
+    REQUIRE(data.size() == expected.size());
+    CHECK(body.at("meta").at("count") == expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        const auto& port = data[i].as_object();
+        INFO(json::serialize(port));
+        CHECK(text(port.at("path")) == expected[i].name);
+        CHECK(text(port.at("transport")) == expected[i].transport);
+        if (expected[i].vid_pid.empty()) {
+            CHECK(port.at("vid").is_null());
+            CHECK(port.at("bus").is_null());
+        } else {
+            CHECK(text(port.at("vid")) + ":" + text(port.at("pid")) == expected[i].vid_pid);
+        }
+        // No serial service in this fixture: no port is any device's.
+        CHECK(port.at("device").is_null());
+    }
+    CHECK(f.authed(http::verb::post, "/api/v1/ports").status == 405);
+    CHECK(f.authed(http::verb::get, "/api/v1/ports?limit=0").status == 400);
+    CHECK(f.get("/api/v1/ports").status == 401);
 }
 
 TEST_CASE("failed logins from one address are refused with 429 for a minute, others are not",

@@ -2,6 +2,7 @@
 // The built edgemq binary as an operator runs it: `edgemq --config FILE` serving a real client
 // and stopping cleanly on SIGTERM, and `edgemq check-config FILE` pointing at the bad line.
 
+#include "libserialport_ports.hpp"
 #include "real_clients.hpp"
 
 #include <catch2/catch.hpp>
@@ -13,7 +14,9 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -166,4 +169,39 @@ TEST_CASE("edgemq ports lists the serial ports and which configured device match
     // The pty is not a serial port of the listing, but the device resolves to it, so it is not
     // reported missing.
     CHECK(r.out.find("device bench: no port matches it now") == std::string::npos);
+}
+
+TEST_CASE("edgemq ports shows the machine's real ports as libserialport lists them",
+          "[integration][gateway][serial]") {
+    // No config: only the ports. Each line is one of libserialport's ports, in its order,
+    // with its transport and (for USB) its ids; nothing else is listed.
+    const temp_file config{"[admin]\nenabled = false\n"};
+    const auto r = run_process({EDGEMQ_BINARY, "ports", "--config", config.path()});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    const auto expected = edgemq::test::libserialport_ports();
+    std::vector<std::string> lines;
+    std::istringstream out(r.out);
+    for (std::string line; std::getline(out, line);) {
+        lines.push_back(line);
+    }
+    REQUIRE(!lines.empty());
+    CHECK(lines[0].starts_with("PORT"));
+    CHECK(lines[0].find("TRANSPORT") != std::string::npos);
+    CHECK(lines[0].find("VID:PID") != std::string::npos);
+    CHECK(lines[0].find("LOCATION") != std::string::npos);
+    if (expected.empty()) {
+        CHECK(lines == std::vector<std::string>{lines[0], "(no serial ports found)"});
+        return;
+    }
+    REQUIRE(lines.size() == expected.size() + 1);
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        std::istringstream cells(lines[i + 1]);
+        std::string port, device, transport, vid_pid;
+        cells >> port >> device >> transport >> vid_pid;
+        CHECK(port == expected[i].name);
+        CHECK(device == "-");
+        CHECK(transport == expected[i].transport);
+        CHECK(vid_pid == (expected[i].vid_pid.empty() ? "-" : expected[i].vid_pid));
+    }
 }

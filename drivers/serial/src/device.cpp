@@ -69,6 +69,11 @@ void device::refresh_status() {
     }
 }
 
+void device::set_port_details(port_info details) {
+    const std::lock_guard lock{status_mutex_};
+    status_.port_details = std::move(details);
+}
+
 std::string device::topic(std::string_view suffix) const {
     return cfg_.publish.base + '/' + cfg_.id + std::string(suffix);
 }
@@ -196,6 +201,12 @@ asio::awaitable<void> device::async_run() {
         last_problem.clear();
         last_error_.clear();
         port_path_ = path.path;
+        auto details = describe_port(path.path);
+        if (!details) {
+            details.emplace();
+            details->path = path.path; // a pty: nothing more to tell
+        }
+        set_port_details(std::move(*details));
         boost::system::error_code ec;
         port_.assign(opened.fd, ec);
         ++opens_;
@@ -209,6 +220,7 @@ asio::awaitable<void> device::async_run() {
         writer_wake_.cancel();
         co_await async_read_port();
         port_.close(ec);
+        set_port_details({});
         framer_.reset();
         reply_timer_.cancel(); // a command awaiting its reply fails now
         refresh_status();

@@ -167,6 +167,40 @@ TEST_CASE("device errors carry file:line:col", "[config][serial]") {
           "'parser', 'fields', 'publish', 'commands', 'stats_interval'");
 }
 
+TEST_CASE("match reads product and location, and refuses ids and locations that never match",
+          "[config][serial]") {
+    const auto g = load_string("[[devices]]\nid = \"a\"\n"
+                               "match = { vid = \"1A86\", pid = \"7523\", product = \"USB "
+                               "Serial\", location = \"1-1.2\" }\n"
+                               "[[devices]]\nid = \"b\"\nmatch = { location = \"3-2.4.1\" }\n",
+                               "t.toml");
+    REQUIRE(g.devices.size() == 2);
+    CHECK(g.devices[0].match.vid == "1A86");
+    CHECK(g.devices[0].match.product == "USB Serial");
+    CHECK(g.devices[0].match.location == "1-1.2");
+    // A location alone is a match of its own.
+    CHECK(g.devices[1].match.location == "3-2.4.1");
+
+    CHECK(errors("[[devices]]\nid = \"a\"\nmatch = { vid = \"0x1a86\", pid = \"7523\" }\n") ==
+          std::vector<std::string>{
+              R"(t.toml:3:17: devices[0].match.vid: expected 4 hex digits, e.g. "1a86", got )"
+              R"("0x1a86")"});
+    CHECK(first_error("[[devices]]\nid = \"a\"\nmatch = { vid = \"1a86\", pid = \"75g3\" }\n") ==
+          R"(t.toml:3:31: devices[0].match.pid: expected 4 hex digits, e.g. "7523", got "75g3")");
+    for (const auto* bad : {"1.2", "1-", "-1", "1-1.", "1-1..2", "usb1", "1-1.2:1.0", "a-1"}) {
+        INFO(bad);
+        CHECK(first_error("[[devices]]\nid = \"a\"\n\nmatch = { location = \"" + std::string(bad) +
+                          "\" }\n") ==
+              "t.toml:4:22: devices[0].match.location: expected a USB port as `edgemq ports` "
+              "shows it, e.g. \"1-1.2\", got \"" +
+                  std::string(bad) + "\"");
+    }
+    // (and, with nothing else in it, the match is missing as well)
+    const auto empty_product = errors("[[devices]]\nid = \"a\"\nmatch = { product = \"\" }\n");
+    REQUIRE(empty_product.size() == 2);
+    CHECK(empty_product[1] == "t.toml:3:21: devices[0].match.product: must not be empty");
+}
+
 TEST_CASE("two devices cannot claim one port", "[config][serial]") {
     // At the second device's match, against the first device that has the port.
     CHECK(errors("[[devices]]\nid = \"a\"\nmatch = { path = \"/dev/ttyUSB0\" }\n"
@@ -194,7 +228,12 @@ TEST_CASE("two devices cannot claim one port", "[config][serial]") {
     CHECK(first_error("[[devices]]\nid = \"a\"\nmatch = { vid = \"0403\", pid = \"6001\" }\n"
                       "[[devices]]\nid = \"b\"\nmatch = { vid = \"0403\", pid = \"6001\" }\n") ==
           R"(t.toml:6:9: devices[1].match: vid "0403" and pid "6001" are already used by )"
-          "devices[0]; add each adapter's serial to match, or match by_id (see `edgemq ports`)");
+          "devices[0]; add each adapter's serial or location to match, or match by_id (see "
+          "`edgemq ports`)");
+    // The same USB port, whatever else the matches leave out.
+    CHECK(first_error("[[devices]]\nid = \"a\"\nmatch = { location = \"1-1.2\" }\n"
+                      "[[devices]]\nid = \"b\"\nmatch = { location = \"1-1.2\" }\n") ==
+          R"(t.toml:6:9: devices[1].match: location "1-1.2" is already used by devices[0])");
     // Ports that can be told apart load: another path or serial, or a path tried before the
     // shared USB ids.
     CHECK(load_string("[[devices]]\nid = \"a\"\nmatch = { path = \"/dev/ttyUSB0\" }\n"
@@ -205,9 +244,13 @@ TEST_CASE("two devices cannot claim one port", "[config][serial]") {
                       "match = { vid = \"1a86\", pid = \"7523\", serial = \"B1\" }\n"
                       "[[devices]]\nid = \"e\"\n"
                       "match = { path = \"/dev/ttyS0\", vid = \"1a86\", pid = \"7523\", "
-                      "serial = \"A9\" }\n",
+                      "serial = \"A9\" }\n"
+                      "[[devices]]\nid = \"f\"\n"
+                      "match = { vid = \"0403\", pid = \"6001\", location = \"1-1.2\" }\n"
+                      "[[devices]]\nid = \"g\"\n"
+                      "match = { vid = \"0403\", pid = \"6001\", location = \"1-1.3\" }\n",
                       "t.toml")
-              .devices.size() == 5);
+              .devices.size() == 7);
 }
 
 TEST_CASE("the commented device example in config/edgemq.toml loads", "[config][serial]") {

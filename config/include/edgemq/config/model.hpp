@@ -124,7 +124,8 @@ struct logging {
 // Serial devices -------------------------------------------------------------------------------
 
 /// `match`: which port a device is bound to. The first of path, by_id that exists wins; else
-/// every USB key given (vid, pid, serial) must match. Topics never depend on the port's name.
+/// every USB key given (vid, pid, serial, product, location) must match, as `edgemq ports`
+/// shows them. Topics never depend on the port's name.
 struct device_match {
     /// A device node or any symlink to one ("/dev/ttyUSB0", "/tmp/sim/dev").
     std::string path;
@@ -134,6 +135,11 @@ struct device_match {
     std::string vid;
     std::string pid;
     std::string serial;
+    /// The adapter's USB product string ("CP2102 USB to UART Bridge Controller").
+    std::string product;
+    /// The USB port it is plugged into, as Linux names it ("1-1.2"): tells apart identical
+    /// adapters without a serial number, and stays the same across replugs.
+    std::string location;
 
     bool operator==(const device_match&) const = default;
 };

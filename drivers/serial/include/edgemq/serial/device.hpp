@@ -83,6 +83,8 @@ private:
     void rearm_tick();
     /// Copies the counters into the shared status (once per read, not per byte or frame).
     void refresh_status();
+    /// The open port's identity into status_ (at open and close only, not per read).
+    void set_port_details(port_info details);
     std::string topic(std::string_view suffix) const;
 
     asio::io_context& ctx_;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "edgemq/config/model.hpp"
+#include "edgemq/serial/port_info.hpp"
 
 #include <boost/system/error_code.hpp>
 
@@ -20,28 +21,16 @@ struct open_result {
     bool ok() const noexcept { return fd >= 0; }
 };
 
-/// Opens `path` with open(2) (O_NONBLOCK, O_NOCTTY; ptys and USB adapters alike) and termios
-/// (raw, the device's baud, data bits, parity, stop bits and flow control; DTR/RTS as asked),
-/// then takes it exclusively with flock(LOCK_EX|LOCK_NB) and TIOCEXCL. When another process
-/// holds it, the message names that process (the flock holder from /proc/locks; for TIOCEXCL,
-/// or a lock not listed, every process with the node open, from /proc/*/fd); on EACCES it
-/// names the group owning the node.
+/// Opens `path` and configures it raw with the device's baud, data bits, parity, stop bits and
+/// flow control, DTR/RTS as asked: through libserialport for a port it can describe (a USB
+/// adapter, a UART), with open(2) + termios for one it cannot (a pty, a socat or ser2net end).
+/// Either way the port is opened O_NONBLOCK and O_CLOEXEC and taken exclusively with
+/// flock(LOCK_EX|LOCK_NB) and TIOCEXCL before it is configured. When another process holds
+/// it, the message names that process (the flock holder from /proc/locks; for TIOCEXCL, or a
+/// lock not listed, every process with the node open, from /proc/*/fd); on EACCES it names
+/// the group owning the node.
 /// Thread safety: a free function; blocking only on open(2) itself.
 open_result open_port(const std::string& path, const config::device& device);
-
-/// One serial port of the machine, for `edgemq ports` and USB matching.
-struct port_info {
-    std::string path;  ///< the device node (/dev/ttyUSB0)
-    std::string by_id; ///< its /dev/serial/by-id name, if any
-    /// USB identity from sysfs (idVendor, idProduct, serial), empty for a port that is not USB.
-    std::string vid;
-    std::string pid;
-    std::string serial;
-};
-
-/// The tty devices that are serial ports (ttyUSB*, ttyACM*, ttyAMA*, ttyS* with a driver) and
-/// every /dev/serial/by-id link, by device node, with their USB identity.
-std::vector<port_info> list_ports();
 
 /// Where a device's `match` points now.
 struct resolved_port {
@@ -52,14 +41,20 @@ struct resolved_port {
 
 /// The device node `match` resolves to now: `path`, else `by_id` (a name under
 /// /dev/serial/by-id or a full path to any symlink), else the one port among `ports` whose USB
-/// identity has every key given (vid, pid, serial; hex digits in either case). When several
+/// identity has every key given (vid, pid, serial, product, location; vid and pid in hex
+/// digits of either case, the others exactly as `edgemq ports` shows them). When several
 /// ports match, none is chosen: the error names them all (two adapters without a serial number
 /// look the same, and guessing would swap their topics on the next boot).
 resolved_port resolve_port(const config::device_match& match, const std::vector<port_info>& ports);
 /// As above with list_ports(), read only when the match has USB keys.
+/// Thread safety: a free function; blocks on sysfs reads (list_ports).
 resolved_port resolve_port(const config::device_match& match);
 
-/// "path /dev/ttyUSB0", "by_id usb-FTDI...", "usb 0403:6001 serial A900": for messages.
+/// Whether `match` has any USB key (vid, pid, serial, product, location).
+bool has_usb_keys(const config::device_match& match) noexcept;
+
+/// "path /dev/ttyUSB0", "by_id usb-FTDI...", "usb 0403:6001 serial A900 location 1-1.2": for
+/// messages.
 std::string describe(const config::device_match& match);
 
 /// "pid 1234 (minicom)" for every process holding `path` open, or "".

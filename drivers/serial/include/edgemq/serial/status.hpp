@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "edgemq/serial/port_info.hpp"
+
 #include <cstdint>
 #include <string>
 
@@ -11,6 +13,9 @@ struct device_status {
     std::string id;
     /// The port the device is bound to while it is open ("/dev/ttyUSB0"), else empty.
     std::string port;
+    /// What libserialport tells about that port while it is open (transport, USB identity,
+    /// location); only `path` for a port it cannot describe (a pty), empty while not open.
+    port_info port_details;
     bool online = false;
     /// Why the port is not open (the last open error), empty while online.
     std::string last_error;
