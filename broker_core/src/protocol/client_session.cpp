@@ -11,8 +11,8 @@ namespace edgemq::broker::protocol {
 
 void client_session::connect(clock::time_point now, net::write_queue& out) {
     codec::connect c;
-    const bool bridge_bit = options_.bridge && !is_v5();
-    c.protocol_level = static_cast<std::uint8_t>(options_.protocol_level | (bridge_bit ? 0x80 : 0));
+    c.protocol_level =
+        static_cast<std::uint8_t>(options_.protocol_level | (bridge_bit() ? 0x80 : 0));
     c.clean_session = options_.clean_session;
     c.keep_alive = options_.keep_alive;
     c.client_id = options_.client_id;
@@ -291,22 +291,17 @@ client_session::publish_result client_session::publish(const message_ptr& origin
         copy->retain = copy->retain && server_.retain_available;
         m = std::move(copy);
     }
-    if (is_v5()) {
-        const auto props = outbound_properties(*m);
-        if (publish_packet_size(*m, m->qos, &props) > server_.maximum_packet_size) {
-            return publish_result::too_large; // [MQTT-3.2.2-15]
-        }
-    }
-    if (m->qos == 0) {
-        write_publish(m, 0, m->retain, false, 0, out);
-        return publish_result::written;
-    }
-    const auto id = next_packet_id();
-    if (id == 0) {
+    const auto id = m->qos == 0 ? std::uint16_t{0} : next_packet_id();
+    if (m->qos > 0 && id == 0) {
         return publish_result::no_packet_id;
     }
+    if (!write_publish(m, m->qos, m->retain, false, id, out)) {
+        return publish_result::too_large; // [MQTT-3.2.2-15]
+    }
+    if (m->qos == 0) {
+        return publish_result::written;
+    }
     // Unacknowledged until PUBACK / PUBCOMP [MQTT-4.3.2-1], [MQTT-4.3.3-1].
-    write_publish(m, m->qos, m->retain, false, id, out);
     const auto at = m->qos == 1 ? step::awaiting_puback : step::awaiting_pubrec;
     inflight_.push_back({id, at, token, m});
     if (token) {
@@ -315,19 +310,24 @@ client_session::publish_result client_session::publish(const message_ptr& origin
     return publish_result::written;
 }
 
-void client_session::write_publish(const message_ptr& m, std::uint8_t qos, bool retain, bool dup,
+bool client_session::write_publish(const message_ptr& m, std::uint8_t qos, bool retain, bool dup,
                                    std::uint16_t id, net::write_queue& out) const {
     if (!is_v5()) {
         out.append_publish(m, qos, retain, dup, id);
-        return;
+        return true;
     }
     static const codec::properties none;
-    if (!has_outbound_properties(*m)) {
-        out.append_publish(m, qos, retain, dup, id, &none);
-        return;
+    codec::properties props; // only built when the message has properties to send
+    const codec::properties* sent = &none;
+    if (has_outbound_properties(*m)) {
+        props = outbound_properties(*m);
+        sent = &props;
     }
-    const auto props = outbound_properties(*m);
-    out.append_publish(m, qos, retain, dup, id, &props);
+    if (publish_packet_size(*m, qos, sent) > server_.maximum_packet_size) {
+        return false;
+    }
+    out.append_publish(m, qos, retain, dup, id, sent);
+    return true;
 }
 
 void client_session::subscribe(const std::vector<codec::subscription>& filters,

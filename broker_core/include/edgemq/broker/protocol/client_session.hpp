@@ -175,8 +175,9 @@ private:
     /// Removes an acknowledged (or, with a reason code of 0x80 or more, refused) entry and tells
     /// the owner.
     void finish(fifo<inflight_entry>::iterator it, std::uint8_t reason_code = 0);
-    /// Appends a PUBLISH of `m` in the connection's layout (5.0: with its properties).
-    void write_publish(const message_ptr& m, std::uint8_t qos, bool retain, bool dup,
+    /// Appends a PUBLISH of `m` in the connection's layout (5.0: with its properties). False,
+    /// writing nothing, when it is over the server's Maximum Packet Size.
+    bool write_publish(const message_ptr& m, std::uint8_t qos, bool retain, bool dup,
                        std::uint16_t id, net::write_queue& out) const;
     std::uint8_t level() const noexcept { return options_.protocol_level; }
     void fail(boost::system::error_code reason);
