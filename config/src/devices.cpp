@@ -143,6 +143,7 @@ constexpr std::array<std::string_view, 4> framing_modes{"line", "delimiter", "fi
 constexpr std::array<std::string_view, 3> encodings{"utf-8", "latin1", "binary"};
 constexpr std::array<std::string_view, 5> parser_kinds{"raw", "kv", "csv", "json", "regex"};
 constexpr std::array<std::string_view, 5> field_types{"auto", "int", "float", "bool", "string"};
+constexpr std::array<std::string_view, 3> entity_components{"auto", "sensor", "binary_sensor"};
 constexpr std::array<std::string_view, 6> command_types{"string", "int",  "float",
                                                         "bool",   "enum", "none"};
 constexpr std::array<std::string_view, 3> topic_placeholders{"base", "device", "field"};
@@ -175,6 +176,10 @@ void read_field(context& cx, const toml::node& node, const std::string& path, de
                    real("offset", f.offset),
                    text("unit", f.unit),
                    optional_real("deadband", f.deadband),
+                   one_of("component", f.component, entity_components),
+                   nonempty_text("name", f.entity_name),
+                   nonempty_text("device_class", f.device_class),
+                   nonempty_text("state_class", f.state_class),
                });
     if (f.source.empty()) {
         f.source = f.name;
@@ -182,6 +187,7 @@ void read_field(context& cx, const toml::node& node, const std::string& path, de
     if (f.deadband && *f.deadband < 0) {
         cx.error(node, path + ".deadband", "must not be negative");
     }
+    check_entity(cx, node, path, f);
 }
 
 void read_command(context& cx, const toml::node& node, const std::string& path,
@@ -381,6 +387,9 @@ field device_array(std::string_view key, std::vector<device>& out) {
                           }),
                     named_tables("commands", d.commands, read_command),
                     duration("stats_interval", d.stats_interval, 0ms, milliseconds(24h)),
+                    nonempty_text("name", d.name),
+                    nonempty_text("manufacturer", d.manufacturer),
+                    nonempty_text("model", d.model),
                 });
             if (element.is_table()) {
                 check_device(cx, element, element_path, d);

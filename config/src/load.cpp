@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // TOML -> edgemq::config::gateway: [broker], [[listeners]], [log] and [admin] here, [[devices]]
-// in devices.cpp, [[bridges]] in bridges.cpp, all read with the fields of reader.hpp (whose
-// top comment says how reading and reporting work).
+// in devices.cpp, [[bridges]] in bridges.cpp, [homeassistant] in homeassistant.cpp, all read
+// with the fields of reader.hpp (whose top comment says how reading and reporting work).
 
 #include "sections.hpp"
 
@@ -230,6 +230,7 @@ gateway read_gateway(context& cx, const toml::table& root) {
             admin_table("admin", g.admin),
             device_array("devices", g.devices),
             bridge_array("bridges", g.bridges),
+            homeassistant_table("homeassistant", g.homeassistant),
         });
     if (g.listeners.empty()) {
         g.listeners = defaults().listeners;

@@ -2,6 +2,7 @@
 #include "app.hpp"
 #include "admin_http.hpp"
 #include "broker_options.hpp"
+#include "homeassistant.hpp"
 #include "log_format.hpp"
 #include "systemd_notify.hpp"
 
@@ -46,7 +47,8 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name, config::log
 /// for the service manager: what happened, or why the reload was refused.
 std::string reload(const std::optional<std::filesystem::path>& config_file,
                    config::gateway& running, broker::broker& b, serial::service& devices,
-                   bridge::supervisor& bridges, spdlog::logger& log) {
+                   bridge::supervisor& bridges, homeassistant_discovery& discovery,
+                   spdlog::logger& log) {
     if (!config_file) {
         log.info("SIGHUP: running on the embedded defaults, nothing to reload");
         return "running on the embedded defaults";
@@ -80,6 +82,9 @@ std::string reload(const std::optional<std::filesystem::path>& config_file,
     } catch (const std::exception& e) {
         log.error("reload refused for [[devices]]: {}; the running devices stay", e.what());
     }
+    // The devices that run now: a refused [[devices]] keeps the running ones announced.
+    running.homeassistant = fresh.homeassistant;
+    discovery.apply(running);
     try {
         for (const auto& name : bridges.apply(fresh.bridges)) {
             log.info("reload: bridge {} (re)started", name);
@@ -160,12 +165,18 @@ int run(const std::optional<std::filesystem::path>& config_file) {
                        cfg.admin.host, admin->port());
     }
     serial_devices.start();
+    // Home Assistant discovery: retained configs published before "ready", so that a client
+    // subscribing after it finds them.
+    const auto discovery = std::make_shared<homeassistant_discovery>(
+        ctx, b, make_logger("homeassistant", cfg.log.level));
+    discovery->apply(cfg);
     // Bridges: after the broker (they are its clients), stopped before it.
     try {
         bridges.start();
     } catch (const std::exception& e) {
         main_log->error("{}", e.what());
         bridges.stop();
+        discovery->stop();
         serial_devices.stop();
         if (admin) {
             admin->stop();
@@ -194,7 +205,8 @@ int run(const std::optional<std::filesystem::path>& config_file) {
                 return;
             }
             systemd::reloading();
-            const auto outcome = reload(config_file, cfg, b, serial_devices, bridges, *main_log);
+            const auto outcome =
+                reload(config_file, cfg, b, serial_devices, bridges, *discovery, *main_log);
             systemd::ready(listening + "; " + outcome);
             wait_for_hangup();
         });
@@ -202,6 +214,7 @@ int run(const std::optional<std::filesystem::path>& config_file) {
     wait_for_hangup();
     ctx.run();
     bridges.stop();
+    discovery->stop();
     serial_devices.stop();
     if (admin) {
         admin->stop();

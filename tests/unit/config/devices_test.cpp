@@ -164,7 +164,8 @@ TEST_CASE("device errors carry file:line:col", "[config][serial]") {
           "t.toml:4:1: devices[0].bogus: unknown key; valid keys are 'id', 'match', 'baud', "
           "'data_bits', 'parity', 'stop_bits', 'flow_control', 'dtr', 'rts', 'settle', "
           "'framing', 'delimiter', 'frame_length', 'idle_gap', 'max_frame_bytes', 'encoding', "
-          "'parser', 'fields', 'publish', 'commands', 'stats_interval'");
+          "'parser', 'fields', 'publish', 'commands', 'stats_interval', 'name', "
+          "'manufacturer', 'model'");
 }
 
 TEST_CASE("match reads product and location, and refuses ids and locations that never match",

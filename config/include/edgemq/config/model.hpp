@@ -159,6 +159,8 @@ enum class text_encoding { utf8, latin1, binary };
 enum class parser_kind { raw, kv, csv, json, regex };
 /// A field's type; `automatic` takes an integer, a number, true/false or else a string.
 enum class field_type { automatic, integer, number, boolean, string };
+/// What a field becomes in Home Assistant: chosen by its type, a sensor, or a binary_sensor.
+enum class entity_component { automatic, sensor, binary_sensor };
 
 /// `[devices.parser]`.
 struct device_parser {
@@ -189,6 +191,16 @@ struct device_field {
     /// A number that moved less than this since it was last published does not count as a
     /// change; a frame where nothing changed is not published. Default none (every frame).
     std::optional<double> deadband;
+    /// Home Assistant discovery ([homeassistant]): the entity it becomes. `automatic` is a
+    /// binary_sensor for a bool field and a sensor otherwise.
+    entity_component component = entity_component::automatic;
+    /// The entity's name, from the key `name` (`name` above is the table's own key). Default:
+    /// the field's name.
+    std::string entity_name;
+    /// Home Assistant's device_class and state_class of the entity, as HA spells them
+    /// ("temperature", "measurement"). Default none.
+    std::string device_class;
+    std::string state_class;
 
     bool operator==(const device_field&) const = default;
 };
@@ -273,6 +285,11 @@ struct device {
     std::vector<device_command> commands;
     /// Period of {base}/{device}/stats; 0 = off. Default 60s.
     std::chrono::milliseconds stats_interval{60000};
+    /// How Home Assistant shows the device ([homeassistant]): its name (default: id),
+    /// manufacturer and model (default none).
+    std::string name;
+    std::string manufacturer;
+    std::string model;
 
     bool operator==(const device&) const = default;
 };
@@ -380,6 +397,23 @@ struct admin {
     bool operator==(const admin&) const = default;
 };
 
+/// `[homeassistant]`: Home Assistant MQTT discovery of the devices (gateway/src/homeassistant.hpp).
+struct homeassistant {
+    /// Whether every device announces itself with a retained discovery config. Default false.
+    bool enabled = false;
+    /// Home Assistant's discovery prefix (its MQTT integration's setting). Default
+    /// "homeassistant".
+    std::string discovery_prefix = "homeassistant";
+    /// Where Home Assistant publishes its birth message `online`, after which the configs are
+    /// sent again. Default "<discovery_prefix>/status".
+    std::string status_topic = "homeassistant/status";
+    /// This gateway in every identifier and unique_id ("edgemq_<gateway_id>_<device id>"),
+    /// [A-Za-z0-9-]+. Default: the host name, with other characters as '-'.
+    std::string gateway_id;
+
+    bool operator==(const homeassistant&) const = default;
+};
+
 /// The whole configuration file.
 struct gateway {
     /// `[broker]`.
@@ -394,6 +428,8 @@ struct gateway {
     std::vector<device> devices;
     /// `[[bridges]]`: connections to remote brokers. Default none.
     std::vector<bridge> bridges;
+    /// `[homeassistant]`.
+    config::homeassistant homeassistant;
 
     bool operator==(const gateway&) const = default;
 };
