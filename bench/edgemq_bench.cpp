@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// edgemq_bench: an MQTT 3.1.1 load generator, used by bench/run.sh to measure edgemq and
-// Mosquitto side by side (docs/PERFORMANCE.md).
+// edgemq_bench: an MQTT 3.1.1 / 5.0 load generator, used by bench/run.sh to measure edgemq,
+// Mosquitto and FlashMQ side by side (docs/PERFORMANCE.md).
 //
 // Shape. The tool shares the machine with the broker under test (two cores here), so it must cost
 // far less per message than any broker it measures. Everything runs on one io_context on one
@@ -11,20 +11,29 @@
 //    place, the rest through codec::decode); the acks it owes (PUBACK, PUBREC, PUBREL, PUBCOMP)
 //    go to its write buffer and leave in one write.
 //
-// Pacing. A QoS 1/2 publisher keeps at most --inflight publishes unacknowledged by the broker.
-// Every publisher, at every QoS, also keeps at most --inflight messages between "sent" and
-// "received by every subscriber" (the tool sees both ends), so QoS 0 cannot overrun a broker
-// forever and no run measures a queue that only grows. A window is refilled once a quarter of it
-// is free, so that a broker acking one message per write does not drag the tool into one write
-// per message as well.
+// Pacing. A QoS 1/2 publisher keeps at most --inflight publishes unacknowledged by the broker
+// (fewer if a 5.0 broker's Receive Maximum says so). With --pacing delivery (the default) every
+// publisher, at every QoS, also keeps at most --inflight messages between "sent" and "received by
+// every subscriber" (the tool sees both ends), so QoS 0 cannot overrun a broker forever and no
+// run measures a queue that only grows. With --pacing ack (open loop) that second window is gone:
+// QoS 1/2 publishers go as fast as the broker acknowledges, and a QoS 0 publisher refills its
+// write buffer (one batch of about 64 KiB) as soon as the writer has handed the previous one to
+// the kernel, i.e. as fast as the socket takes bytes. Whatever the broker then buffers or drops
+// shows as latency and loss. A window is refilled once a quarter of it is free, so that a broker
+// acking one message per write does not drag the tool into one write per message as well.
 //
 // Measurement. Each payload starts with the publisher id, a sequence number and the
 // CLOCK_MONOTONIC time of the batch it was sent in. Subscribers keep one bitmap per publisher
 // (loss and duplicates) and feed a log-linear latency histogram. Throughput is messages received
-// by all subscribers together, from the start of publishing to the last message received.
-// The run ends when every subscriber has everything; when nothing has moved for 3 s or twice the
-// worst latency seen (what is missing then is lost; "stalled" if publishers still had messages to
-// send or acks to get); on --timeout; or when a connection fails.
+// by all subscribers together, from the start of publishing to the last message received;
+// "acknowledged" is PUBACK (QoS 1) or PUBCOMP (QoS 2) received, or for QoS 0 written to the
+// socket, per second from the start of publishing to the last such event. Lost = acknowledged
+// (QoS 2: PUBREC received; QoS 0: written) and never received, per subscriber; a message still
+// unacknowledged at the end is not counted either way.
+// The run ends when every subscriber has everything; when nothing has moved (no receipt, ack or
+// QoS 0 write) for 3 s or twice the worst latency seen (what is missing then is lost; "stalled"
+// if publishers still had messages to send or acks to get); on --timeout; or when a connection
+// fails. The cost of the open-loop bookkeeping is per batch and per ack, not per byte.
 
 #include "edgemq/broker/codec/decode.hpp"
 #include "edgemq/broker/codec/encode.hpp"
@@ -44,7 +53,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -71,6 +82,7 @@ constexpr std::size_t max_packet = 16 * 1024 * 1024;
 constexpr std::uint64_t quiet_ns = 3'000'000'000; ///< at least; 2x the worst latency if longer
 constexpr std::uint32_t stamp_magic = 0x716d6265; // "ebmq"
 constexpr std::size_t idle_connect_width = 64;
+constexpr std::size_t qos0_batch_bytes = 64 * 1024; ///< --pacing ack, QoS 0: one write's worth
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -81,6 +93,10 @@ struct usage_error : std::runtime_error {
 
 enum class scenario { fanin, fanout, idle };
 constexpr std::array<std::string_view, 3> scenario_names{"fanin", "fanout", "idle"};
+
+/// delivery: publishers wait for subscribers too (closed loop); ack: only for the broker's acks.
+enum class pacing { delivery, ack };
+constexpr std::array<std::string_view, 2> pacing_names{"delivery", "ack"};
 
 struct options {
     std::string host = "127.0.0.1";
@@ -96,19 +112,26 @@ struct options {
     double hold = 10;
     double timeout = 60;
     bool retain = false;
+    bench::pacing pacing = pacing::delivery;
+    std::uint8_t protocol = codec::protocol_level_311;
 };
 
 constexpr const char* usage_text =
     "usage: edgemq_bench [--host 127.0.0.1] [--port 1883] [--scenario fanin|fanout|idle]\n"
     "                    [--publishers N] [--subscribers N] [--qos 0|1|2] [--payload BYTES]\n"
     "                    [--messages N] [--inflight N] [--connections N] [--hold SECONDS]\n"
-    "                    [--timeout SECONDS] [--retain 0|1]\n"
+    "                    [--timeout SECONDS] [--retain 0|1] [--pacing delivery|ack]\n"
+    "                    [--protocol 4|5]\n"
     "  fanin:  N publishers on bench/<id>, subscribers on bench/#\n"
     "  fanout: N publishers and subscribers on bench/fanout\n"
     "  idle:   open --connections connections and hold them for --hold seconds\n"
     "  --messages is per publisher; --inflight is the per-publisher window (default 100);\n"
     "  --payload is at least 24 bytes (default 64); --timeout bounds setup and the run (60);\n"
-    "  --retain 1 publishes with the retain flag (each publisher replaces its topic's message).\n";
+    "  --retain 1 publishes with the retain flag (each publisher replaces its topic's message);\n"
+    "  --pacing delivery (default): at most --inflight messages per publisher not yet received\n"
+    "    by every subscriber; ack: open loop, QoS 1/2 only as far as the broker's acks allow,\n"
+    "    QoS 0 as fast as the socket takes bytes;\n"
+    "  --protocol 4 is MQTT 3.1.1 (default), 5 is MQTT 5.0 (no properties sent).\n";
 
 template <typename T> T parse_number(std::string_view flag, std::string_view text, T min, T max) {
     T value{};
@@ -162,6 +185,14 @@ options parse_options(int argc, char** argv) {
             o.timeout = parse_number<double>(flag, v, 0.1, 86400);
         } else if (flag == "--retain") {
             o.retain = parse_number<int>(flag, v, 0, 1) == 1;
+        } else if (flag == "--pacing") {
+            const auto it = std::find(pacing_names.begin(), pacing_names.end(), v);
+            if (it == pacing_names.end()) {
+                throw usage_error("unknown pacing '" + std::string(v) + "'");
+            }
+            o.pacing = static_cast<pacing>(it - pacing_names.begin());
+        } else if (flag == "--protocol") {
+            o.protocol = parse_number<std::uint8_t>(flag, v, 4, 5);
         } else {
             throw usage_error("unknown option " + std::string(flag));
         }
@@ -254,7 +285,7 @@ struct publish_view {
     std::span<const std::uint8_t> payload;
 };
 
-result<publish_view> parse_publish(const raw_packet& p) {
+result<publish_view> parse_publish(const raw_packet& p, bool v5) {
     publish_view v;
     v.qos = (p.header.flags() >> 1) & 0x03;
     if (v.qos == 3) {
@@ -274,6 +305,21 @@ result<publish_view> parse_publish(const raw_packet& p) {
             return broker::errc::malformed_packet; // [MQTT-2.3.1-1]
         }
     }
+    if (v5) {
+        // Skip the property block: its variable byte integer length, then that many bytes.
+        std::uint32_t length = 0;
+        for (unsigned shift = 0;; shift += 7) {
+            if (shift > 21 || at >= p.body.size()) {
+                return broker::errc::malformed_packet;
+            }
+            const auto b = p.body[at++];
+            length |= std::uint32_t(b & 0x7f) << shift;
+            if ((b & 0x80) == 0) {
+                break;
+            }
+        }
+        at += length;
+    }
     if (p.body.size() < at) {
         return broker::errc::malformed_packet;
     }
@@ -286,11 +332,23 @@ result<publish_view> parse_publish(const raw_packet& p) {
 /// Thread safety: used from the single io_context thread only.
 class client {
 public:
-    client(asio::any_io_executor ex, std::size_t read_size)
-        : socket_(ex), wake_(ex, asio::steady_timer::time_point::max()), read_size_(read_size) {}
+    /// What the writer tells an observer: it took out() into a write, or that write finished.
+    enum class write_event { taken, written };
+
+    client(asio::any_io_executor ex, std::size_t read_size, std::uint8_t level)
+        : socket_(ex), wake_(ex, asio::steady_timer::time_point::max()), read_size_(read_size),
+          level_(level) {}
 
     codec::byte_buffer& out() noexcept { return out_; }
+    /// Bytes appended and not yet taken by the writer.
+    std::size_t pending() const noexcept { return out_.size(); }
     bool closing() const noexcept { return closing_; }
+    std::uint8_t level() const noexcept { return level_; }
+    /// The broker's Receive Maximum from a 5.0 CONNACK (65535 when absent or 3.1.1).
+    std::uint16_t receive_maximum() const noexcept { return receive_maximum_; }
+
+    /// Called once per write, never per message.
+    void on_write(std::function<void(write_event)> f) { on_write_ = std::move(f); }
 
     /// Wakes the writer; it sends everything appended to out() so far.
     void flush() { wake_.cancel(); }
@@ -298,7 +356,7 @@ public:
     /// Sends DISCONNECT after the pending bytes, then half-closes; the broker closes the rest.
     void disconnect() {
         if (!closing_ && socket_.is_open()) {
-            codec::encode(codec::disconnect{}, out_);
+            codec::encode(codec::disconnect{}, out_, level_);
         }
         closing_ = true;
         flush();
@@ -322,6 +380,7 @@ public:
         error_code ignored;
         socket_.set_option(tcp::no_delay(true), ignored);
         codec::connect c;
+        c.protocol_level = level_;
         c.client_id = std::move(client_id);
         codec::encode(c, out_);
         auto ack = co_await async_exchange();
@@ -332,12 +391,13 @@ public:
         if (!connack || connack->code != codec::connect_return_code::accepted) {
             co_return asio::error::connection_refused;
         }
+        receive_maximum_ = connack->props->receive_maximum.value_or(65535);
         co_return error_code{};
     }
 
     /// SUBSCRIBE to one filter and wait for a SUBACK that grants it.
     asio::awaitable<error_code> async_subscribe(std::string filter, std::uint8_t qos) {
-        codec::encode(codec::subscribe{1, {{std::move(filter), qos}}}, out_);
+        codec::encode(codec::subscribe{1, {{std::move(filter), qos}}}, out_, level_);
         auto ack = co_await async_exchange();
         if (!ack) {
             co_return ack.error();
@@ -419,8 +479,14 @@ public:
                 continue;
             }
             sending.swap(out_);
+            if (on_write_) {
+                on_write_(write_event::taken);
+            }
             auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(sending), use_nothrow);
             sending.clear();
+            if (!ec && on_write_) {
+                on_write_(write_event::written);
+            }
             if (ec) {
                 // The reader sees the closed socket and reports the failure.
                 error_code ignored;
@@ -440,7 +506,7 @@ private:
                 co_return p.error();
             }
             if (*p) {
-                co_return codec::decode((*p)->header, (*p)->body);
+                co_return codec::decode((*p)->header, (*p)->body, level_);
             }
             ec = co_await async_read_more();
         }
@@ -455,6 +521,9 @@ private:
     std::size_t begin_ = 0;
     std::size_t end_ = 0;
     std::size_t need_ = 0;
+    std::uint8_t level_;
+    std::uint16_t receive_maximum_ = 65535;
+    std::function<void(write_event)> on_write_;
     bool closing_ = false;
     bool ready_ = false; ///< set up (connected, subscribed); the setup deadline spares it
 };
@@ -476,9 +545,10 @@ void raise_fd_limit() {
 // The scenarios
 
 struct publisher {
-    publisher(asio::any_io_executor ex, std::uint32_t id_, std::uint32_t inflight)
-        : conn(ex, read_chunk), wake(ex, asio::steady_timer::time_point::max()), id(id_),
-          id_state(inflight + 1, 0) {
+    publisher(asio::any_io_executor ex, std::uint32_t id_, std::uint32_t inflight,
+              std::uint8_t level)
+        : conn(ex, read_chunk, level), wake(ex, asio::steady_timer::time_point::max()), id(id_),
+          id_state(inflight + 1, 0), id_seq(inflight + 1, 0) {
         for (std::uint32_t i = inflight; i >= 1; --i) {
             free_ids.push_back(static_cast<std::uint16_t>(i));
         }
@@ -489,17 +559,19 @@ struct publisher {
     std::uint32_t id;
     std::string topic;
     std::uint64_t sent = 0;  ///< PUBLISH packets handed to the writer
-    std::uint64_t acked = 0; ///< PUBACK (QoS 1) or PUBCOMP (QoS 2) received
+    std::uint64_t acked = 0; ///< PUBACK (QoS 1) or PUBCOMP (QoS 2) received; QoS 0: written
+    std::uint64_t taken = 0; ///< QoS 0: `sent` when the writer took the buffer now being written
     std::vector<std::uint16_t> free_ids;
     std::vector<std::uint8_t> id_state; ///< per packet id: 0 free, 1 sent, 2 PUBREL sent
+    std::vector<std::uint64_t> id_seq;  ///< per packet id: the sequence number it carries
     bool waiting = false;
 };
 
 struct subscriber {
     subscriber(asio::any_io_executor ex, std::uint32_t id_, std::uint32_t publishers,
-               std::uint64_t messages)
-        : conn(ex, read_chunk), id(id_), next_seq(publishers, 0), words((messages + 63) / 64),
-          seen(publishers * words, 0) {}
+               std::uint64_t messages, std::uint8_t level)
+        : conn(ex, read_chunk, level), id(id_), next_seq(publishers, 0),
+          words((messages + 63) / 64), seen(publishers * words, 0) {}
 
     client conn;
     std::uint32_t id;
@@ -517,7 +589,10 @@ class load_test {
 public:
     load_test(asio::io_context& ioc, options opt)
         : ex_(ioc.get_executor()), opt_(std::move(opt)),
-          endpoint_(asio::ip::make_address(opt_.host), opt_.port), filler_(opt_.payload, 0) {
+          endpoint_(asio::ip::make_address(opt_.host), opt_.port), filler_(opt_.payload, 0),
+          v5_(opt_.protocol == codec::protocol_level_5),
+          // fixed header, topic ("bench/<id>" or "bench/fanout") and property length, about
+          qos0_batch_(std::max<std::size_t>(1, qos0_batch_bytes / (opt_.payload + 20))) {
         for (std::size_t i = 0; i < filler_.size(); ++i) {
             filler_[i] = static_cast<std::uint8_t>('a' + i % 26);
         }
@@ -535,10 +610,11 @@ private:
     asio::awaitable<int> async_pubsub() {
         const bool fanin = opt_.scenario == scenario::fanin;
         for (std::uint32_t i = 0; i < opt_.subscribers; ++i) {
-            subs_.push_back(std::make_unique<subscriber>(ex_, i, opt_.publishers, opt_.messages));
+            subs_.push_back(std::make_unique<subscriber>(ex_, i, opt_.publishers, opt_.messages,
+                                                         opt_.protocol));
         }
         for (std::uint32_t i = 0; i < opt_.publishers; ++i) {
-            pubs_.push_back(std::make_unique<publisher>(ex_, i, opt_.inflight));
+            pubs_.push_back(std::make_unique<publisher>(ex_, i, opt_.inflight, opt_.protocol));
             pubs_.back()->topic = fanin ? "bench/" + std::to_string(i) : "bench/fanout";
         }
 
@@ -558,10 +634,17 @@ private:
             }
         }
         for (std::size_t i = 0; i < pubs_.size() && !ec; ++i) {
-            ec = co_await pubs_[i]->conn.async_open(endpoint_, client_id('p', i));
-            pubs_[i]->conn.set_ready();
+            auto& p = *pubs_[i];
+            ec = co_await p.conn.async_open(endpoint_, client_id('p', i));
+            p.conn.set_ready();
             if (ec) {
                 std::fprintf(stderr, "edgemq_bench: publisher %zu: %s\n", i, ec.message().c_str());
+            }
+            // A 5.0 broker may allow fewer QoS 1/2 publishes in flight [MQTT-3.3.4-7].
+            const auto receive_maximum = p.conn.receive_maximum();
+            std::erase_if(p.free_ids, [&](std::uint16_t id) { return id > receive_maximum; });
+            if (opt_.qos == 0) {
+                p.conn.on_write([this, pp = &p](client::write_event e) { on_qos0_write(*pp, e); });
             }
         }
         setup_deadline.cancel();
@@ -572,7 +655,7 @@ private:
         }
 
         // Run.
-        start_ns_ = last_progress_ns_ = now_ns();
+        start_ns_ = last_progress_ns_ = last_ack_ns_ = now_ns();
         for (auto& s : subs_) {
             spawn(s->conn.async_writer());
             spawn(async_read_subscriber(s.get()));
@@ -587,7 +670,8 @@ private:
             tick.expires_after(std::chrono::milliseconds(20));
             co_await tick.async_wait(use_nothrow);
             const auto now = now_ns();
-            if (complete_subs_ == subs_.size() || failures_ > 0) {
+            // Done once every subscriber has everything and every publisher its last ack.
+            if ((complete_subs_ == subs_.size() && publishers_done()) || failures_ > 0) {
                 break;
             }
             // Quiet for longer than any message has taken: what is missing is lost, not late.
@@ -614,7 +698,7 @@ private:
     /// reports how many are still open. run.sh reads the broker's RSS after "idle connected=".
     asio::awaitable<int> async_idle() {
         for (std::uint32_t i = 0; i < opt_.connections; ++i) {
-            idle_.push_back(std::make_unique<client>(ex_, idle_read_chunk));
+            idle_.push_back(std::make_unique<client>(ex_, idle_read_chunk, opt_.protocol));
         }
         const auto start = now_ns();
         asio::steady_timer setup_deadline(ex_, seconds(opt_.timeout));
@@ -750,14 +834,20 @@ private:
         });
     }
 
-    /// How many more publishes `p` may send now (both windows, see the top of the file).
+    /// How many more publishes `p` may send now (the windows, see the top of the file).
     std::uint64_t window_room(const publisher& p) const {
-        std::uint64_t received_by_all = p.sent;
-        for (const auto& s : subs_) {
-            received_by_all = std::min(received_by_all, s->next_seq[p.id]);
+        std::uint64_t room = std::numeric_limits<std::uint64_t>::max();
+        if (opt_.pacing == pacing::delivery) {
+            std::uint64_t received_by_all = p.sent;
+            for (const auto& s : subs_) {
+                received_by_all = std::min(received_by_all, s->next_seq[p.id]);
+            }
+            const auto ahead = p.sent - received_by_all;
+            room = ahead < opt_.inflight ? opt_.inflight - ahead : 0;
+        } else if (opt_.qos == 0) {
+            // Open loop at QoS 0: a new batch once the writer has taken the last one.
+            room = p.conn.pending() == 0 ? qos0_batch_ : 0;
         }
-        const auto ahead = p.sent - received_by_all;
-        std::uint64_t room = ahead < opt_.inflight ? opt_.inflight - ahead : 0;
         if (opt_.qos > 0) {
             room = std::min<std::uint64_t>(room, p.free_ids.size());
         }
@@ -765,10 +855,15 @@ private:
     }
 
     asio::awaitable<void> async_produce(publisher* p) {
-        const std::uint64_t refill = std::max<std::uint64_t>(1, opt_.inflight / 4);
+        // A window is refilled once a quarter of it is free (the smaller window, if a 5.0
+        // broker's Receive Maximum cut the ack window); open loop at QoS 0 takes any batch.
+        const std::uint64_t window = opt_.qos > 0 ? p->free_ids.size() : opt_.inflight;
+        const std::uint64_t refill = opt_.pacing == pacing::ack && opt_.qos == 0
+                                         ? 1
+                                         : std::max<std::uint64_t>(1, window / 4);
         while (!stopping_ && p->sent < opt_.messages && !p->conn.closing()) {
             const auto room = window_room(*p);
-            if (room < std::min(refill, opt_.messages - p->sent)) {
+            if (room == 0 || room < std::min(refill, opt_.messages - p->sent)) {
                 p->waiting = true;
                 co_await p->wake.async_wait(use_nothrow);
                 p->waiting = false;
@@ -788,9 +883,10 @@ private:
                 packet_id = p.free_ids.back();
                 p.free_ids.pop_back();
                 p.id_state[packet_id] = 1;
+                p.id_seq[packet_id] = p.sent;
             }
             codec::encode_publish_head(p.topic, filler_.size(), opt_.qos, opt_.retain, false,
-                                       packet_id, out);
+                                       packet_id, out, v5_ ? &no_properties_ : nullptr);
             const auto at = out.size();
             out.insert(out.end(), filler_.begin(), filler_.end());
             const stamp s{p.id, stamp_magic, p.sent++, sent_ns};
@@ -799,10 +895,29 @@ private:
     }
 
     void wake_publishers() {
+        if (opt_.pacing == pacing::ack) {
+            return; // open loop: deliveries free no window
+        }
         for (auto& p : pubs_) {
             if (p->waiting) {
                 p->wake.cancel();
             }
+        }
+    }
+
+    /// QoS 0: a message counts as acknowledged once its write has finished; open-loop publishers
+    /// refill as soon as the writer has taken their buffer.
+    void on_qos0_write(publisher& p, client::write_event e) {
+        if (e == client::write_event::taken) {
+            p.taken = p.sent;
+            if (opt_.pacing == pacing::ack && p.waiting) {
+                p.wake.cancel();
+            }
+            return;
+        }
+        if (p.taken != p.acked) {
+            p.acked = p.taken;
+            last_ack_ns_ = last_progress_ns_ = now_ns();
         }
     }
 
@@ -819,7 +934,7 @@ private:
             const auto acked = p->acked;
             if (!ec) {
                 ec = p->conn.for_each_packet([&](const raw_packet& raw) -> error_code {
-                    auto m = codec::decode(raw.header, raw.body);
+                    auto m = codec::decode(raw.header, raw.body, opt_.protocol);
                     if (!m) {
                         return m.error();
                     }
@@ -831,7 +946,7 @@ private:
                 p->conn.flush();
             }
             if (p->acked != acked) {
-                last_progress_ns_ = now_ns();
+                last_ack_ns_ = last_progress_ns_ = now_ns();
                 if (p->waiting) {
                     p->wake.cancel();
                 }
@@ -850,7 +965,7 @@ private:
             // A repeated PUBREC for an id already released is answered again [MQTT-4.3.3].
             if (valid(r->packet_id) && p.id_state[r->packet_id] != 0 && opt_.qos == 2) {
                 p.id_state[r->packet_id] = 2;
-                codec::encode(codec::pubrel{r->packet_id}, p.conn.out());
+                codec::encode(codec::pubrel{r->packet_id}, p.conn.out(), opt_.protocol);
             }
         } else if (const auto* c = std::get_if<codec::pubcomp>(&packet)) {
             if (valid(c->packet_id) && p.id_state[c->packet_id] == 2) {
@@ -882,24 +997,24 @@ private:
 
     error_code on_subscriber_packet(subscriber& s, const raw_packet& raw, std::uint64_t now) {
         if (raw.header.type() != codec::packet_type::publish) {
-            auto p = codec::decode(raw.header, raw.body);
+            auto p = codec::decode(raw.header, raw.body, opt_.protocol);
             if (!p) {
                 return p.error();
             }
             if (const auto* rel = std::get_if<codec::pubrel>(&*p)) {
-                codec::encode(codec::pubcomp{rel->packet_id}, s.conn.out());
+                codec::encode(codec::pubcomp{rel->packet_id}, s.conn.out(), opt_.protocol);
                 --s.awaiting_pubrel;
             }
             return {};
         }
-        auto m = parse_publish(raw);
+        auto m = parse_publish(raw, v5_);
         if (!m) {
             return m.error();
         }
         if (m->qos == 1) {
-            codec::encode(codec::puback{m->packet_id}, s.conn.out());
+            codec::encode(codec::puback{m->packet_id}, s.conn.out(), opt_.protocol);
         } else if (m->qos == 2) {
-            codec::encode(codec::pubrec{m->packet_id}, s.conn.out());
+            codec::encode(codec::pubrec{m->packet_id}, s.conn.out(), opt_.protocol);
             ++s.awaiting_pubrel;
         }
         ++s.received;
@@ -960,44 +1075,89 @@ private:
                      (long long)awaiting_rel, behind, subs_.size());
     }
 
+    /// Messages of `p` that count as acknowledged by the broker but `s` never received: at QoS
+    /// 1/2 every sent message except those still waiting for PUBACK/PUBREC, at QoS 0 every
+    /// message whose write has finished. Runs once, at the end.
+    std::uint64_t lost_between(const publisher& p, const subscriber& sub) const {
+        const auto has = [&](std::uint64_t seq) {
+            return (sub.seen[p.id * sub.words + seq / 64] >> (seq % 64)) & 1;
+        };
+        const auto* bits = sub.seen.data() + p.id * sub.words;
+        std::uint64_t acked = 0, received_of_acked = 0;
+        if (opt_.qos == 0) {
+            acked = p.acked;
+            for (std::uint64_t w = 0; w < acked / 64; ++w) {
+                received_of_acked += std::popcount(bits[w]);
+            }
+            for (std::uint64_t seq = acked / 64 * 64; seq < acked; ++seq) {
+                received_of_acked += has(seq);
+            }
+            return acked - received_of_acked;
+        }
+        std::uint64_t unacked = 0, received_of_unacked = 0;
+        for (std::size_t id = 1; id < p.id_state.size(); ++id) {
+            if (p.id_state[id] == 1) {
+                ++unacked;
+                received_of_unacked += has(p.id_seq[id]);
+            }
+        }
+        std::uint64_t received = 0;
+        for (std::size_t w = 0; w < sub.words; ++w) {
+            received += std::popcount(bits[w]);
+        }
+        acked = p.sent - unacked;
+        received_of_acked = received - received_of_unacked;
+        return acked - std::min(acked, received_of_acked);
+    }
+
     void report() const {
-        unsigned long long received = 0, unique = 0, dup = 0, invalid = 0, sent = 0;
+        unsigned long long received = 0, unique = 0, dup = 0, invalid = 0, sent = 0, acked = 0;
+        unsigned long long lost = 0;
         for (const auto& s : subs_) {
             received += s->received;
             unique += s->unique;
             dup += s->dup;
             invalid += s->invalid;
+            for (const auto& p : pubs_) {
+                lost += lost_between(*p, *s);
+            }
         }
         for (const auto& p : pubs_) {
             sent += p->sent;
+            acked += p->acked;
         }
-        // Lost: published and never arrived. A run that ended early (timeout, stall, failure)
-        // counts what was still in flight.
         const unsigned long long expected = opt_.messages * pubs_.size() * subs_.size();
-        const unsigned long long lost = sent * subs_.size() - std::min(unique, sent * subs_.size());
         const double secs = last_rx_ns_ > start_ns_ ? double(last_rx_ns_ - start_ns_) / 1e9 : 0;
         const double rate = secs > 0 ? double(received) / secs : 0;
+        const double ack_secs =
+            last_ack_ns_ > start_ns_ ? double(last_ack_ns_ - start_ns_) / 1e9 : 0;
+        const double ack_rate = ack_secs > 0 ? double(acked) / ack_secs : 0;
         const double p50 = double(latency_.quantile(0.50)) / 1e3;
         const double p99 = double(latency_.quantile(0.99)) / 1e3;
         const double max = double(latency_.max()) / 1e3;
         const char* name = scenario_names[std::size_t(opt_.scenario)].data();
+        const char* pacing = pacing_names[std::size_t(opt_.pacing)].data();
         const char* end = timed_out_  ? " (timed out)"
                           : stalled_  ? " (stalled)"
                           : failures_ ? " (connection failed)"
                                       : "";
-        std::printf("%s qos %u: %zu pub -> %zu sub, %u B: %llu/%llu msgs in %.3f s = %.0f msg/s, "
-                    "latency p50 %.0f us p99 %.0f us max %.0f us, lost %llu, dup %llu%s\n",
-                    name, unsigned(opt_.qos), pubs_.size(), subs_.size(), opt_.payload, received,
-                    expected, secs, rate, p50, p99, max, lost, dup, end);
-        std::printf(
-            "{\"scenario\":\"%s\",\"qos\":%u,\"publishers\":%zu,\"subscribers\":%zu,"
-            "\"payload\":%u,\"expected\":%llu,\"sent\":%llu,\"received\":%llu,\"seconds\":%.3f,"
-            "\"msgs_per_sec\":%.0f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f,"
-            "\"lost\":%llu,\"dup\":%llu,\"invalid\":%llu,\"timed_out\":%s,"
-            "\"stalled\":%s,\"failed\":%s}\n",
-            name, unsigned(opt_.qos), pubs_.size(), subs_.size(), opt_.payload, expected, sent,
-            received, secs, rate, p50, p99, max, lost, dup, invalid, timed_out_ ? "true" : "false",
-            stalled_ ? "true" : "false", failures_ ? "true" : "false");
+        std::printf("%s qos %u %s-paced mqtt%s: %zu pub -> %zu sub, %u B: %llu/%llu msgs in "
+                    "%.3f s = %.0f msg/s, acked %llu at %.0f msg/s, latency p50 %.0f us p99 %.0f "
+                    "us max %.0f us, lost %llu, dup %llu%s\n",
+                    name, unsigned(opt_.qos), pacing, v5_ ? "5" : "3.1.1", pubs_.size(),
+                    subs_.size(), opt_.payload, received, expected, secs, rate, acked, ack_rate,
+                    p50, p99, max, lost, dup, end);
+        std::printf("{\"scenario\":\"%s\",\"qos\":%u,\"pacing\":\"%s\",\"protocol\":%u,"
+                    "\"publishers\":%zu,\"subscribers\":%zu,\"payload\":%u,\"expected\":%llu,"
+                    "\"sent\":%llu,\"acked\":%llu,\"received\":%llu,\"seconds\":%.3f,"
+                    "\"msgs_per_sec\":%.0f,\"ack_seconds\":%.3f,\"acked_per_sec\":%.0f,"
+                    "\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f,\"lost\":%llu,\"dup\":%llu,"
+                    "\"invalid\":%llu,\"timed_out\":%s,\"stalled\":%s,\"failed\":%s}\n",
+                    name, unsigned(opt_.qos), pacing, unsigned(opt_.protocol), pubs_.size(),
+                    subs_.size(), opt_.payload, expected, sent, acked, received, secs, rate,
+                    ack_secs, ack_rate, p50, p99, max, lost, dup, invalid,
+                    timed_out_ ? "true" : "false", stalled_ ? "true" : "false",
+                    failures_ ? "true" : "false");
         std::fflush(stdout);
     }
 
@@ -1005,11 +1165,15 @@ private:
     options opt_;
     tcp::endpoint endpoint_;
     std::vector<std::uint8_t> filler_; ///< payload template; the stamp overwrites its head
+    bool v5_;
+    std::size_t qos0_batch_;          ///< --pacing ack, QoS 0: messages per write
+    codec::properties no_properties_; ///< 5.0 PUBLISH: an empty property block
     std::vector<std::unique_ptr<subscriber>> subs_;
     std::vector<std::unique_ptr<publisher>> pubs_;
     histogram latency_;
     std::uint64_t start_ns_ = 0;
     std::uint64_t last_rx_ns_ = 0;
+    std::uint64_t last_ack_ns_ = 0; ///< the last PUBACK/PUBCOMP (QoS 0: finished write)
     std::uint64_t last_progress_ns_ = 0;
     std::size_t complete_subs_ = 0;
     std::vector<std::unique_ptr<client>> idle_;
