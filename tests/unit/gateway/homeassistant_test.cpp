@@ -385,8 +385,8 @@ TEST_CASE("unique_ids are stable across loads and other devices, and unique", "[
     std::set<std::string> ids;
     std::size_t count = 0;
     for (const auto& m : more) {
-        for (const auto& [id, c] :
-             json::parse(m.payload).as_object().at("components").as_object()) {
+        const auto root = json::parse(m.payload); // kept: the loop reads into it
+        for (const auto& [id, c] : root.as_object().at("components").as_object()) {
             ids.insert(std::string(c.as_object().at("unique_id").as_string()));
             ++count;
         }
