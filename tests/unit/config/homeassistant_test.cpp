@@ -38,7 +38,7 @@ using lines = std::vector<std::string>;
 
 } // namespace
 
-TEST_CASE("[homeassistant] is off by default, with HA's prefix and status topic",
+TEST_CASE("Home Assistant discovery is off by default, with HA's prefix and status topic",
           "[config][homeassistant]") {
     const auto g = load_string("", "t.toml");
     CHECK_FALSE(g.homeassistant.enabled);
@@ -48,7 +48,7 @@ TEST_CASE("[homeassistant] is off by default, with HA's prefix and status topic"
     CHECK(g.homeassistant == defaults().homeassistant);
 }
 
-TEST_CASE("[homeassistant] keys are read; status_topic follows the prefix unless given",
+TEST_CASE("homeassistant keys are read, and status_topic follows the prefix unless given",
           "[config][homeassistant]") {
     auto g = load_string("[homeassistant]\nenabled = true\ndiscovery_prefix = \"ha\"\n"
                          "gateway_id = \"site-7\"\n",
