@@ -2,8 +2,9 @@
 //
 // libFuzzer target: the QoS state machine of a server-side session (protocol/session_state.hpp)
 // driven by a sequence of operations read from the input: deliveries at QoS 0..2, the client's
-// PUBACK / PUBREC / PUBCOMP, inbound QoS 2 PUBLISH and PUBREL, disconnect, reconnect (resume)
-// and the socket taking the queued bytes. The first four bytes are the session limits.
+// PUBACK / PUBREC / PUBCOMP, inbound QoS 2 PUBLISH and PUBREL, disconnect, reconnect (resume),
+// the socket taking the queued bytes (on_writable) and the broker marking the session slow. The
+// first four bytes are the session limits.
 //
 // Everything the session writes is decoded with the codec and checked against a model of the
 // outbound window kept here from those packets:
@@ -11,8 +12,10 @@
 // * every packet written decodes, and is one the server may send in that state: a new PUBLISH
 //   at QoS 1/2 takes an id not in flight [MQTT-2.3.1-2]; a resent one (DUP) [MQTT-4.4.0-1] and
 //   a PUBREL name an id in flight at the right stage; PUBREC and PUBCOMP answer the id given;
-// * inflight() is the model's window and never above max_inflight; queued() never above
-//   max_queued; while connected, messages wait in the queue only when the window is full;
+// * inflight() is the model's window and never above max_inflight; a delivery to an offline or
+//   slow session never takes queued() past max_queued (a connected one's queue is not cut:
+//   flow control holds its publishers back); while connected, messages wait in the queue only
+//   when the window or the write buffer (max_outbound_bytes) is full;
 // * QoS 1/2 messages leave in the order they were delivered [MQTT-4.6.0-6];
 // * on_publish_qos2 reports a new id exactly when no PUBREL has released it yet [MQTT-4.3.3-2].
 //
@@ -62,6 +65,7 @@ enum class op : std::uint8_t {
     disconnect,
     reconnect,
     flush,
+    slow,
     count,
 };
 
@@ -71,7 +75,7 @@ public:
         limits_.max_inflight = static_cast<std::uint16_t>(1 + in.u8() % 32);
         limits_.max_queued = in.u8() % 16; // 0 = unlimited
         limits_.queue_qos0 = (in.u8() & 1) != 0;
-        limits_.max_outbound_bytes = static_cast<std::size_t>(in.u8() % 8) * 512;
+        limits_.max_outbound_bytes = static_cast<std::size_t>(1 + in.u8() % 8) * 512;
     }
 
     void run() {
@@ -103,8 +107,14 @@ private:
             std::string payload = std::to_string(next_seq_++) + ":";
             payload.resize(std::max(payload.size(), sizes[(b >> 2) % 4]), 'x');
             auto msg = make_message("t/" + std::to_string((b >> 4) % 4), std::move(payload), qos);
+            const auto before = s.queued();
             (void)s.deliver(delivery{std::move(msg), qos, (b & 0x40) != 0},
                             online_ ? &out_ : nullptr);
+            const bool cut = !online_ || s.slow();
+            if (cut && limits_.max_queued != 0 && s.queued() > std::max(before, limits_.max_queued)) {
+                fail("an offline or slow session's queue grew past max_queued", s.queued(),
+                     limits_.max_queued);
+            }
             break;
         }
         case op::puback: {
@@ -165,8 +175,15 @@ private:
             }
             break;
         case op::flush:
-        case op::count:
             drop_output();
+            if (online_) {
+                s.on_writable(out_);
+            }
+            break;
+        case op::slow:
+            s.set_slow(!s.slow());
+            break;
+        case op::count:
             break;
         }
         read_output();
@@ -265,11 +282,10 @@ private:
         if (s.inflight() > limits_.max_inflight) {
             fail("inflight() above max_inflight", s.inflight(), limits_.max_inflight);
         }
-        if (limits_.max_queued != 0 && s.queued() > limits_.max_queued) {
-            fail("queued() above max_queued", s.queued(), limits_.max_queued);
-        }
-        if (online_ && s.queued() > 0 && s.inflight() < limits_.max_inflight) {
-            fail("connected, messages wait while the window has room", s.queued(), s.inflight());
+        if (online_ && s.queued() > 0 && s.inflight() < limits_.max_inflight &&
+            out_.size() < limits_.max_outbound_bytes) {
+            fail("connected, messages wait while the window and the write buffer have room",
+                 s.queued(), s.inflight());
         }
     }
 

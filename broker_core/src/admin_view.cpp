@@ -45,6 +45,8 @@ std::vector<client_info> broker_impl::clients() {
             info.inflight = s->state.inflight();
             info.queued = s->state.queued();
             info.dropped = s->state.dropped();
+            info.congested = s->congested.load(std::memory_order_relaxed);
+            info.slow_consumer = s->state.slow();
             if (s->conn != nullptr) {
                 s->conn->describe(info);
             }

@@ -108,6 +108,7 @@ void broker_impl::start() {
 
 void broker_impl::stop() {
     if (!running_) {
+        sever_memory_links(); // links handed out before start()
         return;
     }
     running_ = false;
@@ -143,6 +144,8 @@ void broker_impl::stop() {
             w->thread.join();
         }
     }
+    // A connection still saying goodbye (linger) or not yet created holds its link open.
+    sever_memory_links();
     // Sessions hold subscriptions that point back at them; drop both.
     for (auto& w : workers) {
         w->subscriptions = {};

@@ -41,6 +41,9 @@ namespace asio = boost::asio;
 
 class connection;
 class session;
+namespace net::detail {
+class memory_link;
+}
 using session_ptr = std::shared_ptr<session>;
 
 /// A counter written by one thread and read by others: a relaxed load and store, no lock prefix.
@@ -95,6 +98,10 @@ public:
     /// A client is attached; read by other threads to prefer connected members of a shared
     /// subscription.
     std::atomic<bool> online{false};
+    /// Flow control: its queue is congested while its client reads. Written by the home worker,
+    /// read by the workers that route to it, whose publishing connections then wait
+    /// (broker_impl::wait_until_relieved).
+    std::atomic<bool> congested{false};
 
     /// What a session without its client waits for (5.0): the end of its Session Expiry
     /// Interval, a will held back by its Will Delay Interval. Only while there is either.
@@ -162,6 +169,10 @@ struct worker {
     counter messages_denied; ///< PUBLISH packets (and wills) an ACL refused
     counter packet_timeouts; ///< connections closed for a packet not finished in packet_timeout
     counter unauthenticated_closed; ///< closed for holding too much before CONNECT
+    counter slow_consumers; ///< subscribers found not reading while congested
+    /// Set by route() when the message went to a congested session: the publishing connection
+    /// waits for it before it reads on.
+    session_ptr blocked_by;
 };
 
 /// A listening socket and the connections it admitted.
@@ -213,6 +224,15 @@ public:
     /// The retained messages matching `filter` that have not expired.
     std::vector<message_ptr> retained_for(std::string_view filter) const;
 
+    // Flow control (README.md, "Flow control"), on the home worker of `s` unless said.
+    /// After `s`'s queue changed: marks it congested, or relieved (waking who waits for it).
+    void note_backlog(session& s);
+    /// `s` has a slow consumer: it stops holding its publishers back (slow_consumer_policy).
+    void relieve(session& s);
+    /// On the waiting connection's worker: true when `c` must wait until `s` is relieved (it is
+    /// then resumed on `w`), false when `s` is no longer congested.
+    bool wait_until_relieved(worker& w, session& s, const std::shared_ptr<connection>& c);
+
     const broker_options opts;
     spdlog::logger& log;
     std::vector<bound_listener> bound;
@@ -238,6 +258,11 @@ public:
     }
     bool kick(std::string_view client_id);
     void end_internal(const session_ptr& s);
+    /// Every in-memory link handed out (connect_in_memory): stop() cuts the ones still open,
+    /// since their clients may outlive the broker and must never post to a worker that is gone.
+    std::mutex memory_links_mutex_;
+    std::vector<std::weak_ptr<net::detail::memory_link>> memory_links_;
+    void sever_memory_links(); // net/memory_connection.cpp
     /// Runs `f(worker&)` on every worker and waits for all (control path only).
     template <typename F> void on_every_worker_and_wait(F f);
     /// Every session: the registered ones and the in-process ones.
@@ -297,6 +322,11 @@ private:
     /// The retained messages on disk, with [broker] persistence.
     std::unique_ptr<persist::retained_db> retained_db_;
 
+    /// The connections waiting for each congested session, with their workers. Held strongly:
+    /// a connection that does not read has no operation pending that would keep it alive.
+    std::mutex flow_mutex_;
+    std::unordered_map<const session*, std::vector<std::pair<worker*, std::shared_ptr<connection>>>>
+        flow_waiters_;
     /// The turn counter of every shared subscription group ever made, one for all replicas.
     std::mutex shared_turns_mutex_;
     std::unordered_map<std::string, worker::shared_index::turn_counter> shared_turns_;

@@ -40,8 +40,8 @@ public:
             return "no CONNECT before the deadline";
         case errc::session_taken_over:
             return "session taken over by a new connection";
-        case errc::queue_full:
-            return "outbound queue full";
+        case errc::slow_consumer:
+            return "slow consumer: its queue full and nothing read for slow_consumer_timeout";
         case errc::server_shutting_down:
             return "server shutting down";
         case errc::kicked:

@@ -66,6 +66,7 @@ std::vector<message_ptr> broker_impl::retained_for(std::string_view filter) cons
 }
 
 void broker_impl::route(worker& w, const message_ptr& m) {
+    w.blocked_by.reset();
     if (m->retain) {
         retained_.set(m); // [MQTT-3.3.1-5]
         if (retained_db_) {
@@ -117,6 +118,9 @@ void broker_impl::route(worker& w, const message_ptr& m) {
 }
 
 void broker_impl::dispatch(worker& w, const session_ptr& s, protocol::delivery d) {
+    if (s->congested.load(std::memory_order_relaxed) && !w.blocked_by) {
+        w.blocked_by = s; // the publisher waits for this one before it reads on
+    }
     const unsigned home = s->home.load(std::memory_order_acquire);
     if (home == w.index) {
         deliver_local(w, s, std::move(d));
@@ -182,6 +186,46 @@ void broker_impl::deliver_local(worker& w, const session_ptr& s, protocol::deliv
     } else {
         w.messages_dropped.add();
     }
+    note_backlog(*s);
+}
+
+void broker_impl::note_backlog(session& s) {
+    auto& st = s.state;
+    if (!s.congested.load(std::memory_order_relaxed)) {
+        if (s.conn != nullptr && !st.slow() && st.congested()) {
+            s.conn->congestion_began(); // the slow-consumer clock starts now
+            s.congested.store(true, std::memory_order_relaxed);
+        } else if (st.slow() && st.relieved()) {
+            st.set_slow(false); // it has read half its queue: reading again
+        }
+    } else if (s.conn == nullptr || st.relieved()) {
+        relieve(s);
+    }
+}
+
+void broker_impl::relieve(session& s) {
+    std::vector<std::pair<worker*, std::shared_ptr<connection>>> waiting;
+    {
+        const std::lock_guard lock{flow_mutex_};
+        s.congested.store(false, std::memory_order_relaxed);
+        if (auto it = flow_waiters_.find(&s); it != flow_waiters_.end()) {
+            waiting = std::move(it->second);
+            flow_waiters_.erase(it);
+        }
+    }
+    for (auto& [w, c] : waiting) {
+        asio::post(w->ctx, [c = std::move(c)] { c->unblock(); });
+    }
+}
+
+bool broker_impl::wait_until_relieved(worker& w, session& s,
+                                      const std::shared_ptr<connection>& c) {
+    const std::lock_guard lock{flow_mutex_};
+    if (!s.congested.load(std::memory_order_relaxed)) {
+        return false; // relieved meanwhile
+    }
+    flow_waiters_[&s].emplace_back(&w, c);
+    return true;
 }
 
 void broker_impl::flush(worker& w) {

@@ -102,6 +102,8 @@ void broker_impl::detach(worker& w, connection& c, session_ptr s) {
     }
     s->conn = nullptr;
     s->online.store(false, std::memory_order_relaxed);
+    s->state.set_slow(false);
+    note_backlog(*s); // offline, it holds no publisher back: its queue is cut instead
     clients_connected_.fetch_sub(1, std::memory_order_relaxed);
     const auto expiry = s->expiry_interval.load(std::memory_order_relaxed);
     if (expiry == 0) {

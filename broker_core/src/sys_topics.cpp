@@ -44,6 +44,7 @@ void broker_impl::publish_sys() {
     put("$SYS/broker/publish/messages/denied", std::to_string(s.messages_denied));
     put("$SYS/broker/clients/packet_timeouts", std::to_string(s.packet_timeouts));
     put("$SYS/broker/clients/unauthenticated_closed", std::to_string(s.unauthenticated_closed));
+    put("$SYS/broker/clients/slow_consumers", std::to_string(s.slow_consumers));
     put("$SYS/broker/bytes/received", std::to_string(s.bytes_received));
     put("$SYS/broker/bytes/sent", std::to_string(s.bytes_sent));
     put("$SYS/broker/subscriptions/count", std::to_string(s.subscriptions));
@@ -62,6 +63,7 @@ broker_stats broker_impl::stats() const {
         s.messages_denied += w->messages_denied.get();
         s.packet_timeouts += w->packet_timeouts.get();
         s.unauthenticated_closed += w->unauthenticated_closed.get();
+        s.slow_consumers += w->slow_consumers.get();
     }
     s.clients_connected = clients_connected_.load(std::memory_order_relaxed);
     s.clients_maximum = connections_max_.load(std::memory_order_relaxed);

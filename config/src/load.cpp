@@ -197,6 +197,9 @@ constexpr std::array<std::string_view, 6> log_levels{"trace", "debug", "info",
                                                      "warn",  "error", "off"};
 static_assert(static_cast<std::size_t>(log_level::off) == log_levels.size() - 1);
 
+// In the order of slow_consumer_policy's enumerators.
+constexpr std::array<std::string_view, 2> slow_consumer_policies{"drop", "disconnect"};
+
 gateway read_gateway(context& cx, const toml::table& root) {
     gateway g;
     auto& b = g.broker;
@@ -210,6 +213,9 @@ gateway read_gateway(context& cx, const toml::table& root) {
                       integer("max_connections", b.max_connections),
                       integer("max_inflight_messages", b.max_inflight_messages, 1),
                       integer("max_queued_messages", b.max_queued_messages),
+                      duration("slow_consumer_timeout", b.slow_consumer_timeout, 0ms,
+                               milliseconds(24h)),
+                      one_of("slow_consumer", b.slow_consumer, slow_consumer_policies),
                       boolean("queue_qos0_messages", b.queue_qos0_messages),
                       duration("connect_timeout", b.connect_timeout, milliseconds(1),
                                milliseconds(24h)),

@@ -35,6 +35,7 @@ json::object stats_json(const broker::broker_stats& s) {
         {"messages_dropped", s.messages_dropped},   {"messages_denied", s.messages_denied},
         {"packet_timeouts", s.packet_timeouts},
         {"unauthenticated_closed", s.unauthenticated_closed},
+        {"slow_consumers", s.slow_consumers},
         {"clients_connected", s.clients_connected}, {"clients_total", s.clients_total},
         {"clients_maximum", s.clients_maximum},     {"subscriptions", s.subscriptions},
         {"retained_messages", s.retained_messages}, {"uptime_seconds", s.uptime_seconds},
@@ -55,6 +56,8 @@ json::object client_json(const broker::client_info& c) {
         {"inflight", c.inflight},
         {"queued", c.queued},
         {"dropped", c.dropped},
+        {"congested", c.congested},
+        {"slow_consumer", c.slow_consumer},
     };
     o["username"] = c.username ? json::value(*c.username) : json::value(nullptr);
     return o;
@@ -290,6 +293,9 @@ std::string admin_api::metrics() const {
     metric(out, "edgemq_unauthenticated_closed_total", "counter",
            "Clients disconnected for holding too much memory before CONNECT.",
            s.unauthenticated_closed);
+    metric(out, "edgemq_slow_consumers_total", "counter",
+           "Subscribers found not reading while publishers waited for them (slow_consumer_timeout).",
+           s.slow_consumers);
     metric(out, "edgemq_clients_connected", "gauge", "Clients connected now.", s.clients_connected);
     metric(out, "edgemq_subscriptions", "gauge", "Subscriptions held by all sessions.",
            s.subscriptions);

@@ -53,6 +53,10 @@ broker::broker_options to_broker_options(const config::gateway& cfg) {
                     b.max_keepalive, b.max_topic_alias, b.receive_maximum};
     o.session = {b.max_inflight_messages, b.max_queued_messages, b.queue_qos0_messages,
                  b.max_outbound_bytes};
+    o.slow_consumer_timeout = b.slow_consumer_timeout;
+    o.slow_consumer = b.slow_consumer == config::slow_consumer_policy::drop
+                          ? broker::broker_options::slow_consumer_policy::drop
+                          : broker::broker_options::slow_consumer_policy::disconnect;
     for (const auto& l : cfg.listeners) {
         o.listeners.push_back(listener_options_of(l));
     }

@@ -187,12 +187,13 @@ public:
 
     bool is_open() const noexcept { return fd_ >= 0; }
 
+    /// The next whole packet already received, without reading the socket.
+    std::optional<read_result> take_buffered_packet() { return take_packet(in_); }
+
 private:
     static boost::system::error_code make_errno(int e) {
         return {e, boost::system::generic_category()};
     }
-
-    std::optional<read_result> take_buffered_packet() { return take_packet(in_); }
 
     int fd_ = -1;
     std::vector<std::uint8_t> in_;

@@ -105,6 +105,15 @@ bool connection::paused() {
     if (mqtt_.paused()) {
         return true; // reading resumes once the session is attached
     }
+    if (blocked_by_) {
+        // A subscriber of what this client published has too much queued: read no more until
+        // it has caught up. The client's TCP window fills and it slows down; nothing is lost.
+        const auto s = std::move(blocked_by_);
+        if (broker_.wait_until_relieved(worker_, *s, shared_from_this())) {
+            waiting_flow_ = true;
+            return true;
+        }
+    }
     if (throttle_ && throttled_) {
         // Out of publish tokens: stop reading until one has accrued. The client's TCP window
         // fills and it slows down; nothing is dropped.
@@ -116,6 +125,13 @@ bool connection::paused() {
         return true;
     }
     return false;
+}
+
+void connection::unblock() {
+    if (waiting_flow_) {
+        waiting_flow_ = false;
+        continue_reading();
+    }
 }
 
 void connection::continue_reading() {
@@ -221,7 +237,7 @@ std::size_t connection::handle_packets(std::span<const std::uint8_t> bytes) {
                                               : codec::protocol_level_311};
     needed_ = 0;
     incomplete_ = false;
-    while (open_ && !mqtt_.paused()) {
+    while (open_ && !mqtt_.paused() && !blocked_by_) {
         auto header = reader.header();
         if (!header) {
             mqtt_.fail(header.error());
@@ -251,6 +267,9 @@ std::size_t connection::handle_packets(std::span<const std::uint8_t> bytes) {
             break;
         }
         mqtt_.on_packet(std::move(*p));
+    }
+    if (auto* s = attached()) {
+        broker_.note_backlog(*s); // its acknowledgements may have emptied its queue
     }
     notify_writer();
     return reader.consumed();
@@ -307,6 +326,9 @@ asio::awaitable<void> connection::async_attach_then_resume(protocol::attach_requ
 
 void connection::route(message_ptr m) {
     broker_.route(worker_, m);
+    if (worker_.blocked_by && worker_.blocked_by.get() != attached()) {
+        blocked_by_ = std::move(worker_.blocked_by); // never itself: it must read its acks
+    }
 }
 
 bool connection::subscribe(const std::string& filter, const protocol::subscription_options& o) {
@@ -416,6 +438,11 @@ void connection::on_written(boost::system::error_code ec, std::size_t n) {
         close(ec);
         return;
     }
+    if (auto* s = attached(); s != nullptr && open_) {
+        progress_at_ = std::chrono::steady_clock::now();
+        s->state.on_writable(out()); // what waited for room in the write buffer
+        broker_.note_backlog(*s);
+    }
     start_write();
 }
 
@@ -443,8 +470,28 @@ void connection::check_deadline(std::chrono::steady_clock::time_point now) {
     if (!open_) {
         return;
     }
+    if (waiting_flow_) {
+        mqtt_.on_read(now); // not silent: this end is not reading
+    }
     if (const auto reason = mqtt_.check_deadline(now)) {
         close(reason);
+        return;
+    }
+    const auto timeout = broker_.opts.slow_consumer_timeout;
+    auto* s = attached();
+    if (s != nullptr && s->congested.load(std::memory_order_relaxed) && timeout.count() > 0 &&
+        now - progress_at_ >= timeout) {
+        worker_.slow_consumers.add();
+        const bool drop = broker_.opts.slow_consumer == broker_options::slow_consumer_policy::drop;
+        broker_.log.warn("slow consumer client_id={} peer={} queued={} nothing read for {} ms: {}",
+                         client_id(), peer(), s->state.queued(), timeout.count(),
+                         drop ? "dropping what passes max_queued_messages" : "disconnecting");
+        if (drop) {
+            s->state.set_slow(true);
+            broker_.relieve(*s);
+        } else {
+            close(errc::slow_consumer);
+        }
     }
 }
 

@@ -60,6 +60,12 @@ public:
     /// Fills what the connection knows of `info` (peer, listener, keep-alive, since when).
     void describe(client_info& info) const;
 
+    // Flow control (broker_impl::note_backlog).
+    /// The session this connection was waiting for is relieved: read on.
+    void unblock();
+    /// Its session's queue became congested: the slow-consumer clock starts.
+    void congestion_began() noexcept { progress_at_ = std::chrono::steady_clock::now(); }
+
     // The worker's intrusive list of its connections (no allocation per connection).
     connection* prev_in_worker = nullptr;
     connection* next_in_worker = nullptr;
@@ -175,6 +181,12 @@ private:
     /// most max_connect_size).
     std::uint32_t unauthenticated_held_ = 0;
     bool throttled_ = false; ///< out of publish tokens
+    /// A message this connection published went to this congested session: reading waits for
+    /// it (waiting_flow_) until it is relieved.
+    session_ptr blocked_by_;
+    bool waiting_flow_ = false;
+    /// The last write the client took, or the start of its session's congestion if later.
+    std::chrono::steady_clock::time_point progress_at_{};
     bool close_after_flush_ = false;
     bool lingering_ = false; ///< closed, the transport still sending its last bytes
     std::unique_ptr<asio::steady_timer> linger_timer_;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 
 namespace edgemq::broker {
 
@@ -203,6 +204,14 @@ std::shared_ptr<net::memory_stream> broker::connect_in_memory(std::size_t listen
                          b.workers.size()];
     auto link = std::make_shared<net::detail::memory_link>(w.ctx);
     auto stream = std::make_shared<net::memory_stream>(link);
+    {
+        const std::lock_guard lock{b.memory_links_mutex_};
+        auto& links = b.memory_links_;
+        if (std::has_single_bit(links.size())) { // forget closed links now and then
+            std::erase_if(links, [](const auto& l) { return l.expired(); });
+        }
+        links.push_back(link);
+    }
     if (!b.admit(l)) {
         link->broker_closed(); // as an accepted socket that is closed at once
         return stream;
@@ -216,6 +225,19 @@ std::shared_ptr<net::memory_stream> broker::connect_in_memory(std::size_t listen
         c->start();
     });
     return stream;
+}
+
+void broker_impl::sever_memory_links() {
+    std::vector<std::weak_ptr<net::detail::memory_link>> links;
+    {
+        const std::lock_guard lock{memory_links_mutex_};
+        links.swap(memory_links_);
+    }
+    for (const auto& weak : links) {
+        if (auto link = weak.lock()) {
+            link->broker_closed(); // the connection it held ends here, while its worker exists
+        }
+    }
 }
 
 } // namespace edgemq::broker

@@ -59,7 +59,7 @@ std::uint8_t disconnect_code(boost::system::error_code ec) {
         return 0x8D;
     case errc::session_taken_over:
         return 0x8E;
-    case errc::queue_full:
+    case errc::slow_consumer:
         return 0x97; // quota exceeded
     case errc::server_shutting_down:
         return 0x8B;

@@ -41,27 +41,24 @@ bool session_state::deliver(delivery d, net::write_queue* out) {
     if (has_expired(*d.msg)) {
         return true; // gone by its own terms, not dropped [MQTT-3.3.2-5]
     }
-    if (d.qos == 0) {
-        if (out != nullptr) {
-            if (out->size() > limits_->max_outbound_bytes || !write_publish(d, false, 0, *out)) {
-                ++dropped_; // a subscriber that cannot keep up loses QoS 0 first
-                return false;
-            }
-            return true;
-        }
-        if (!limits_->queue_qos0) {
-            return false; // not queued for offline clients unless configured; not a drop
-        }
+    if (out == nullptr && d.qos == 0 && !limits_->queue_qos0) {
+        return false; // not queued for offline clients unless configured; not a drop
     }
-    if (out != nullptr && d.qos > 0 && q().queue.empty() && !window_full()) {
+    if (out != nullptr && queued() == 0 && has_room(d.qos, *out)) {
         return send(std::move(d), *out);
     }
-    if (limits_->max_queued != 0 && q().queue.size() >= limits_->max_queued) {
+    // A connected client that reads gets everything: its publishers are slowed down instead.
+    const bool cut = out == nullptr || slow_;
+    if (cut && limits_->max_queued != 0 && queued() >= limits_->max_queued) {
         ++dropped_;
         return false;
     }
     q().queue.push_back(std::move(d));
     return true;
+}
+
+bool session_state::has_room(std::uint8_t qos, const net::write_queue& out) const noexcept {
+    return out.size() < limits_->max_outbound_bytes && (qos == 0 || !window_full());
 }
 
 bool session_state::send(delivery d, net::write_queue& out) {
@@ -85,7 +82,7 @@ void session_state::pump(net::write_queue& out) {
     if (!q_) {
         return; // nothing was ever queued
     }
-    while (!q().queue.empty() && (q().queue.front().qos == 0 || !window_full())) {
+    while (!q().queue.empty() && has_room(q().queue.front().qos, out)) {
         auto d = std::move(q().queue.front());
         q().queue.pop_front();
         send(std::move(d), out); // a message too big for the client is counted and skipped

@@ -146,6 +146,67 @@ TEST_CASE("offline queue is bounded and counts what it drops", "[protocol]") {
     CHECK(as_publish(drain(out).at(0)).payload == "q0");
 }
 
+TEST_CASE("a connected client's queue is not cut: it becomes congested and then relieved",
+          "[protocol]") {
+    const session_limits limits{1, 4, false, 1 << 20};
+    session_state s{limits};
+    write_queue out;
+    for (int i = 0; i < 10; ++i) {
+        CHECK(s.deliver(d(std::to_string(i).c_str(), 1), &out)); // none dropped
+    }
+    CHECK(s.inflight() == 1);
+    CHECK(s.queued() == 9);
+    CHECK(s.congested());
+    CHECK(s.dropped() == 0);
+    // The client acknowledges; the queue drains in order through the window of one.
+    std::vector<std::string> got;
+    for (int i = 0; i < 10; ++i) {
+        auto sent = drain(out);
+        REQUIRE(sent.size() == 1);
+        const auto& p = as_publish(sent[0]);
+        got.push_back(p.payload);
+        s.on_puback(p.packet_id, out);
+        CHECK(s.relieved() == (s.queued() <= 2));
+    }
+    CHECK(got == std::vector<std::string>{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"});
+    CHECK_FALSE(s.congested());
+}
+
+TEST_CASE("a slow session's queue is cut at max_queued as an offline one", "[protocol]") {
+    const session_limits limits{1, 2, false, 1 << 20};
+    session_state s{limits};
+    write_queue out;
+    s.set_slow(true);
+    CHECK(s.deliver(d("a", 1), &out)); // in flight
+    CHECK(s.deliver(d("b", 1), &out));
+    CHECK(s.deliver(d("c", 1), &out));
+    CHECK_FALSE(s.deliver(d("d", 1), &out));
+    CHECK(s.queued() == 2);
+    CHECK(s.dropped() == 1);
+}
+
+TEST_CASE("QoS 0 waits in the queue while the write buffer is full, never dropped", "[protocol]") {
+    const session_limits limits{20, 2, false, 100}; // 100 bytes of write buffer
+    session_state s{limits};
+    write_queue out;
+    const std::string payload(60, 'x');
+    for (int i = 0; i < 5; ++i) {
+        CHECK(s.deliver(d((std::to_string(i) + payload).c_str(), 0), &out));
+    }
+    CHECK(s.queued() == 3); // two fit below 100 bytes, three wait
+    CHECK(s.congested());
+    CHECK(drain(out).size() == 2); // the socket took the buffer
+    s.on_writable(out);
+    CHECK(s.queued() == 1);
+    auto next = drain(out);
+    REQUIRE(next.size() == 2);
+    CHECK(as_publish(next[0]).payload[0] == '2');
+    s.on_writable(out);
+    CHECK(s.queued() == 0);
+    CHECK(as_publish(drain(out).at(0)).payload[0] == '4');
+    CHECK(s.dropped() == 0);
+}
+
 TEST_CASE("large payloads are referenced, not copied, and keep their order", "[protocol]") {
     write_queue q;
     const auto big = make_message("big", std::string(5000, 'x'), 0);

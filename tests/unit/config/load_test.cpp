@@ -87,6 +87,8 @@ max_packet_size = 1048576
 max_connections = 5000
 max_inflight_messages = 100
 max_queued_messages = 0
+slow_consumer_timeout = "30s"
+slow_consumer = "disconnect"
 queue_qos0_messages = true
 connect_timeout = "500ms"
 sys_interval = 0
@@ -113,6 +115,8 @@ bind = "[::1]:0"
     expected.max_connections = 5000;
     expected.max_inflight_messages = 100;
     expected.max_queued_messages = 0;
+    expected.slow_consumer_timeout = 30s;
+    expected.slow_consumer = slow_consumer_policy::disconnect;
     expected.queue_qos0_messages = true;
     expected.connect_timeout = 500ms;
     expected.sys_interval = 0s;
@@ -490,7 +494,7 @@ TEST_CASE("the reference config/edgemq.toml is the defaults, with persistence on
     CHECK(load_file(reference_config) == expected);
     // Its commented-out settings are the defaults: uncommenting all of them changes nothing.
     const auto text = uncommented(read(reference_config));
-    REQUIRE(text.find("\nmax_outbound_bytes = 67108864\n") != std::string::npos);
+    REQUIRE(text.find("\nmax_outbound_bytes = 1048576\n") != std::string::npos);
     REQUIRE(text.find("\npersistence_file = \"/var/lib/edgemq/retained.db\"\n") != std::string::npos);
     CHECK(load_string(text, reference_config.string()) == expected);
 }

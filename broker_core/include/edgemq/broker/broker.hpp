@@ -41,6 +41,8 @@ struct broker_stats {
     /// Connections closed for holding more than max_connect_size or max_unauthenticated_memory
     /// before their CONNECT.
     std::uint64_t unauthenticated_closed = 0;
+    /// Subscribers found not reading while their queue was congested (slow_consumer_timeout).
+    std::uint64_t slow_consumers = 0;
     std::uint64_t clients_connected = 0;
     std::uint64_t clients_total = 0; ///< connected + disconnected persistent sessions
     std::uint64_t clients_maximum = 0;
@@ -66,6 +68,10 @@ struct client_info {
     std::size_t inflight = 0;
     std::size_t queued = 0;
     std::uint64_t dropped = 0;
+    /// Its queue is congested: what it subscribed to is published more slowly for it.
+    bool congested = false;
+    /// Found not reading: its queue is cut at max_queued_messages until it catches up.
+    bool slow_consumer = false;
 };
 
 struct subscription_info {

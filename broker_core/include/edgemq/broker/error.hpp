@@ -25,7 +25,7 @@ enum class errc {
     keep_alive_timeout,           ///< no packet within 1.5 x keep-alive [MQTT-3.1.2-24]
     connect_timeout,              ///< no CONNECT within the configured deadline
     session_taken_over,           ///< a new connection with the same client id [MQTT-3.1.4-2]
-    queue_full,                   ///< outbound buffer over its limit
+    slow_consumer, ///< a congested queue and no bytes taken for slow_consumer_timeout
     server_shutting_down,
     kicked,                   ///< closed by an operator
     bad_username_or_password, ///< CONNACK 0x04

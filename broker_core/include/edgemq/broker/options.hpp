@@ -55,6 +55,13 @@ struct broker_options {
     std::string persistence_file = "/var/lib/edgemq/retained.db";
     protocol::server_limits connection; ///< per connection: sizes and deadlines
     protocol::session_limits session;   ///< per session: in-flight window and queues
+    /// A connected subscriber whose queue is congested and that took no bytes for this long is a
+    /// slow consumer: it no longer holds its publishers back. 0: never. Default 5s.
+    std::chrono::milliseconds slow_consumer_timeout{5000};
+    /// What a slow consumer gets: its queue cut at max_queued (new messages dropped and counted
+    /// until it catches up), or disconnected (5.0: reason 0x97, Quota exceeded).
+    enum class slow_consumer_policy : std::uint8_t { drop, disconnect };
+    slow_consumer_policy slow_consumer = slow_consumer_policy::drop;
     std::vector<listener_options> listeners;
 };
 

@@ -61,6 +61,9 @@ struct listener {
     bool operator==(const listener&) const = default;
 };
 
+/// `[broker] slow_consumer`.
+enum class slow_consumer_policy { drop, disconnect };
+
 /// `[broker]`: limits and timings of the MQTT broker.
 struct broker {
     /// I/O threads, each with its own io_context; 0 = one per core. Default 0, at most 256.
@@ -73,9 +76,17 @@ struct broker {
     /// QoS 1 and 2 deliveries per client awaiting acknowledgement; 1 to 65535. Default 20
     /// (Mosquitto's).
     std::uint16_t max_inflight_messages = 20;
-    /// Messages per session waiting behind the in-flight window or while the client is
-    /// offline; 0 = unlimited. Default 1000.
+    /// Messages per session waiting behind the in-flight window or the write buffer, or while
+    /// the client is offline. An offline (or slow) client's queue is cut there; a connected
+    /// one's is not: its publishers are read more slowly until it is down to half. 0 =
+    /// unlimited (no flow control). Default 1000.
     std::size_t max_queued_messages = 1000;
+    /// A connected subscriber whose queue is full and that read nothing for this long is a slow
+    /// consumer: it stops holding its publishers back. 0 = never; at most 24h. Default 5s.
+    std::chrono::milliseconds slow_consumer_timeout{5000};
+    /// What a slow consumer gets: `drop` (its queue is cut at max_queued_messages until it has
+    /// read half of it; the drops are counted per client) or `disconnect`. Default drop.
+    slow_consumer_policy slow_consumer = slow_consumer_policy::drop;
     /// Whether QoS 0 messages are queued for offline clients with clean_session = 0.
     /// Default false.
     bool queue_qos0_messages = false;
@@ -101,9 +112,9 @@ struct broker {
     /// QoS 2 messages an MQTT 5.0 client may have unreleased at once (Receive Maximum); a
     /// client that sends more is disconnected with 0x93. 1 to 65535. Default 65535.
     std::uint16_t receive_maximum = 65535;
-    /// Bytes waiting in one connection's write buffer before QoS 0 messages to it are
-    /// dropped; at least 1. Default 64 MiB.
-    std::size_t max_outbound_bytes = 64 * 1024 * 1024;
+    /// Bytes waiting in one connection's write buffer; further messages to it wait in its
+    /// queue (max_queued_messages). At least 1. Default 1 MiB.
+    std::size_t max_outbound_bytes = 1024 * 1024;
     /// Whether retained messages are kept on disk, in persistence_file, across restarts and
     /// crashes. Default false (as Mosquitto's; the package's edgemq.toml turns it on).
     bool persistence = false;

@@ -15,8 +15,12 @@
 /// The QoS state of one MQTT session (MQTT 3.1.1 sections 4.3 and 4.4), Sans-I/O: fed
 /// deliveries and acknowledgements, it writes the packets to send into a write_queue.
 ///
-/// Outbound: a delivery at QoS 1/2 takes a packet id and a slot of the in-flight window, or waits
-/// in order in the queue (bounded; a full queue drops the new message and counts it). On
+/// Outbound: a delivery at QoS 1/2 takes a packet id and a slot of the in-flight window, and one
+/// at QoS 0 a place in the write buffer below max_outbound_bytes; otherwise it waits in order in
+/// the queue. While the client is connected the queue is not cut: past max_queued it is
+/// congested(), and the broker slows the publishers down until it is relieved() (flow control,
+/// README.md). For an offline session, or a slow one (a client that stopped reading), a full
+/// queue drops the new message and counts it. On
 /// reconnect, every unacknowledged PUBLISH is sent again with DUP set, and PUBREL again for those
 /// already PUBREC'd [MQTT-4.4.0-1]. Inbound QoS 2: the packet id is remembered from PUBLISH to
 /// PUBREL, so a resent PUBLISH is acknowledged but not delivered twice [MQTT-4.3.3-2].
@@ -54,9 +58,11 @@ struct peer_limits {
 
 struct session_limits {
     std::uint16_t max_inflight = 20;
-    std::size_t max_queued = 1000;                     ///< 0 = unlimited
-    bool queue_qos0 = false;                           ///< queue QoS 0 while the client is offline
-    std::size_t max_outbound_bytes = 64 * 1024 * 1024; ///< QoS 0 dropped beyond this
+    /// Messages waiting for a client: the offline (and slow) limit, and the connected queue's
+    /// congestion mark. 0 = unlimited (no drops, no flow control).
+    std::size_t max_queued = 1000;
+    bool queue_qos0 = false;                  ///< queue QoS 0 while the client is offline
+    std::size_t max_outbound_bytes = 1 << 20; ///< write buffer; beyond it messages wait queued
 };
 
 class session_state {
@@ -69,8 +75,9 @@ public:
     void set_peer(const peer_limits& p) noexcept { peer_ = p; }
     const peer_limits& peer() const noexcept { return peer_; }
 
-    /// Sends `d` into `out`, or queues it when the window is full or `out` is null (offline).
-    /// Returns false when the message was dropped (queue full, or too big for the client).
+    /// Sends `d` into `out`, or queues it when the window or the write buffer is full or `out`
+    /// is null (offline). Returns false when the message was dropped (an offline or slow
+    /// session's queue full, or too big for the client).
     /// An expired message is neither sent nor queued [MQTT-3.3.2-5].
     bool deliver(delivery d, net::write_queue* out);
 
@@ -97,6 +104,18 @@ public:
 
     /// After a reconnect with session present: resend the window with DUP, then fill it.
     void resume(net::write_queue& out);
+    /// The write buffer was taken by the socket: sends what waits, as far as room allows.
+    void on_writable(net::write_queue& out) { pump(out); }
+
+    /// The queue has reached max_queued while its client reads: publishers must slow down.
+    bool congested() const noexcept {
+        return limits_->max_queued != 0 && queued() >= limits_->max_queued;
+    }
+    /// Down to half of max_queued: publishers may go on.
+    bool relieved() const noexcept { return queued() <= limits_->max_queued / 2; }
+    /// A slow session's client stopped reading: its queue is cut at max_queued as if offline.
+    void set_slow(bool slow) noexcept { slow_ = slow; }
+    bool slow() const noexcept { return slow_; }
 
     /// Takes out what was sent or queued and not yet received by the client (QoS 0 queued, QoS
     /// 1 unacknowledged, QoS 2 before PUBREC), for a session that ends with it.
@@ -120,7 +139,10 @@ private:
     /// Appends the PUBLISH of `d`: in the peer's layout, with the properties a 5.0 peer gets.
     /// False, writing nothing, when it exceeds the peer's Maximum Packet Size [MQTT-3.1.2-24].
     bool write_publish(const delivery& d, bool dup, std::uint16_t id, net::write_queue& out) const;
+    /// Sends from the queue, in order, while has_room().
     void pump(net::write_queue& out);
+    /// The window has a slot for a QoS 1/2 message and the write buffer is below its limit.
+    bool has_room(std::uint8_t qos, const net::write_queue& out) const noexcept;
     fifo<inflight_entry>::iterator find(std::uint16_t id);
     std::uint16_t next_packet_id();
     bool window_full() const noexcept {
@@ -146,6 +168,7 @@ private:
     std::unique_ptr<queues> q_;
     packet_id_pool ids_;
     std::uint64_t dropped_ = 0;
+    bool slow_ = false;
 };
 
 } // namespace edgemq::broker::protocol
