@@ -163,7 +163,7 @@ std::optional<edgemq::broker::client_info> client(test_broker& b, const std::str
 TEST_CASE("8 QoS 1 publishers faster than their subscriber: with the default limits nothing "
           "acknowledged is lost",
           "[integration][flow]") {
-    test_broker b; // max_queued_messages = 1000, max_inflight_messages = 20
+    test_broker b; // max_queued_messages = 1000, max_inflight_messages = 200
     constexpr int publishers = 8;
     constexpr std::size_t per_publisher = 5000; // 40 times max_queued_messages in all
     auto sub = connected(b.port(), "sub");

@@ -109,10 +109,13 @@ bool connection::paused() {
         // A subscriber of what this client published has too much queued: read no more until
         // it has caught up. The client's TCP window fills and it slows down; nothing is lost.
         const auto s = std::move(blocked_by_);
-        if (broker_.wait_until_relieved(worker_, *s, shared_from_this())) {
-            waiting_flow_ = true;
-            return true;
+        waiting_flow_ = true;
+        if (!broker_.wait_until_relieved(worker_, *s, shared_from_this())) {
+            // Relieved meanwhile. The packets after the one that found it congested are
+            // still in partial_: handle them now, not when the client sends more.
+            asio::post(worker_.ctx, [self = shared_from_this()] { self->unblock(); });
         }
+        return true;
     }
     if (throttle_ && throttled_) {
         // Out of publish tokens: stop reading until one has accrued. The client's TCP window

@@ -57,7 +57,7 @@ struct peer_limits {
 };
 
 struct session_limits {
-    std::uint16_t max_inflight = 20;
+    std::uint16_t max_inflight = 200;
     /// Messages waiting for a client: the offline (and slow) limit, and the connected queue's
     /// congestion mark. 0 = unlimited (no drops, no flow control).
     std::size_t max_queued = 1000;
