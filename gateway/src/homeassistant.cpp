@@ -388,8 +388,8 @@ void homeassistant_discovery::apply(const config::gateway& cfg) {
 }
 
 void homeassistant_discovery::on_status(const std::string& payload) {
-    // Home Assistant's birth message; "offline" (its will) needs nothing.
-    if (payload != "online") {
+    // Home Assistant's birth message; "offline" (its will) needs nothing. No client: stopped.
+    if (payload != "online" || !client_) {
         return;
     }
     log_->info("{} said online, sending {} discovery configs again", status_topic_,
