@@ -12,7 +12,7 @@ as_root() {
 packages=(
     build-essential cmake ninja-build pkg-config
     libboost1.81-dev libboost-json1.81-dev libssl-dev libtomlplusplus-dev libspdlog-dev
-    libsqlite3-dev libsystemd-dev libserialport-dev
+    libsqlite3-dev libsystemd-dev libserialport-dev libmodbus-dev
     mosquitto-clients
 )
 test_packages=(

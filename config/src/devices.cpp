@@ -218,6 +218,44 @@ void read_command(context& cx, const toml::node& node, const std::string& path,
     }
 }
 
+/// The rules that need several keys of one device; reported at the device's table.
+void check_device(context& cx, const toml::node& at, const std::string& path, const device& d) {
+    if (d.id.empty()) {
+        cx.error(at, path, R"(missing "id", e.g. id = "greenhouse")");
+    } else if (!std::ranges::all_of(d.id, is_id_char)) {
+        cx.error(at, path,
+                 "id " + double_quoted(d.id) +
+                     " may hold only letters, digits, '_' and '-' (it is used in topics)");
+    }
+    check_match(cx, at, path, d.match);
+    if (d.framing == framing_mode::delimiter && d.delimiter.empty()) {
+        cx.error(at, path, R"(framing = "delimiter" needs delimiter, e.g. delimiter = ";")");
+    }
+    if (d.framing == framing_mode::fixed && d.frame_length == 0) {
+        cx.error(at, path, R"(framing = "fixed" needs frame_length, e.g. frame_length = 16)");
+    }
+    if (d.framing == framing_mode::fixed && d.frame_length > d.max_frame_bytes) {
+        cx.error(at, path, "frame_length must not exceed max_frame_bytes");
+    }
+    if (d.parser.kind == parser_kind::csv && d.parser.columns.empty()) {
+        cx.error(at, path + ".parser",
+                 R"(kind = "csv" needs columns, e.g. columns = ["voltage", "current"])");
+    }
+    if (d.parser.kind == parser_kind::regex && d.parser.pattern.empty()) {
+        cx.error(at, path + ".parser",
+                 R"x(kind = "regex" needs pattern, e.g. pattern = "T(?<temp>[0-9.]+)")x");
+    }
+    if (d.parser.kind == parser_kind::kv &&
+        (d.parser.pair_separator.empty() || d.parser.kv_separator.empty())) {
+        cx.error(at, path + ".parser", "pair_separator and kv_separator must not be empty");
+    }
+    if (d.encoding == text_encoding::binary && d.parser.kind != parser_kind::raw) {
+        cx.error(at, path, R"(encoding = "binary" needs the raw parser (it publishes hex))");
+    }
+}
+
+} // namespace
+
 /// Why `later` cannot have the port that `earlier` (at `earlier_path`) already has, or "" when
 /// the two can be told apart. Two devices on one port would fight over it: the second open
 /// fails, or on a pty each reads part of the frames. Compared as written, without resolving
@@ -277,16 +315,22 @@ std::string claimed_twice(const device_match& earlier, const device_match& later
                 : "");
 }
 
-/// The rules that need several keys of one device; reported at the device's table.
-void check_device(context& cx, const toml::node& at, const std::string& path, const device& d) {
-    if (d.id.empty()) {
-        cx.error(at, path, R"(missing "id", e.g. id = "greenhouse")");
-    } else if (!std::ranges::all_of(d.id, is_id_char)) {
-        cx.error(at, path,
-                 "id " + double_quoted(d.id) +
-                     " may hold only letters, digits, '_' and '-' (it is used in topics)");
-    }
-    const auto& m = d.match;
+field match_table(std::string_view key, device_match& m) {
+    return table(key,
+                 {
+                     nonempty_text("path", m.path),
+                     nonempty_text("by_id", m.by_id),
+                     shaped_text("vid", m.vid, usb_id_shaped, R"(4 hex digits, e.g. "1a86")"),
+                     shaped_text("pid", m.pid, usb_id_shaped, R"(4 hex digits, e.g. "7523")"),
+                     nonempty_text("serial", m.serial),
+                     nonempty_text("product", m.product),
+                     shaped_text("location", m.location, usb_location_shaped,
+                                 R"(a USB port as `edgemq ports` shows it, e.g. "1-1.2")"),
+                 });
+}
+
+void check_match(context& cx, const toml::node& at, const std::string& path,
+                 const device_match& m) {
     if (m.path.empty() && m.by_id.empty() && m.vid.empty() && m.serial.empty() &&
         m.product.empty() && m.location.empty()) {
         cx.error(at, path,
@@ -296,33 +340,22 @@ void check_device(context& cx, const toml::node& at, const std::string& path, co
     if (m.vid.empty() != m.pid.empty()) {
         cx.error(at, path + ".match", "vid and pid come together");
     }
-    if (d.framing == framing_mode::delimiter && d.delimiter.empty()) {
-        cx.error(at, path, R"(framing = "delimiter" needs delimiter, e.g. delimiter = ";")");
-    }
-    if (d.framing == framing_mode::fixed && d.frame_length == 0) {
-        cx.error(at, path, R"(framing = "fixed" needs frame_length, e.g. frame_length = 16)");
-    }
-    if (d.framing == framing_mode::fixed && d.frame_length > d.max_frame_bytes) {
-        cx.error(at, path, "frame_length must not exceed max_frame_bytes");
-    }
-    if (d.parser.kind == parser_kind::csv && d.parser.columns.empty()) {
-        cx.error(at, path + ".parser",
-                 R"(kind = "csv" needs columns, e.g. columns = ["voltage", "current"])");
-    }
-    if (d.parser.kind == parser_kind::regex && d.parser.pattern.empty()) {
-        cx.error(at, path + ".parser",
-                 R"x(kind = "regex" needs pattern, e.g. pattern = "T(?<temp>[0-9.]+)")x");
-    }
-    if (d.parser.kind == parser_kind::kv &&
-        (d.parser.pair_separator.empty() || d.parser.kv_separator.empty())) {
-        cx.error(at, path + ".parser", "pair_separator and kv_separator must not be empty");
-    }
-    if (d.encoding == text_encoding::binary && d.parser.kind != parser_kind::raw) {
-        cx.error(at, path, R"(encoding = "binary" needs the raw parser (it publishes hex))");
-    }
 }
 
-} // namespace
+field publish_table(std::string_view key, device_publish& p) {
+    return table(key,
+                 {
+                     nonempty_text("base", p.base),
+                     boolean("state", p.state),
+                     boolean("fields", p.fields),
+                     placeholder_text("state_topic", p.state_topic, topic_placeholders),
+                     placeholder_text("field_topic", p.field_topic, topic_placeholders),
+                     integer("qos", p.qos, 0, 2),
+                     boolean("retain", p.retain),
+                     duration("min_interval", p.min_interval, 0ms, milliseconds(24h)),
+                     duration("max_interval", p.max_interval, 0ms, milliseconds(24h)),
+                 });
+}
 
 /// [[devices]]: one serial device each.
 field device_array(std::string_view key, std::vector<device>& out) {
@@ -331,24 +364,11 @@ field device_array(std::string_view key, std::vector<device>& out) {
         [&out](context& cx, const toml::node& element, const std::string& path, std::size_t i) {
             const auto element_path = item_path(path, i);
             device& d = out.emplace_back();
-            auto& p = d.publish;
             read_table(
                 cx, element, element_path,
                 {
                     nonempty_text("id", d.id),
-                    table("match",
-                          {
-                              nonempty_text("path", d.match.path),
-                              nonempty_text("by_id", d.match.by_id),
-                              shaped_text("vid", d.match.vid, usb_id_shaped,
-                                          R"(4 hex digits, e.g. "1a86")"),
-                              shaped_text("pid", d.match.pid, usb_id_shaped,
-                                          R"(4 hex digits, e.g. "7523")"),
-                              nonempty_text("serial", d.match.serial),
-                              nonempty_text("product", d.match.product),
-                              shaped_text("location", d.match.location, usb_location_shaped,
-                                          R"(a USB port as `edgemq ports` shows it, e.g. "1-1.2")"),
-                          }),
+                    match_table("match", d.match),
                     integer("baud", d.baud, 50, 4'000'000),
                     integer("data_bits", d.data_bits, 5, 8),
                     one_of("parity", d.parity, parities),
@@ -373,18 +393,7 @@ field device_array(std::string_view key, std::vector<device>& out) {
                               regex_text("pattern", d.parser.pattern, {}),
                           }),
                     named_tables("fields", d.fields, read_field),
-                    table("publish",
-                          {
-                              nonempty_text("base", p.base),
-                              boolean("state", p.state),
-                              boolean("fields", p.fields),
-                              placeholder_text("state_topic", p.state_topic, topic_placeholders),
-                              placeholder_text("field_topic", p.field_topic, topic_placeholders),
-                              integer("qos", p.qos, 0, 2),
-                              boolean("retain", p.retain),
-                              duration("min_interval", p.min_interval, 0ms, milliseconds(24h)),
-                              duration("max_interval", p.max_interval, 0ms, milliseconds(24h)),
-                          }),
+                    publish_table("publish", d.publish),
                     named_tables("commands", d.commands, read_command),
                     duration("stats_interval", d.stats_interval, 0ms, milliseconds(24h)),
                     nonempty_text("name", d.name),

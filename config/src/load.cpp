@@ -236,8 +236,10 @@ gateway read_gateway(context& cx, const toml::table& root) {
             admin_table("admin", g.admin),
             device_array("devices", g.devices),
             bridge_array("bridges", g.bridges),
+            modbus_array("modbus", g.modbus),
             homeassistant_table("homeassistant", g.homeassistant),
         });
+    check_modbus_against_devices(cx, root, g);
     if (g.listeners.empty()) {
         g.listeners = defaults().listeners;
     }

@@ -208,7 +208,7 @@ TEST_CASE("unknown keys and tables name the closest valid one", "[config]") {
           lines{"t.toml:1:1: bridge: unknown key; did you mean 'bridges'?"});
     CHECK(errors("uplink = 1\n") ==
           lines{"t.toml:1:1: uplink: unknown key; valid keys are 'broker', 'listeners', 'log', "
-                "'admin', 'devices', 'bridges', 'homeassistant'"});
+                "'admin', 'devices', 'bridges', 'modbus', 'homeassistant'"});
 }
 
 TEST_CASE("a value of the wrong type says what was expected", "[config]") {

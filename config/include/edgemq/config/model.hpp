@@ -306,6 +306,116 @@ struct device {
     bool operator==(const device&) const = default;
 };
 
+// Modbus RTU ----------------------------------------------------------------------------------
+
+/// The four Modbus data tables: coils (read/write bits), discrete inputs (read-only bits),
+/// holding registers (read/write 16-bit words) and input registers (read-only words).
+enum class modbus_table { coil, discrete_input, holding, input };
+/// How a value is laid out in the table: a bit, or 1, 2 or 4 consecutive 16-bit registers.
+enum class modbus_type { boolean, u16, i16, u32, i32, u64, i64, f32, f64 };
+/// Byte order within each register, and register (word) order of a multi-register value.
+/// big is the Modbus standard (high byte first, high word first: "ABCD"); little swaps.
+enum class modbus_order { big, little };
+
+/// How many registers (bits, for boolean) a value of type `t` spans: 1, 2 or 4.
+constexpr std::uint16_t modbus_width(modbus_type t) noexcept {
+    switch (t) {
+    case modbus_type::u32:
+    case modbus_type::i32:
+    case modbus_type::f32:
+        return 2;
+    case modbus_type::u64:
+    case modbus_type::i64:
+    case modbus_type::f64:
+        return 4;
+    default:
+        return 1;
+    }
+}
+
+/// Whether `t` reads bits (coils, discrete inputs) rather than 16-bit registers.
+constexpr bool modbus_bit_table(modbus_table t) noexcept {
+    return t == modbus_table::coil || t == modbus_table::discrete_input;
+}
+
+/// `[modbus.slaves.registers.<name>]`: one value read from a slave, published as the field
+/// <name> exactly like a line device's field.
+struct modbus_register {
+    std::string name;
+    modbus_table table = modbus_table::holding;
+    /// The first register's (or bit's) 0-based protocol address, 0 to 65535; required.
+    std::uint16_t address = 0;
+    /// Default u16 for registers, bool for coils and discrete inputs.
+    modbus_type type = modbus_type::u16;
+    modbus_order byte_order = modbus_order::big;
+    modbus_order word_order = modbus_order::big;
+    /// Published as raw * scale + offset; a write sends (value - offset) / scale. Defaults 1, 0.
+    double scale = 1.0;
+    double offset = 0.0;
+    std::string unit;
+    /// As device_field::deadband.
+    std::optional<double> deadband;
+    /// A coil or holding register that {base}/{slave}/set/<name> writes. Default false.
+    bool writable = false;
+    /// Bounds of a written value (after scale and offset). Default none.
+    std::optional<double> min;
+    std::optional<double> max;
+    /// Home Assistant, as device_field.
+    entity_component component = entity_component::automatic;
+    std::string entity_name;
+    std::string device_class;
+    std::string state_class;
+
+    bool operator==(const modbus_register&) const = default;
+};
+
+/// `[[modbus.slaves]]`: one slave on the bus, published as a device named `name`.
+struct modbus_slave {
+    /// The slave (unit) address, 1 to 247; required and unique on its bus.
+    std::uint8_t id = 0;
+    /// The device name in topics ({device}), [A-Za-z0-9_-]+; required and unique among
+    /// devices and slaves.
+    std::string name;
+    /// Time between the starts of two polls of this slave. Default 1s.
+    std::chrono::milliseconds poll_interval{1000};
+    /// Consecutive failed polls (timeouts, exception codes) after which the slave is
+    /// published offline. Default 3.
+    std::uint32_t max_failures = 3;
+    /// In key order.
+    std::vector<modbus_register> registers;
+    device_publish publish;
+    /// Period of {base}/{slave}/stats; 0 = off. Default 60s.
+    std::chrono::milliseconds stats_interval{60000};
+    /// Home Assistant: the device's name (default: name), manufacturer and model.
+    std::string display_name;
+    std::string manufacturer;
+    std::string model;
+
+    bool operator==(const modbus_slave&) const = default;
+};
+
+/// One `[[modbus]]` entry: a Modbus RTU bus (an RS-485 adapter) polled by one scheduler.
+struct modbus_bus {
+    /// [A-Za-z0-9_-]+, for the log; default "modbus<index>".
+    std::string name;
+    /// The port, as `[[devices]]` match it.
+    device_match match;
+    /// Line settings. Defaults 9600 8E1 (the Modbus serial line specification's default).
+    std::uint32_t baud = 9600;
+    std::uint8_t data_bits = 8;
+    config::parity parity = parity::even;
+    std::uint8_t stop_bits = 1;
+    /// How long a slave has to start answering. Default 500ms.
+    std::chrono::milliseconds response_timeout{500};
+    /// Silence kept on the wire after each transaction before the next request (the
+    /// inter-frame delay; slow slaves need more than the protocol's 3.5 characters).
+    /// Default 0: 3.5 characters at the baud rate, at least 2ms.
+    std::chrono::milliseconds frame_delay{0};
+    std::vector<modbus_slave> slaves;
+
+    bool operator==(const modbus_bus&) const = default;
+};
+
 // Bridges -------------------------------------------------------------------------------------
 
 /// Which way a bridge topic rule carries messages: local to remote, remote to local, or both.
@@ -440,6 +550,8 @@ struct gateway {
     std::vector<device> devices;
     /// `[[bridges]]`: connections to remote brokers. Default none.
     std::vector<bridge> bridges;
+    /// `[[modbus]]`: Modbus RTU buses. Default none.
+    std::vector<modbus_bus> modbus;
     /// `[homeassistant]`.
     config::homeassistant homeassistant;
 
