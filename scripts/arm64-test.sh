@@ -32,7 +32,7 @@ echo "== $deb"
 dpkg-deb -I "$deb"
 [ "$(dpkg-deb -f "$deb" Architecture)" = arm64 ] || fail "Architecture is not arm64"
 depends=$(dpkg-deb -f "$deb" Depends)
-for lib in libc6 libstdc++6 libssl3 libsqlite3-0 libsystemd0 libtomlplusplus3 libserialport0; do
+for lib in libc6 libstdc++6 libssl3 libsqlite3-0 libsystemd0 libtomlplusplus3 libserialport0 libmodbus5; do
     [[ ", $depends," == *", $lib "[\(,]* || ", $depends," == *", $lib,"* ]] || fail "Depends has no $lib: $depends"
 done
 rm -rf "$build_dir/deb-contents"

@@ -9,6 +9,7 @@
 #include "edgemq/bridge/supervisor.hpp"
 #include "edgemq/broker/broker.hpp"
 #include "edgemq/config/load.hpp"
+#include "edgemq/modbus/bus.hpp"
 #include "edgemq/serial/device.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -47,7 +48,7 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name, config::log
 /// for the service manager: what happened, or why the reload was refused.
 std::string reload(const std::optional<std::filesystem::path>& config_file,
                    config::gateway& running, broker::broker& b, serial::service& devices,
-                   bridge::supervisor& bridges, homeassistant_discovery& discovery,
+                   modbus::service& buses, bridge::supervisor& bridges, homeassistant_discovery& discovery,
                    spdlog::logger& log) {
     if (!config_file) {
         log.info("SIGHUP: running on the embedded defaults, nothing to reload");
@@ -82,6 +83,8 @@ std::string reload(const std::optional<std::filesystem::path>& config_file,
     } catch (const std::exception& e) {
         log.error("reload refused for [[devices]]: {}; the running devices stay", e.what());
     }
+    buses.apply(fresh.modbus);
+    running.modbus = fresh.modbus;
     // The devices that run now: a refused [[devices]] keeps the running ones announced.
     running.homeassistant = fresh.homeassistant;
     discovery.apply(running);
@@ -146,6 +149,8 @@ int run(const std::optional<std::filesystem::path>& config_file) {
     // Serial devices: built before the admin server (which shows them), started after the
     // broker, stopped before it.
     serial::service serial_devices{cfg.devices, b, make_logger("serial", cfg.log.level)};
+    // Modbus buses likewise, each on a scheduler thread of its own.
+    modbus::service modbus_buses{cfg.modbus, b, make_logger("modbus", cfg.log.level)};
     // Bridges likewise; started after the serial devices.
     bridge::supervisor bridges{cfg.bridges, b, make_logger("bridge", cfg.log.level),
                                cfg.broker.sys_interval, cfg.broker.max_packet_size};
@@ -165,6 +170,7 @@ int run(const std::optional<std::filesystem::path>& config_file) {
                        cfg.admin.host, admin->port());
     }
     serial_devices.start();
+    modbus_buses.start();
     // Home Assistant discovery: retained configs published before "ready", so that a client
     // subscribing after it finds them.
     const auto discovery = std::make_shared<homeassistant_discovery>(
@@ -177,6 +183,7 @@ int run(const std::optional<std::filesystem::path>& config_file) {
         main_log->error("{}", e.what());
         bridges.stop();
         discovery->stop();
+        modbus_buses.stop();
         serial_devices.stop();
         if (admin) {
             admin->stop();
@@ -206,7 +213,8 @@ int run(const std::optional<std::filesystem::path>& config_file) {
             }
             systemd::reloading();
             const auto outcome =
-                reload(config_file, cfg, b, serial_devices, bridges, *discovery, *main_log);
+                reload(config_file, cfg, b, serial_devices, modbus_buses, bridges, *discovery,
+                       *main_log);
             systemd::ready(listening + "; " + outcome);
             wait_for_hangup();
         });
@@ -215,6 +223,7 @@ int run(const std::optional<std::filesystem::path>& config_file) {
     ctx.run();
     bridges.stop();
     discovery->stop();
+    modbus_buses.stop();
     serial_devices.stop();
     if (admin) {
         admin->stop();

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "homeassistant.hpp"
 
+#include "edgemq/modbus/registers.hpp"
+
 #include "edgemq/config/regex.hpp"
 #include "edgemq/serial/mapping.hpp"
 
@@ -308,6 +310,12 @@ std::vector<discovery_message> discovery_messages(const config::gateway& cfg,
     }
     for (const auto& d : cfg.devices) {
         out.push_back(device_message(cfg, d, gateway_id));
+    }
+    // A Modbus slave publishes like a line device with its registers as fields.
+    for (const auto& bus : cfg.modbus) {
+        for (const auto& slave : bus.slaves) {
+            out.push_back(device_message(cfg, modbus::slave_device(slave), gateway_id));
+        }
     }
     return out;
 }

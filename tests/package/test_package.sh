@@ -87,7 +87,7 @@ dpkg-deb -I "$deb"
 [ "$(dpkg-deb -f "$deb" Section)" = "net" ] || fail "Section"
 depends=$(dpkg-deb -f "$deb" Depends)
 for lib in adduser libc6 libstdc++6 libssl3 libtomlplusplus3 libspdlog1.10-fmt9 libfmt9 libsqlite3-0 \
-           libsystemd0 libserialport0; do
+           libsystemd0 libserialport0 libmodbus5; do
     # shlibdeps writes each library with a minimum version: "libssl3 (>= 3.0.0)".
     [[ ", $depends," == *", $lib "[\(,]* || ", $depends," == *", $lib,"* ]] \
         || fail "Depends has no $lib: $depends"
