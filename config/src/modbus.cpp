@@ -221,6 +221,14 @@ field modbus_array(std::string_view key, std::vector<modbus_bus>& out) {
                 cx.error(key_or(element, "name"), element_path + ".name",
                          "may hold only letters, digits, '_' and '-'");
             }
+            for (std::size_t j = 0; j + 1 < out.size(); ++j) {
+                if (out[j].name == b.name) {
+                    cx.error(key_or(element, "name"), element_path + ".name",
+                             "name " + double_quoted(b.name) + " is already used by " +
+                                 item_path(path, j));
+                    break;
+                }
+            }
             check_match(cx, element, element_path, b.match);
             const auto* slaves = element.as_table()->get_as<toml::array>("slaves");
             for (std::size_t j = 0; j < b.slaves.size(); ++j) {

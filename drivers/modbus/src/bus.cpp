@@ -164,10 +164,13 @@ void bus::start() {
     started_ = true;
     for (std::size_t i = 0; i < slaves_.size(); ++i) {
         auto& s = *slaves_[i];
-        s.client = broker_.connect_internal("modbus/" + s.cfg->name,
-                                            [this, i](const broker::message_ptr& m) {
-                                                on_command(i, m);
-                                            });
+        s.client = broker_.connect_internal(
+            "modbus/" + s.cfg->name,
+            [weak = weak_from_this(), i](const broker::message_ptr& m) {
+                if (auto self = weak.lock()) {
+                    self->on_command(i, m);
+                }
+            });
         s.client->subscribe(s.prefix + "/set/+", 1);
     }
     thread_ = std::thread([this] { run(); });
@@ -558,7 +561,7 @@ service::service(const std::vector<config::modbus_bus>& buses, broker::broker& b
                  std::shared_ptr<spdlog::logger> log)
     : broker_(broker), log_(std::move(log)) {
     for (const auto& b : buses) {
-        buses_.push_back(std::make_unique<bus>(b, broker_, log_));
+        buses_.push_back(std::make_shared<bus>(b, broker_, log_));
     }
 }
 
@@ -590,14 +593,14 @@ void service::stop() {
 
 void service::apply(const std::vector<config::modbus_bus>& buses) {
     const std::lock_guard lock{mutex_};
-    std::vector<std::unique_ptr<bus>> next;
+    std::vector<std::shared_ptr<bus>> next;
     for (const auto& cfg : buses) {
         const auto same = std::ranges::find_if(
             buses_, [&cfg](const auto& b) { return b && b->config() == cfg; });
         if (same != buses_.end()) {
             next.push_back(std::move(*same));
         } else {
-            next.push_back(std::make_unique<bus>(cfg, broker_, log_));
+            next.push_back(std::make_shared<bus>(cfg, broker_, log_));
         }
     }
     // Stopped before the new ones start, so that a changed bus's port is free again.

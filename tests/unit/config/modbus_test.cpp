@@ -187,6 +187,25 @@ registers.x = { address = 0 }
               R"(t.toml:8:9: modbus[1].match: path "/dev/ttyUSB0" is already used by modbus[0])"});
 }
 
+TEST_CASE("modbus: two buses with one name are refused", "[config][modbus]") {
+    CHECK(errors(R"([[modbus]]
+name = "rs485"
+match = { path = "/dev/ttyUSB0" }
+[[modbus.slaves]]
+id = 1
+name = "a"
+registers.x = { address = 0 }
+[[modbus]]
+name = "rs485"
+match = { path = "/dev/ttyUSB1" }
+[[modbus.slaves]]
+id = 1
+name = "b"
+registers.x = { address = 0 }
+)") == std::vector<std::string>{
+              R"(t.toml:9:8: modbus[1].name: name "rs485" is already used by modbus[0])"});
+}
+
 TEST_CASE("modbus: a bus on the port of a line device is refused", "[config][modbus]") {
     CHECK(errors(R"([[devices]]
 id = "sensor"

@@ -55,8 +55,9 @@ struct slave_status {
 /// An I/O error on the port (an unplugged adapter) closes it and retries with the line
 /// devices' backoff (200ms doubling to 5s).
 /// Thread safety: start() and stop() from one controlling thread; status() from any thread;
-/// the broker's delivery thread only queues writes.
-class bus {
+/// the broker's delivery thread only queues writes. Made with std::make_shared: the broker's
+/// handlers hold it weakly, so a delivery still running after stop() finds it alive or gone.
+class bus : public std::enable_shared_from_this<bus> {
 public:
     bus(config::modbus_bus cfg, broker::broker& broker, std::shared_ptr<spdlog::logger> log);
     ~bus();
@@ -117,7 +118,7 @@ private:
     broker::broker& broker_;
     std::shared_ptr<spdlog::logger> log_;
     mutable std::mutex mutex_;
-    std::vector<std::unique_ptr<bus>> buses_; ///< guarded by mutex_
+    std::vector<std::shared_ptr<bus>> buses_; ///< guarded by mutex_
     bool started_ = false;
     bool stopped_ = false;
 };
