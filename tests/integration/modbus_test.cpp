@@ -198,11 +198,11 @@ TEST_CASE("modbus: three real slaves on one bus: grouped reads, writes between p
     bench.control("mute 2\n");
     EDGEMQ_REQUIRE_PROC(*sub, sub->wait_for_line("edgemq/thermo/availability offline", 5s));
     const auto before = count_lines(slaves, "req 1 4 0 4");
-    std::this_thread::sleep_for(1s);
+    std::this_thread::sleep_for(2s);
     const auto polls = count_lines(slaves, "req 1 4 0 4") - before;
-    INFO("meter polls in 1 s while thermo times out: " << polls);
-    CHECK(polls >= 7); // 10 per second configured
-    CHECK(polls <= 12);
+    INFO("meter polls in 2 s while thermo times out: " << polls);
+    CHECK(polls >= 14); // 10 per second configured; room for a loaded machine
+    CHECK(polls <= 22);
     bench.control("");
     EDGEMQ_REQUIRE_PROC(*sub, sub->wait_for_lines_containing("edgemq/thermo/availability online", 2));
 
