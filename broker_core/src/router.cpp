@@ -11,6 +11,19 @@
 #include <algorithm>
 
 namespace edgemq::broker {
+namespace {
+
+/// The copy of `m` for a member of a shared subscription with options `o` [MQTT-4.8.2].
+protocol::delivery shared_delivery(const message_ptr& m, const protocol::subscription_options& o) {
+    protocol::delivery d{m, std::min(m->qos, o.qos), o.retain_as_published && m->retain};
+    d.shared = true;
+    if (o.identifier != 0) {
+        d.subscription_ids.push_back(o.identifier);
+    }
+    return d;
+}
+
+} // namespace
 
 bool broker_impl::subscribe(worker& w, const session_ptr& s, const std::string& filter,
                             const protocol::subscription_options& o) {
@@ -108,12 +121,7 @@ void broker_impl::route(worker& w, const message_ptr& m) {
     w.shared.match(
         m->topic, [](const session_ptr& s) { return s->online.load(std::memory_order_relaxed); },
         [this, &w, &m](const session_ptr& s, const protocol::subscription_options& o) {
-            protocol::delivery d{m, std::min(m->qos, o.qos), o.retain_as_published && m->retain};
-            d.shared = true;
-            if (o.identifier != 0) {
-                d.subscription_ids.push_back(o.identifier);
-            }
-            dispatch(w, s, std::move(d));
+            dispatch(w, s, shared_delivery(m, o));
         });
 }
 
@@ -152,13 +160,7 @@ void broker_impl::pass_on_shared(worker& w, const session_ptr& s) {
             }
             auto next = w.shared.pick(g.group, g.filter, others);
             if (next && next->first != s) {
-                protocol::delivery again{d.msg, std::min(d.msg->qos, next->second.qos),
-                                         next->second.retain_as_published && d.msg->retain};
-                again.shared = true;
-                if (next->second.identifier != 0) {
-                    again.subscription_ids.push_back(next->second.identifier);
-                }
-                dispatch(w, next->first, std::move(again));
+                dispatch(w, next->first, shared_delivery(d.msg, next->second));
             }
             break; // one copy per message, as it came
         }
