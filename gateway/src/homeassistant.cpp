@@ -336,6 +336,47 @@ std::vector<discovery_message> discovery_changes(const std::vector<discovery_mes
     return out;
 }
 
+std::vector<std::string> stale_discovery_topics(const std::vector<discovery_message>& retained,
+                                                std::string_view gateway_id,
+                                                const std::vector<discovery_message>& current) {
+    const auto gateway = object_id(gateway_id);
+    std::vector<std::string> out;
+    for (const auto& m : retained) {
+        // <prefix>/device/<object>/config, where <object> is the gateway's or one of its devices'.
+        const std::string_view t = m.topic;
+        constexpr std::string_view tail = "/config";
+        const auto dev = t.rfind("/device/");
+        if (dev == std::string_view::npos || !t.ends_with(tail)) {
+            continue;
+        }
+        const auto object = t.substr(dev + 8, t.size() - tail.size() - dev - 8);
+        if (object != gateway && !object.starts_with(gateway + '_')) {
+            continue;
+        }
+        // The payload decides: "edgemq_site" is a prefix of gateway "site_b"'s ids too.
+        boost::system::error_code ec;
+        const auto v = json::parse(m.payload, ec);
+        const auto* root = v.if_object();
+        const auto* device = root != nullptr ? root->if_contains("device") : nullptr;
+        const auto* d = device != nullptr ? device->if_object() : nullptr;
+        if (ec || d == nullptr) {
+            continue;
+        }
+        const auto* via = d->if_contains("via_device");
+        const auto* ids = d->if_contains("identifiers");
+        const bool ours =
+            object == gateway
+                ? via == nullptr && ids != nullptr && ids->is_array() &&
+                      std::ranges::find(ids->as_array(), json::value(gateway)) !=
+                          ids->as_array().end()
+                : via != nullptr && via->is_string() && via->as_string() == gateway;
+        if (ours && std::ranges::find(current, m.topic, &discovery_message::topic) == current.end()) {
+            out.push_back(m.topic);
+        }
+    }
+    return out;
+}
+
 std::string discovery_gateway_id(const config::homeassistant& cfg, std::string_view host_name) {
     if (!cfg.gateway_id.empty()) {
         return cfg.gateway_id;
@@ -358,7 +399,21 @@ void homeassistant_discovery::apply(const config::gateway& cfg) {
     }
     const auto gateway_id = discovery_gateway_id(cfg.homeassistant, host.data());
     auto next = discovery_messages(cfg, gateway_id);
-    const auto changes = discovery_changes(announced_, next);
+    auto changes = discovery_changes(announced_, next);
+    // Configs an earlier run left retained (kept across restarts with persistence) for devices
+    // removed while the gateway was stopped: announced_ does not know them.
+    std::vector<discovery_message> retained;
+    for (const auto& m : broker_.retained()) {
+        if (m->topic.ends_with("/config")) {
+            retained.push_back({m->topic, m->payload});
+        }
+    }
+    for (auto& topic : stale_discovery_topics(retained, gateway_id, next)) {
+        if (std::ranges::find(changes, topic, &discovery_message::topic) == changes.end()) {
+            log_->info("clearing {}: retained from an earlier run, no longer configured", topic);
+            changes.push_back({std::move(topic), {}});
+        }
+    }
     if (!client_ && (cfg.homeassistant.enabled || !changes.empty())) {
         std::weak_ptr<homeassistant_discovery> weak = shared_from_this();
         client_ = broker_.connect_internal(

@@ -59,6 +59,15 @@ std::vector<discovery_message> discovery_messages(const config::gateway& cfg,
 std::vector<discovery_message> discovery_changes(const std::vector<discovery_message>& before,
                                                  const std::vector<discovery_message>& after);
 
+/// The topics of `retained` that are discovery configs this gateway published in an earlier run
+/// and `current` lacks: under any prefix, `<prefix>/device/edgemq_<gateway_id>[_<id>]/config`
+/// whose device is the gateway itself or names it as via_device. What to clear at start-up for
+/// devices removed while the gateway was stopped. Another gateway's configs are never listed.
+/// Thread safety: a pure function.
+std::vector<std::string> stale_discovery_topics(const std::vector<discovery_message>& retained,
+                                                std::string_view gateway_id,
+                                                const std::vector<discovery_message>& current);
+
 /// [homeassistant] gateway_id, or else `host_name` with every character but letters, digits
 /// and '-' turned into '-' ("gateway" when that leaves nothing).
 /// Thread safety: a pure function.
@@ -72,8 +81,10 @@ public:
     homeassistant_discovery(boost::asio::io_context& ctx, broker::broker& b,
                             std::shared_ptr<spdlog::logger> log);
 
-    /// Start and SIGHUP: publishes what is new or changed in `cfg`, clears what is gone, and
-    /// follows a changed status topic. With [homeassistant] off, clears everything announced.
+    /// Start and SIGHUP: publishes what is new or changed in `cfg`, clears what is gone (also
+    /// what an earlier run left retained in the broker: stale_discovery_topics), and follows a
+    /// changed status topic. With [homeassistant] off, clears everything announced.
+    /// Reads the broker's retained store: never call it from a broker handler.
     void apply(const config::gateway& cfg);
     /// Ends the in-process client; the retained configs stay for Home Assistant.
     void stop();

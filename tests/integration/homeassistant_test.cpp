@@ -243,3 +243,46 @@ TEST_CASE("Home Assistant discovery: retained device configs that match what the
     const auto r = log.stop(SIGTERM, 5s);
     CHECK(r.exit_code == 0);
 }
+
+TEST_CASE("Home Assistant discovery: a device removed while the gateway was stopped has its "
+          "retained config cleared at the next start",
+          "[integration][homeassistant]") {
+    scratch_dir dir;
+    fs::create_directories(dir.path / "gh");
+    fs::create_directories(dir.path / "pump");
+    // Retained messages survive the restart only with persistence, as on a packaged install.
+    const auto persist = "\n[broker]\npersistence = true\npersistence_file = \"" +
+                         (dir.path / "retained.db").string() + "\"\n";
+    gateway gw{dir, config_toml(dir.path, true) + persist};
+    auto first = discovery_sub(gw.port());
+    EDGEMQ_REQUIRE_PROC(*first, wait_for_messages(*first, 3));
+    REQUIRE(by_topic(received_by(*first)).contains(pump_topic));
+    first.reset();
+    CHECK(gw.process().stop(SIGTERM, 5s).exit_code == 0);
+
+    // Started again without the pump: the gateway never announced it in this run, yet clears
+    // the config it finds retained; the other two stay as they were.
+    gw.write_config(config_toml(dir.path, false) + persist);
+    gw.start();
+    auto& log = gw.process();
+    EDGEMQ_REQUIRE_PROC(log, log.wait_for_stderr("clearing " + pump_topic +
+                                                 ": retained from an earlier run"));
+    CHECK(log.err().find("2 discovery configs on homeassistant/device/ (gateway_id=site-7), 2 "
+                         "published, 1 cleared") != std::string::npos);
+    auto after = discovery_sub(gw.port());
+    EDGEMQ_REQUIRE_PROC(*after, wait_for_messages(*after, 2));
+    std::this_thread::sleep_for(500ms);
+    const auto remaining = by_topic(received_by(*after));
+    CHECK(remaining.size() == 2);
+    CHECK(remaining.contains(gateway_topic));
+    CHECK(remaining.contains(greenhouse_topic));
+    CHECK_FALSE(remaining.contains(pump_topic));
+
+    // And a third start finds nothing left to clear.
+    after.reset();
+    CHECK(log.stop(SIGTERM, 5s).exit_code == 0);
+    gw.start();
+    EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("2 published, 0 cleared"));
+    CHECK(gw.process().err().find("clearing ") == std::string::npos);
+    CHECK(gw.process().stop(SIGTERM, 5s).exit_code == 0);
+}

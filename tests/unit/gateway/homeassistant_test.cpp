@@ -28,6 +28,7 @@ using edgemq::app::discovery_changes;
 using edgemq::app::discovery_gateway_id;
 using edgemq::app::discovery_message;
 using edgemq::app::discovery_messages;
+using edgemq::app::stale_discovery_topics;
 
 namespace {
 
@@ -421,6 +422,39 @@ TEST_CASE("a reload publishes what changed and clears what is gone", "[homeassis
     const auto off = discovery_changes(one, {});
     REQUIRE(off.size() == 2);
     CHECK(std::ranges::all_of(off, [](const auto& m) { return m.payload.empty(); }));
+}
+
+TEST_CASE("configs an earlier run left retained are stale when no longer configured, and only "
+          "this gateway's",
+          "[homeassistant]") {
+    const auto cfg = [](const std::string& extra) {
+        return edgemq::config::load_string(greenhouse_toml + extra, "t.toml");
+    };
+    const auto pump = "[[devices]]\nid = \"pump\"\nmatch = { path = \"/dev/ttyS0\" }\n";
+    // What the broker kept: this gateway's configs with a pump (under the old prefix "ha" too),
+    // another gateway's, one whose object id only begins like ours, and unrelated messages.
+    auto retained = discovery_messages(cfg(pump), "site-7");
+    auto old_prefix = cfg(pump);
+    old_prefix.homeassistant.discovery_prefix = "ha";
+    const auto under_ha = discovery_messages(old_prefix, "site-7");
+    retained.insert(retained.end(), under_ha.begin(), under_ha.end());
+    const auto other = discovery_messages(cfg(pump), "site-7_b");
+    retained.insert(retained.end(), other.begin(), other.end());
+    retained.push_back({"homeassistant/device/edgemq_site-7_x/config", "not json"});
+    retained.push_back({"homeassistant/sensor/edgemq_site-7_y/config", "{}"});
+    retained.push_back({"site/edgemq_site-7_pump/state", "{}"});
+
+    // Now without the pump and under the default prefix.
+    const auto now = discovery_messages(cfg(""), "site-7");
+    CHECK(stale_discovery_topics(retained, "site-7", now) ==
+          std::vector<std::string>{"homeassistant/device/edgemq_site-7_pump/config",
+                                   "ha/device/edgemq_site-7/config",
+                                   "ha/device/edgemq_site-7_greenhouse/config",
+                                   "ha/device/edgemq_site-7_pump/config"});
+    // Turned off: all of this gateway's, none of site-7_b's.
+    CHECK(stale_discovery_topics(retained, "site-7", {}).size() == 6);
+    CHECK(stale_discovery_topics(retained, "site-7_b", {}).size() == 3);
+    CHECK(stale_discovery_topics(retained, "site-7", retained).empty());
 }
 
 TEST_CASE("the gateway id is the configured one, or the host name made safe", "[homeassistant]") {
