@@ -98,6 +98,12 @@ constexpr std::array<std::string_view, 3> scenario_names{"fanin", "fanout", "idl
 enum class pacing { delivery, ack };
 constexpr std::array<std::string_view, 2> pacing_names{"delivery", "ack"};
 
+/// both: publishers and subscribers in this process; pub or sub: only one side, the other being
+/// another edgemq_bench (bench/bridge_drain.sh: publishers on a gateway, subscribers on the
+/// remote end of its bridge, started before and kept through an outage).
+enum class role { both, pub, sub };
+constexpr std::array<std::string_view, 3> role_names{"both", "pub", "sub"};
+
 struct options {
     std::string host = "127.0.0.1";
     std::uint16_t port = 1883;
@@ -114,6 +120,10 @@ struct options {
     bool retain = false;
     bench::pacing pacing = pacing::delivery;
     std::uint8_t protocol = codec::protocol_level_311;
+    bench::role role = role::both;
+    std::string sub_host; ///< empty: --host
+    std::uint16_t sub_port = 0; ///< 0: --port
+    double connect_retry = 0; ///< subscribers retry a refused connection for this long
 };
 
 constexpr const char* usage_text =
@@ -121,7 +131,8 @@ constexpr const char* usage_text =
     "                    [--publishers N] [--subscribers N] [--qos 0|1|2] [--payload BYTES]\n"
     "                    [--messages N] [--inflight N] [--connections N] [--hold SECONDS]\n"
     "                    [--timeout SECONDS] [--retain 0|1] [--pacing delivery|ack]\n"
-    "                    [--protocol 4|5]\n"
+    "                    [--protocol 4|5] [--role both|pub|sub] [--sub-host IP]\n"
+    "                    [--sub-port PORT] [--connect-retry SECONDS]\n"
     "  fanin:  N publishers on bench/<id>, subscribers on bench/#\n"
     "  fanout: N publishers and subscribers on bench/fanout\n"
     "  idle:   open --connections connections and hold them for --hold seconds\n"
@@ -131,7 +142,13 @@ constexpr const char* usage_text =
     "  --pacing delivery (default): at most --inflight messages per publisher not yet received\n"
     "    by every subscriber; ack: open loop, QoS 1/2 only as far as the broker's acks allow,\n"
     "    QoS 0 as fast as the socket takes bytes;\n"
-    "  --protocol 4 is MQTT 3.1.1 (default), 5 is MQTT 5.0 (no properties sent).\n";
+    "  --protocol 4 is MQTT 3.1.1 (default), 5 is MQTT 5.0 (no properties sent);\n"
+    "  --sub-host/--sub-port: the subscribers' broker (default --host/--port), e.g. the remote\n"
+    "    end of a bridge from the publishers' broker;\n"
+    "  --role pub: only the publishers (done when all are acknowledged); --role sub: only the\n"
+    "    subscribers, expecting --messages from each of --publishers, timed from the first\n"
+    "    message to the last; prints 'subscribed' once subscribed; --connect-retry S: the\n"
+    "    subscribers retry a refused connection for up to S seconds (a broker not up yet).\n";
 
 template <typename T> T parse_number(std::string_view flag, std::string_view text, T min, T max) {
     T value{};
@@ -193,6 +210,18 @@ options parse_options(int argc, char** argv) {
             o.pacing = static_cast<pacing>(it - pacing_names.begin());
         } else if (flag == "--protocol") {
             o.protocol = parse_number<std::uint8_t>(flag, v, 4, 5);
+        } else if (flag == "--role") {
+            const auto it = std::find(role_names.begin(), role_names.end(), v);
+            if (it == role_names.end()) {
+                throw usage_error("unknown role '" + std::string(v) + "'");
+            }
+            o.role = static_cast<role>(it - role_names.begin());
+        } else if (flag == "--sub-host") {
+            o.sub_host = v;
+        } else if (flag == "--sub-port") {
+            o.sub_port = parse_number<std::uint16_t>(flag, v, 1, 65535);
+        } else if (flag == "--connect-retry") {
+            o.connect_retry = parse_number<double>(flag, v, 0, 86400);
         } else {
             throw usage_error("unknown option " + std::string(flag));
         }
@@ -207,6 +236,14 @@ options parse_options(int argc, char** argv) {
 std::uint64_t now_ns() noexcept {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::uint64_t(ts.tv_sec) * 1'000'000'000u + std::uint64_t(ts.tv_nsec);
+}
+
+/// CLOCK_REALTIME in ns: only to report when the first and last message arrived, so that a
+/// script can relate them to what it did (restarting a broker) in another process.
+std::uint64_t realtime_ns() noexcept {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
     return std::uint64_t(ts.tv_sec) * 1'000'000'000u + std::uint64_t(ts.tv_nsec);
 }
 
@@ -582,6 +619,7 @@ struct subscriber {
     std::uint64_t unique = 0;
     std::uint64_t dup = 0;
     std::uint64_t invalid = 0;
+    std::uint64_t out_of_order = 0; ///< first arrivals below a sequence number already seen
     std::int64_t awaiting_pubrel = 0; ///< QoS 2 deliveries answered with PUBREC, no PUBREL yet
 };
 
@@ -589,7 +627,10 @@ class load_test {
 public:
     load_test(asio::io_context& ioc, options opt)
         : ex_(ioc.get_executor()), opt_(std::move(opt)),
-          endpoint_(asio::ip::make_address(opt_.host), opt_.port), filler_(opt_.payload, 0),
+          endpoint_(asio::ip::make_address(opt_.host), opt_.port),
+          sub_endpoint_(asio::ip::make_address(opt_.sub_host.empty() ? opt_.host : opt_.sub_host),
+                        opt_.sub_port != 0 ? opt_.sub_port : opt_.port),
+          filler_(opt_.payload, 0),
           v5_(opt_.protocol == codec::protocol_level_5),
           // fixed header, topic ("bench/<id>" or "bench/fanout") and property length, about
           qos0_batch_(std::max<std::size_t>(1, qos0_batch_bytes / (opt_.payload + 20))) {
@@ -609,11 +650,11 @@ public:
 private:
     asio::awaitable<int> async_pubsub() {
         const bool fanin = opt_.scenario == scenario::fanin;
-        for (std::uint32_t i = 0; i < opt_.subscribers; ++i) {
+        for (std::uint32_t i = 0; i < opt_.subscribers && opt_.role != role::pub; ++i) {
             subs_.push_back(std::make_unique<subscriber>(ex_, i, opt_.publishers, opt_.messages,
                                                          opt_.protocol));
         }
-        for (std::uint32_t i = 0; i < opt_.publishers; ++i) {
+        for (std::uint32_t i = 0; i < opt_.publishers && opt_.role != role::sub; ++i) {
             pubs_.push_back(std::make_unique<publisher>(ex_, i, opt_.inflight, opt_.protocol));
             pubs_.back()->topic = fanin ? "bench/" + std::to_string(i) : "bench/fanout";
         }
@@ -622,9 +663,18 @@ private:
         asio::steady_timer setup_deadline(ex_, seconds(opt_.timeout));
         spawn(async_guard_setup(&setup_deadline));
         error_code ec;
+        const auto retry_until = now_ns() + std::uint64_t(opt_.connect_retry * 1e9);
         for (std::size_t i = 0; i < subs_.size() && !ec; ++i) {
+            ec = co_await subs_[i]->conn.async_open(sub_endpoint_, client_id('s', i));
+            while (ec == asio::error::connection_refused && now_ns() < retry_until) {
+                // Not listening yet: a new connection (a socket whose connect failed is spent).
+                subs_[i] = std::make_unique<subscriber>(ex_, std::uint32_t(i), opt_.publishers,
+                                                        opt_.messages, opt_.protocol);
+                asio::steady_timer pause(ex_, std::chrono::milliseconds(2));
+                co_await pause.async_wait(use_nothrow);
+                ec = co_await subs_[i]->conn.async_open(sub_endpoint_, client_id('s', i));
+            }
             auto& c = subs_[i]->conn;
-            ec = co_await c.async_open(endpoint_, client_id('s', i));
             if (!ec) {
                 ec = co_await c.async_subscribe(fanin ? "bench/#" : "bench/fanout", opt_.qos);
             }
@@ -653,6 +703,10 @@ private:
             co_await async_shutdown();
             co_return 1;
         }
+        if (opt_.role == role::sub) {
+            std::printf("subscribed\n");
+            std::fflush(stdout);
+        }
 
         // Run.
         start_ns_ = last_progress_ns_ = last_ack_ns_ = now_ns();
@@ -675,7 +729,10 @@ private:
                 break;
             }
             // Quiet for longer than any message has taken: what is missing is lost, not late.
-            if (now - last_progress_ns_ > std::max(quiet_ns, 2 * latency_.max())) {
+            // Only subscribers: they wait for the first message as long as --timeout allows.
+            const bool waiting_for_first = opt_.role == role::sub && first_rx_ns_ == 0;
+            if (!waiting_for_first &&
+                now - last_progress_ns_ > std::max(quiet_ns, 2 * latency_.max())) {
                 stalled_ = !publishers_done();
                 break;
             }
@@ -989,6 +1046,9 @@ private:
             }
             if (s->received != received) {
                 last_progress_ns_ = last_rx_ns_ = now;
+                if (first_rx_ns_ == 0) {
+                    first_rx_ns_ = now;
+                }
                 wake_publishers();
             }
         }
@@ -1022,7 +1082,7 @@ private:
         if (m->payload.size() >= sizeof st) {
             std::memcpy(&st, m->payload.data(), sizeof st);
         }
-        if (st.magic != stamp_magic || st.publisher >= pubs_.size() || st.seq >= opt_.messages) {
+        if (st.magic != stamp_magic || st.publisher >= opt_.publishers || st.seq >= opt_.messages) {
             ++s.invalid;
             return {};
         }
@@ -1033,9 +1093,12 @@ private:
             return {};
         }
         word |= bit;
+        if (st.seq + 1 < s.next_seq[st.publisher]) {
+            ++s.out_of_order;
+        }
         s.next_seq[st.publisher] = std::max(s.next_seq[st.publisher], st.seq + 1);
         latency_.add(now > st.sent_ns ? now - st.sent_ns : 0);
-        if (++s.unique == opt_.messages * pubs_.size()) {
+        if (++s.unique == opt_.messages * opt_.publishers) {
             ++complete_subs_;
         }
         return {};
@@ -1065,7 +1128,7 @@ private:
             awaiting_comp += std::count(p->id_state.begin(), p->id_state.end(), 2);
         }
         for (const auto& s : subs_) {
-            behind += s->unique < opt_.messages * pubs_.size();
+            behind += s->unique < opt_.messages * opt_.publishers;
             awaiting_rel += s->awaiting_pubrel;
         }
         std::fprintf(stderr,
@@ -1112,22 +1175,33 @@ private:
 
     void report() const {
         unsigned long long received = 0, unique = 0, dup = 0, invalid = 0, sent = 0, acked = 0;
-        unsigned long long lost = 0;
+        unsigned long long lost = 0, out_of_order = 0;
+        const unsigned long long per_sub = opt_.messages * opt_.publishers;
         for (const auto& s : subs_) {
             received += s->received;
             unique += s->unique;
             dup += s->dup;
             invalid += s->invalid;
+            out_of_order += s->out_of_order;
             for (const auto& p : pubs_) {
                 lost += lost_between(*p, *s);
+            }
+            if (opt_.role == role::sub) {
+                lost += per_sub - s->unique; // the publishers were elsewhere: all of them count
             }
         }
         for (const auto& p : pubs_) {
             sent += p->sent;
             acked += p->acked;
         }
-        const unsigned long long expected = opt_.messages * pubs_.size() * subs_.size();
-        const double secs = last_rx_ns_ > start_ns_ ? double(last_rx_ns_ - start_ns_) / 1e9 : 0;
+        const unsigned long long expected =
+            opt_.role == role::pub ? per_sub : per_sub * subs_.size();
+        // Only subscribers: from the first message to the last (their publishers ran earlier).
+        const auto from = opt_.role == role::sub ? first_rx_ns_ : start_ns_;
+        const double secs = last_rx_ns_ > from ? double(last_rx_ns_ - from) / 1e9 : 0;
+        const double to_unix = double(realtime_ns()) / 1e9 - double(now_ns()) / 1e9;
+        const double first_rx_unix = first_rx_ns_ ? double(first_rx_ns_) / 1e9 + to_unix : 0;
+        const double last_rx_unix = last_rx_ns_ ? double(last_rx_ns_) / 1e9 + to_unix : 0;
         const double rate = secs > 0 ? double(received) / secs : 0;
         const double ack_secs =
             last_ack_ns_ > start_ns_ ? double(last_ack_ns_ - start_ns_) / 1e9 : 0;
@@ -1143,19 +1217,21 @@ private:
                                       : "";
         std::printf("%s qos %u %s-paced mqtt%s: %zu pub -> %zu sub, %u B: %llu/%llu msgs in "
                     "%.3f s = %.0f msg/s, acked %llu at %.0f msg/s, latency p50 %.0f us p99 %.0f "
-                    "us max %.0f us, lost %llu, dup %llu%s\n",
+                    "us max %.0f us, lost %llu, dup %llu, out of order %llu%s\n",
                     name, unsigned(opt_.qos), pacing, v5_ ? "5" : "3.1.1", pubs_.size(),
                     subs_.size(), opt_.payload, received, expected, secs, rate, acked, ack_rate,
-                    p50, p99, max, lost, dup, end);
+                    p50, p99, max, lost, dup, out_of_order, end);
         std::printf("{\"scenario\":\"%s\",\"qos\":%u,\"pacing\":\"%s\",\"protocol\":%u,"
                     "\"publishers\":%zu,\"subscribers\":%zu,\"payload\":%u,\"expected\":%llu,"
                     "\"sent\":%llu,\"acked\":%llu,\"received\":%llu,\"seconds\":%.3f,"
                     "\"msgs_per_sec\":%.0f,\"ack_seconds\":%.3f,\"acked_per_sec\":%.0f,"
                     "\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f,\"lost\":%llu,\"dup\":%llu,"
-                    "\"invalid\":%llu,\"timed_out\":%s,\"stalled\":%s,\"failed\":%s}\n",
+                    "\"invalid\":%llu,\"out_of_order\":%llu,\"role\":\"%s\",\"first_rx_unix\":%.6f,"
+                    "\"last_rx_unix\":%.6f,\"timed_out\":%s,\"stalled\":%s,\"failed\":%s}\n",
                     name, unsigned(opt_.qos), pacing, unsigned(opt_.protocol), pubs_.size(),
                     subs_.size(), opt_.payload, expected, sent, acked, received, secs, rate,
-                    ack_secs, ack_rate, p50, p99, max, lost, dup, invalid,
+                    ack_secs, ack_rate, p50, p99, max, lost, dup, invalid, out_of_order,
+                    role_names[std::size_t(opt_.role)].data(), first_rx_unix, last_rx_unix,
                     timed_out_ ? "true" : "false", stalled_ ? "true" : "false",
                     failures_ ? "true" : "false");
         std::fflush(stdout);
@@ -1164,6 +1240,7 @@ private:
     asio::any_io_executor ex_;
     options opt_;
     tcp::endpoint endpoint_;
+    tcp::endpoint sub_endpoint_;
     std::vector<std::uint8_t> filler_; ///< payload template; the stamp overwrites its head
     bool v5_;
     std::size_t qos0_batch_;          ///< --pacing ack, QoS 0: messages per write
@@ -1173,6 +1250,7 @@ private:
     histogram latency_;
     std::uint64_t start_ns_ = 0;
     std::uint64_t last_rx_ns_ = 0;
+    std::uint64_t first_rx_ns_ = 0;
     std::uint64_t last_ack_ns_ = 0; ///< the last PUBACK/PUBCOMP (QoS 0: finished write)
     std::uint64_t last_progress_ns_ = 0;
     std::size_t complete_subs_ = 0;
