@@ -6,6 +6,7 @@
 #include "edgemq/broker/broker.hpp"
 #include "edgemq/broker/clock.hpp"
 #include "edgemq/broker/codec/decode.hpp"
+#include "edgemq/modbus/bus.hpp"
 #include "edgemq/serial/device.hpp"
 #include "edgemq/serial/port_info.hpp"
 
@@ -204,6 +205,45 @@ json::object bridge_json(const bridge::bridge_status& b) {
     };
 }
 
+json::object modbus_slave_json(const modbus::slave_status& s) {
+    const auto text_or_null = [](const std::string& t) {
+        return t.empty() ? json::value(nullptr) : json::value(t);
+    };
+    return {
+        {"name", s.name},
+        {"id", s.id},
+        {"online", s.online},
+        {"availability", s.online ? "online" : "offline"},
+        {"last_error", text_or_null(s.last_error)},
+        {"last_exception", text_or_null(s.last_exception)},
+        {"last_seen_ms", s.last_seen_ms},
+        {"stats",
+         {{"polls", s.polls},
+          {"failed_polls", s.failures},
+          {"timeouts", s.timeouts},
+          {"exceptions", s.exceptions},
+          {"writes", s.writes},
+          {"write_errors", s.write_errors}}},
+    };
+}
+
+json::object modbus_bus_json(const modbus::bus_status& b) {
+    json::array slaves;
+    for (const auto& s : b.slaves) {
+        slaves.push_back(modbus_slave_json(s));
+    }
+    return {
+        {"name", b.name},
+        {"port", b.port.empty() ? json::value(nullptr) : json::value(b.port)},
+        {"open", b.open},
+        {"last_error", b.last_error.empty() ? json::value(nullptr) : json::value(b.last_error)},
+        {"baud", b.baud},
+        {"line", b.line},
+        {"reconnects", b.reconnects},
+        {"slaves", std::move(slaves)},
+    };
+}
+
 /// `?page=&limit=` as 1-based page and page size.
 struct paging {
     std::size_t page = 1;
@@ -256,8 +296,8 @@ json::object page_of(const std::vector<T>& all, const paging& p, ToJson to_json)
 } // namespace
 
 admin_api::admin_api(broker::broker& b, serial::service* devices, bridge::supervisor* bridges,
-                     std::shared_ptr<spdlog::logger> log)
-    : broker_(b), devices_(devices), bridges_(bridges), log_(std::move(log)) {}
+                     std::shared_ptr<spdlog::logger> log, modbus::service* buses)
+    : broker_(b), devices_(devices), bridges_(bridges), buses_(buses), log_(std::move(log)) {}
 
 void admin_api::sample() {
     const auto s = broker_.stats();
@@ -547,6 +587,9 @@ response admin_api::handle(const request& req, const target& t, std::string_view
     if (route == "bridges" || route.starts_with("bridges/")) {
         return get_only([&] { return handle_bridges(req, t, route); });
     }
+    if (route == "modbus" || route.starts_with("modbus/")) {
+        return get_only([&] { return handle_modbus(req, t, route); });
+    }
     return error_response(http::status::not_found, v, "not_found",
                           "no such API: " + std::string(t.path));
 }
@@ -623,6 +666,24 @@ response admin_api::handle_bridges(const request& req, const target& t, std::str
         return error_response(http::status::not_found, v, "not_found", "no bridge " + name);
     }
     return json_response(http::status::ok, v, bridge_json(*it));
+}
+
+response admin_api::handle_modbus(const request& req, const target& t, std::string_view route) {
+    const auto v = req.version();
+    const auto all = buses_ ? buses_->buses() : std::vector<modbus::bus_status>{};
+    if (route == "modbus") {
+        const auto p = paging_of(t);
+        if (!p) {
+            return bad_paging(v);
+        }
+        return json_response(http::status::ok, v, page_of(all, *p, modbus_bus_json));
+    }
+    const auto name = percent_decoded(route.substr(7), false).value_or("");
+    const auto it = std::ranges::find(all, name, &modbus::bus_status::name);
+    if (it == all.end()) {
+        return error_response(http::status::not_found, v, "not_found", "no Modbus bus " + name);
+    }
+    return json_response(http::status::ok, v, modbus_bus_json(*it));
 }
 
 } // namespace edgemq::app

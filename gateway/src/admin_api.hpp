@@ -29,6 +29,10 @@ class supervisor;
 struct bridge_status;
 } // namespace edgemq::bridge
 
+namespace edgemq::modbus {
+class service;
+} // namespace edgemq::modbus
+
 namespace edgemq::app {
 
 /// The JSON API under /api/v1/ once the request is authenticated, the Prometheus text of
@@ -48,9 +52,9 @@ public:
     /// How often the server calls sample(); the history keeps ten minutes of them.
     static constexpr std::chrono::seconds sample_period{5};
 
-    /// `devices` and `bridges` may be null: none of them.
+    /// `devices`, `bridges` and `buses` may be null: none of them.
     admin_api(broker::broker& b, serial::service* devices, bridge::supervisor* bridges,
-              std::shared_ptr<spdlog::logger> log);
+              std::shared_ptr<spdlog::logger> log, modbus::service* buses = nullptr);
 
     void set_self(self_listener self) { self_ = std::move(self); }
 
@@ -71,6 +75,8 @@ private:
                                  std::string_view route);
     web::response handle_bridges(const web::request& req, const web::target& t,
                                  std::string_view route);
+    web::response handle_modbus(const web::request& req, const web::target& t,
+                                std::string_view route);
     static void device_metrics(std::string& out, const std::vector<serial::device_status>& devices);
     static void bridge_metrics(std::string& out, const std::vector<bridge::bridge_status>& bridges);
 
@@ -83,6 +89,7 @@ private:
     broker::broker& broker_;
     serial::service* devices_;
     bridge::supervisor* bridges_;
+    modbus::service* buses_;
     std::shared_ptr<spdlog::logger> log_;
     self_listener self_;
     std::deque<rate_sample> samples_;

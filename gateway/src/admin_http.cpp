@@ -107,8 +107,9 @@ std::optional<std::string_view> cookie(const request& req, std::string_view name
 class admin_http_impl {
 public:
     admin_http_impl(config::admin cfg, broker::broker& b, std::shared_ptr<spdlog::logger> log,
-                    serial::service* devices, bridge::supervisor* bridges)
-        : cfg_(std::move(cfg)), log_(std::move(log)), api_(b, devices, bridges, log_),
+                    serial::service* devices, bridge::supervisor* bridges,
+                    modbus::service* buses)
+        : cfg_(std::move(cfg)), log_(std::move(log)), api_(b, devices, bridges, log_, buses),
           users_(cfg_.users_file, log_) {}
 
     ~admin_http_impl() { stop(); }
@@ -512,9 +513,10 @@ private:
 };
 
 admin_http::admin_http(config::admin cfg, broker::broker& b, std::shared_ptr<spdlog::logger> log,
-                       serial::service* devices, bridge::supervisor* bridges)
+                       serial::service* devices, bridge::supervisor* bridges,
+                       modbus::service* buses)
     : impl_(std::make_unique<admin_http_impl>(std::move(cfg), b, std::move(log), devices,
-                                              bridges)) {}
+                                              bridges, buses)) {}
 
 admin_http::~admin_http() = default;
 

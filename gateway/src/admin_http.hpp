@@ -24,6 +24,10 @@ namespace edgemq::bridge {
 class supervisor;
 }
 
+namespace edgemq::modbus {
+class service;
+}
+
 namespace edgemq::app {
 
 class admin_http_impl;
@@ -33,7 +37,8 @@ class admin_http_impl;
 ///
 /// It runs one io_context on a thread of its own, so that the broker's blocking admin queries
 /// (clients(), retained(), kick()...) are called from there and never from a broker handler.
-/// Serial devices and bridges come from the services given at construction (none without).
+/// Serial devices, bridges and Modbus buses come from the services given at construction (none
+/// without).
 ///
 /// Users come from `cfg.users_file` (see admin_users). Clients authenticate with the session
 /// cookie set by POST /api/v1/login (the page), the bearer token that login returns, or HTTP
@@ -42,9 +47,10 @@ class admin_http_impl;
 /// Thread safety: start, stop and port from one controlling thread.
 class admin_http {
 public:
-    /// `devices` and `bridges` may be null; they must outlive stop().
+    /// `devices`, `bridges` and `buses` may be null; they must outlive stop().
     admin_http(config::admin cfg, broker::broker& b, std::shared_ptr<spdlog::logger> log,
-               serial::service* devices = nullptr, bridge::supervisor* bridges = nullptr);
+               serial::service* devices = nullptr, bridge::supervisor* bridges = nullptr,
+               modbus::service* buses = nullptr);
     ~admin_http();
     admin_http(const admin_http&) = delete;
     admin_http& operator=(const admin_http&) = delete;

@@ -159,7 +159,7 @@ int run(const std::optional<std::filesystem::path>& config_file) {
     if (cfg.admin.enabled) {
         try {
             admin = std::make_unique<admin_http>(cfg.admin, b, make_logger("http", cfg.log.level),
-                                                 &serial_devices, &bridges);
+                                                 &serial_devices, &bridges, &modbus_buses);
             admin->start();
         } catch (const std::exception& e) {
             main_log->error("{}", e.what());

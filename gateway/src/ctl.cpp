@@ -40,6 +40,8 @@ name the URL's host; --insecure skips the check (the password is then sent to wh
   devices list            serial devices: availability, port, counters, last values
   devices restart ID      close and reopen a serial device's port
   bridges list            bridges to remote brokers: state, queue depth, counters
+  modbus [list]           Modbus RTU slaves per bus: availability, polls ok and failed,
+                          last exception, last seen
 
 Commands that edit the admin users file (default: users_file of [admin] in --config FILE, else
 of /etc/edgemq/edgemq.toml, else /var/lib/edgemq/admins); no running gateway needed:
@@ -145,6 +147,30 @@ int bridges_list(admin_api_client& api) {
         "no bridges");
 }
 
+int modbus_list(admin_api_client& api) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& b : all_pages(api, "/api/v1/modbus?limit=1000", "")) {
+        const bool open = b.at("open").as_bool();
+        const auto port = open ? text_of(b.at("port")) : std::string("closed");
+        for (const auto& s : b.at("slaves").as_array()) {
+            const auto& stats = s.at("stats");
+            const auto seen = s.at("last_seen_ms").to_number<std::int64_t>();
+            const auto& exception = s.at("last_exception");
+            // A closed port explains every slave's state better than their last poll does.
+            const auto& error = open ? s.at("last_error") : b.at("last_error");
+            rows.push_back({text_of(b.at("name")), port, text_of(s.at("name")),
+                            text_of(s.at("id")), text_of(s.at("availability")),
+                            text_of(stats.at("polls")), text_of(stats.at("failed_polls")),
+                            exception.is_null() ? "-" : text_of(exception),
+                            seen == 0 ? "never" : utc_text(seen / 1000),
+                            error.is_null() ? "-" : text_of(error)});
+        }
+    }
+    return print_list({"BUS", "PORT", "SLAVE", "ID", "STATE", "POLLS", "FAILED",
+                       "LAST EXCEPTION", "LAST SEEN", "LAST ERROR"},
+                      rows, "no Modbus buses");
+}
+
 int admins(std::span<const std::string_view> args, const std::filesystem::path& file) {
     const auto sub = args.empty() ? std::string_view{} : args[0];
     if (sub == "add" && (args.size() == 3 || args.size() == 4)) {
@@ -236,6 +262,9 @@ int ctl_main(std::span<const std::string_view> args) {
         }
         if (word(0) == "bridges" && word(1) == "list" && rest.size() == 2) {
             return bridges_list(api);
+        }
+        if (word(0) == "modbus" && (rest.size() == 1 || (word(1) == "list" && rest.size() == 2))) {
+            return modbus_list(api);
         }
         if (word(0) == "devices" && word(1) == "restart" && rest.size() == 3) {
             api.call(http::verb::post, "/api/v1/devices/" + percent_encoded(word(2)) + "/restart");

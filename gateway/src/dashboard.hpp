@@ -4,7 +4,7 @@
 /// The dashboard, served from the binary by admin_http: one page, one script, one style sheet,
 /// no CDN (the machines of our users are often offline). The page logs in with POST
 /// /api/v1/login (session cookie), follows /api/v1/events (server-sent events, a `stats` event
-/// every 2 s) and refreshes the clients and devices tables on each event. The chart is a plain
+/// every 2 s) and refreshes the clients, devices, Modbus and bridges tables on each event. The chart is a plain
 /// canvas.
 
 #include <string_view>
@@ -56,6 +56,12 @@ inline constexpr std::string_view dashboard_html = R"html(<!DOCTYPE html>
     <h2>Devices</h2>
     <table id="devices"><thead><tr><th>Device</th><th>Availability</th><th>Port</th>
       <th>Last values</th><th>Frames</th><th>Errors</th><th>Last seen</th></tr></thead>
+      <tbody></tbody></table>
+  </section>
+  <section>
+    <h2>Modbus</h2>
+    <table id="modbus"><thead><tr><th>Bus</th><th>Port</th><th>Slave</th><th>Availability</th>
+      <th>Polls</th><th>Failed</th><th>Last exception</th><th>Last seen</th></tr></thead>
       <tbody></tbody></table>
   </section>
   <section>
@@ -181,6 +187,33 @@ async function refresh_devices() {
   }
 }
 
+// One row per slave; the bus's port (and why it is closed) in the port cell.
+async function refresh_modbus() {
+  const body = await (await api('modbus?limit=1000')).json();
+  const tbody = $('modbus').tBodies[0];
+  tbody.replaceChildren();
+  for (const b of body.data) {
+    for (const s of b.slaves) {
+      const row = tbody.insertRow();
+      row.dataset.slave = s.name;
+      cell(row, b.name);
+      cell(row, b.open ? b.port + ' (' + b.baud + ' ' + b.line + ')' : 'closed');
+      if (!b.open && b.last_error) row.cells[1].title = b.last_error;
+      cell(row, s.name + ' (id ' + s.id + ')');
+      const badge = document.createElement('span');
+      badge.className = 'badge ' + s.availability; badge.textContent = s.availability;
+      const availability = row.insertCell(); availability.appendChild(badge);
+      if (s.last_error) availability.title = s.last_error;
+      cell(row, s.stats.polls); cell(row, s.stats.failed_polls);
+      cell(row, s.last_exception === null ? '' : s.last_exception);
+      cell(row, s.last_seen_ms ? new Date(s.last_seen_ms).toLocaleTimeString() : 'never');
+    }
+  }
+  if (tbody.rows.length === 0) {
+    const row = tbody.insertRow(); cell(row, 'No Modbus buses.'); row.className = 'muted';
+  }
+}
+
 async function refresh_bridges() {
   const body = await (await api('bridges?limit=1000')).json();
   const tbody = $('bridges').tBodies[0];
@@ -241,6 +274,7 @@ function on_stats(c) {
   draw();
   refresh_clients().catch(() => {});
   refresh_devices().catch(() => {});
+  refresh_modbus().catch(() => {});
   refresh_bridges().catch(() => {});
 }
 
@@ -254,6 +288,7 @@ async function start() {
   $('login').hidden = true; $('dashboard').hidden = false; $('logout').hidden = false;
   await refresh_clients();
   await refresh_devices();
+  await refresh_modbus();
   await refresh_bridges();
   draw();
   events = new EventSource('/api/v1/events');

@@ -2,13 +2,16 @@
 // Modbus RTU end to end: a socat pty pair is the RS-485 bus, edgemq_modbus_slave
 // (tests/support/modbus_slave.cpp, libmodbus' modbus_reply) plays three real slaves on its
 // "sim" end, the bus scheduler runs in-process against an in-process broker, and
-// mosquitto_sub / mosquitto_pub are the MQTT clients.
+// mosquitto_sub / mosquitto_pub are the MQTT clients; the admin server in-process with
+// `edgemq ctl modbus` as a process shows the buses.
 
+#include "admin_http.hpp"
 #include "gateway_process.hpp"
 #include "pty.hpp"
 #include "real_clients.hpp"
 #include "test_broker.hpp"
 
+#include <edgemq/broker/auth/password_file.hpp>
 #include <edgemq/config/load.hpp>
 #include <edgemq/modbus/bus.hpp>
 
@@ -24,6 +27,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <sstream>
 
 using namespace edgemq;
 using namespace edgemq::test;
@@ -344,4 +349,130 @@ registers.relay = { table = "coil", address = 0, writable = true }
     EDGEMQ_REQUIRE_PROC(*state, state->wait_for_line("edgemq/meter/availability offline"));
     // mosquitto_sub -v shows the empty payload as "(null)".
     EDGEMQ_REQUIRE_PROC(*ha, ha->wait_for_line(meter_topic + " (null)"));
+}
+
+TEST_CASE("modbus on the admin surface: /api/v1/modbus and edgemq ctl modbus show buses, "
+          "slaves, polls ok and failed, the last exception named and availability",
+          "[integration][modbus][admin]") {
+    namespace json = boost::json;
+    modbus_bench bench("modbus-admin");
+    scratch_dir dir;
+    test_broker broker;
+    auto sub = start_mosquitto_sub(broker.port(), {"-v", "-t", "edgemq/+/availability"});
+    // The three slaves, and a bus whose adapter is not plugged in.
+    const auto cfg = config::load_string(bus_toml(bench.dev()) + R"(
+[[modbus]]
+name = "spare"
+match = { path = ")" + (dir.path / "missing").string() + R"(" }
+baud = 115200
+[[modbus.slaves]]
+id = 9
+name = "heater"
+registers.power = { address = 0 }
+)",
+                                         "test.toml");
+    modbus::service buses(cfg.modbus, broker.get(), modbus_logger());
+    buses.start();
+    config::admin admin_cfg;
+    admin_cfg.host = "127.0.0.1";
+    admin_cfg.port = 0;
+    admin_cfg.users_file = (dir.path / "admins").string();
+    broker::auth::set_password(admin_cfg.users_file, "ops", "s3cret-pass", true);
+    app::admin_http admin{admin_cfg, broker.get(),
+                          std::make_shared<spdlog::logger>(
+                              "http", std::make_shared<spdlog::sinks::null_sink_mt>()),
+                          nullptr, nullptr, &buses};
+    admin.start();
+    const auto url = "http://127.0.0.1:" + std::to_string(admin.port());
+    // curl as the API's client: the body, then the HTTP status on a line of its own.
+    const auto get = [&url](const std::string& path) {
+        const auto r = run_process({"curl", "-sS", "-u", "ops:s3cret-pass", "-w", "\n%{http_code}",
+                                    url + path});
+        REQUIRE(r.exit_code == 0);
+        const auto nl = r.out.rfind('\n');
+        return std::pair{std::stoi(r.out.substr(nl + 1)), json::parse(r.out.substr(0, nl))};
+    };
+
+    // Slave 3 answers exception 2 until it is offline; the others keep answering.
+    EDGEMQ_REQUIRE_PROC(*sub, sub->wait_for_line("edgemq/pump/availability online"));
+    EDGEMQ_REQUIRE_PROC(*sub, sub->wait_for_line("edgemq/thermo/availability online"));
+    bench.control("exception 3 2\n");
+    EDGEMQ_REQUIRE_PROC(*sub, sub->wait_for_line("edgemq/pump/availability offline", 5s));
+
+    const auto [status, list] = get("/api/v1/modbus");
+    CHECK(status == 200);
+    INFO(json::serialize(list));
+    CHECK(list.at("meta").at("count") == 2);
+    const auto& rs485 = list.at("data").at(0);
+    CHECK(rs485.at("name") == "rs485");
+    CHECK(rs485.at("open") == true);
+    CHECK(rs485.at("port").is_string());
+    CHECK(rs485.at("last_error").is_null());
+    CHECK(rs485.at("baud") == 9600);
+    CHECK(rs485.at("line") == "8N1");
+    const auto& slaves = rs485.at("slaves").as_array();
+    REQUIRE(slaves.size() == 3);
+    const auto& meter = slaves.at(0);
+    CHECK(meter.at("name") == "meter");
+    CHECK(meter.at("id") == 1);
+    CHECK(meter.at("availability") == "online");
+    CHECK(meter.at("stats").at("polls").to_number<int>() > 0);
+    CHECK(meter.at("stats").at("failed_polls") == 0);
+    CHECK(meter.at("last_exception").is_null());
+    CHECK(meter.at("last_seen_ms").to_number<std::int64_t>() > 0);
+    const auto& pump = slaves.at(2);
+    CHECK(pump.at("name") == "pump");
+    CHECK(pump.at("availability") == "offline");
+    CHECK(pump.at("online") == false);
+    CHECK(pump.at("stats").at("failed_polls").to_number<int>() >= 3);
+    CHECK(pump.at("stats").at("exceptions").to_number<int>() >= 3);
+    CHECK(pump.at("last_exception") == "illegal data address (exception 2)");
+    CHECK(pump.at("last_error") == "read holding registers 0-1: illegal data address (exception 2)");
+    const auto& spare = list.at("data").at(1);
+    CHECK(spare.at("name") == "spare");
+    CHECK(spare.at("open") == false);
+    CHECK(spare.at("last_error").is_string());
+    CHECK(spare.at("line") == "8E1");
+    CHECK(spare.at("slaves").at(0).at("availability") == "offline");
+    CHECK(spare.at("slaves").at(0).at("last_seen_ms") == 0);
+
+    // One bus by name; an unknown one is a 404 with the API's message.
+    CHECK(get("/api/v1/modbus/spare").second.at("name") == "spare");
+    const auto [missing, why] = get("/api/v1/modbus/nope");
+    CHECK(missing == 404);
+    CHECK(why.at("message") == "no Modbus bus nope");
+
+    // edgemq ctl modbus: a table, one row per slave.
+    const auto ctl = run_process({"env", "EDGEMQ_ADMIN_USER=ops", "EDGEMQ_ADMIN_PASSWORD=s3cret-pass",
+                                  EDGEMQ_BINARY, "ctl", "--url", url, "modbus"});
+    INFO(ctl.out << ctl.err);
+    REQUIRE(ctl.exit_code == 0);
+    std::vector<std::string> rows;
+    std::istringstream lines{ctl.out};
+    for (std::string l; std::getline(lines, l);) {
+        rows.push_back(l);
+    }
+    REQUIRE(rows.size() == 5);
+    CHECK(rows[0].starts_with("BUS "));
+    CHECK(rows[0].find("POLLS  FAILED  LAST EXCEPTION") != std::string::npos);
+    const auto row = [&rows](const std::string& slave) {
+        const auto it = std::ranges::find_if(
+            rows, [&](const std::string& r) { return r.find("  " + slave + "  ") != std::string::npos; });
+        REQUIRE(it != rows.end());
+        return *it;
+    };
+    CHECK(row("meter").find("online") != std::string::npos);
+    CHECK(row("pump").find("offline") != std::string::npos);
+    CHECK(row("pump").find("illegal data address (exception 2)") != std::string::npos);
+    // The closed bus's reason is in its slaves' LAST ERROR.
+    CHECK(std::regex_search(row("heater"),
+                            std::regex{R"(^spare +closed +heater +9 +offline +0 +0 +- +never +\S)"}));
+    const auto again = run_process({"env", "EDGEMQ_ADMIN_USER=ops",
+                                    "EDGEMQ_ADMIN_PASSWORD=s3cret-pass", EDGEMQ_BINARY, "ctl",
+                                    "--url", url, "modbus", "list"});
+    CHECK(again.exit_code == 0);
+    CHECK(again.out.starts_with(rows[0]));
+
+    admin.stop();
+    buses.stop();
 }

@@ -151,6 +151,11 @@ bus::bus(config::modbus_bus cfg, broker::broker& broker, std::shared_ptr<spdlog:
         slaves_.push_back(std::make_unique<slave_state>(s));
         status_.push_back(slaves_.back()->st);
     }
+    port_status_.name = cfg_.name;
+    port_status_.baud = cfg_.baud;
+    port_status_.line = std::to_string(cfg_.data_bits) + parity_letter(cfg_.parity) +
+                        std::to_string(cfg_.stop_bits);
+    port_status_.last_error = "not started";
 }
 
 bus::~bus() {
@@ -197,9 +202,11 @@ void bus::stop() {
     }
 }
 
-std::vector<slave_status> bus::status() const {
+bus_status bus::status() const {
     const std::lock_guard lock{mutex_};
-    return status_;
+    auto out = port_status_;
+    out.slaves = status_;
+    return out;
 }
 
 void bus::on_command(std::size_t index, const broker::message_ptr& m) {
@@ -271,6 +278,14 @@ void bus::run() {
         const std::lock_guard lock{mutex_};
         status_[i] = slaves_[i]->st;
     };
+    const auto port_state = [this](const std::string& path, bool open, std::string why,
+                                   std::uint64_t opens) {
+        const std::lock_guard lock{mutex_};
+        port_status_.port = path;
+        port_status_.open = open;
+        port_status_.last_error = std::move(why);
+        port_status_.reconnects = opens > 0 ? opens - 1 : 0;
+    };
     const auto fail_all = [&](std::string_view why) {
         // Refused here rather than left waiting for a bus that is not there.
         std::deque<write_job> dropped;
@@ -294,6 +309,7 @@ void bus::run() {
         const auto opened = path.ok() ? serial::open_port(path.path, line)
                                       : serial::open_result{-1, {}, path.error};
         if (!opened.ok()) {
+            port_state(path.path, false, opened.message, opens);
             if (opened.message != last_problem) {
                 log_->warn("bus={} {}; retrying", cfg_.name, opened.message);
                 last_problem = opened.message;
@@ -309,6 +325,7 @@ void bus::run() {
                                        parity_letter(cfg_.parity), cfg_.data_bits,
                                        cfg_.stop_bits);
         if (ctx == nullptr) {
+            port_state(path.path, false, std::string("libmodbus: ") + modbus_strerror(errno), opens);
             log_->error("bus={} libmodbus: {}", cfg_.name, modbus_strerror(errno));
             ::close(opened.fd);
             sleep_until(clock::now() + backoff_max);
@@ -321,6 +338,7 @@ void bus::run() {
         const auto timeout_us = static_cast<std::uint32_t>(cfg_.response_timeout.count() * 1000);
         modbus_set_response_timeout(ctx, timeout_us / 1'000'000, timeout_us % 1'000'000);
         ++opens;
+        port_state(path.path, true, "", opens);
         log_->info("bus={} opened {} ({} baud {}{}{}, {} slave(s))", cfg_.name, path.path,
                    cfg_.baud, cfg_.data_bits, parity_letter(cfg_.parity), cfg_.stop_bits,
                    slaves_.size());
@@ -345,6 +363,9 @@ void bus::run() {
                 s.last_error = text;
             }
             s.st.last_error = text;
+            if (is_exception(err)) {
+                s.st.last_exception = error_text(err);
+            }
             if (s.log_limiter.take(clock::now())) {
                 s.publish(s.prefix + "/log", text, 0, false);
             } else {
@@ -533,6 +554,7 @@ void bus::run() {
                     s.last_error.clear();
                 }
                 s.last_seen_ms = broker::unix_millis();
+                s.st.last_seen_ms = s.last_seen_ms;
                 s.availability(true);
                 std::vector<serial::named_value> named;
                 for (std::size_t r = 0; r < values.size(); ++r) {
@@ -550,9 +572,12 @@ void bus::run() {
         modbus_free(ctx);
         ::close(opened.fd);
         if (lost) {
+            port_state(path.path, false, "port lost: " + error_text(lost_errno), opens);
             log_->warn("bus={} port {} lost: {} (unplugged?)", cfg_.name, path.path,
                        error_text(lost_errno));
             fail_all("bus went offline");
+        } else {
+            port_state(path.path, false, "stopped", opens);
         }
     }
 }
@@ -622,9 +647,18 @@ std::vector<slave_status> service::slaves() const {
     const std::lock_guard lock{mutex_};
     std::vector<slave_status> out;
     for (const auto& b : buses_) {
-        for (auto& s : b->status()) {
+        for (auto& s : b->status().slaves) {
             out.push_back(std::move(s));
         }
+    }
+    return out;
+}
+
+std::vector<bus_status> service::buses() const {
+    const std::lock_guard lock{mutex_};
+    std::vector<bus_status> out;
+    for (const auto& b : buses_) {
+        out.push_back(b->status());
     }
     return out;
 }

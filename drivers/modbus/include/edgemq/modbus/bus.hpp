@@ -29,7 +29,22 @@ struct slave_status {
     std::uint64_t exceptions = 0;  ///< exception responses
     std::uint64_t writes = 0;
     std::uint64_t write_errors = 0;
-    std::string last_error;        ///< "illegal data address (exception 2)", "timeout", ...
+    std::string last_error;        ///< "read holding registers 0-3: timeout", ...
+    /// The last exception response, named: "illegal data address (exception 2)"; empty if none.
+    std::string last_exception;
+    std::int64_t last_seen_ms = 0; ///< Unix time of the last answered poll, 0 if never
+};
+
+/// One bus as the admin surface sees it: its port and line settings, and its slaves.
+struct bus_status {
+    std::string name;
+    std::string port;       ///< the path opened, or last resolved; empty if none matched yet
+    bool open = false;      ///< the port is open and the scheduler on the wire
+    std::string last_error; ///< why the port is not open; empty while it is
+    std::uint32_t baud = 0;
+    std::string line;       ///< "8E1": data bits, parity, stop bits
+    std::uint64_t reconnects = 0; ///< opens after the first
+    std::vector<slave_status> slaves;
 };
 
 /// One `[[modbus]]` bus: a scheduler thread of its own owns the port (libmodbus is blocking)
@@ -69,7 +84,7 @@ public:
     void stop();
 
     const config::modbus_bus& config() const noexcept { return cfg_; }
-    std::vector<slave_status> status() const;
+    bus_status status() const;
 
 private:
     struct slave_state;
@@ -93,6 +108,7 @@ private:
     std::deque<write_job> writes_; ///< guarded by mutex_
     bool stopping_ = false;        ///< guarded by mutex_
     std::vector<slave_status> status_; ///< guarded by mutex_
+    bus_status port_status_;           ///< guarded by mutex_; its slaves stay empty
     std::thread thread_;
     bool started_ = false;
 };
@@ -112,7 +128,10 @@ public:
     /// SIGHUP: restarts the buses whose configuration changed, stops removed ones, starts new
     /// ones; an unchanged bus keeps polling.
     void apply(const std::vector<config::modbus_bus>& buses);
+    /// Every slave of every bus, in configuration order.
     std::vector<slave_status> slaves() const;
+    /// Every bus with its slaves, in configuration order.
+    std::vector<bus_status> buses() const;
 
 private:
     broker::broker& broker_;
