@@ -75,6 +75,7 @@ void forwarder::start(asio::io_context& ctx) {
         log_.info("bridge {}: {} messages waiting in {} from before the restart", cfg_.name,
                   queue_->size(), cfg_.queue_file);
     }
+    ctx_ = &ctx;
     handoff_->owner = this;
     handoff_->ctx = &ctx;
     client_ = broker_.connect_internal(
@@ -235,8 +236,20 @@ void forwarder::pump() {
             acked_seqs_.push_back(seq); // nothing to wait for
         }
     }
-    flush_acks();
+    flush_acks_soon();
     update_queue_stats();
+}
+
+void forwarder::flush_acks_soon() {
+    if (acked_seqs_.empty() || flush_posted_) {
+        return;
+    }
+    flush_posted_ = true;
+    asio::post(*ctx_, [this] {
+        flush_posted_ = false;
+        flush_acks();
+        update_queue_stats();
+    });
 }
 
 void forwarder::flush_acks() {

@@ -63,6 +63,9 @@ private:
     void drain_handoff();
     void pump();
     void flush_acks();
+    /// flush_acks() once the handlers already queued have run: after the writer has sent the
+    /// window just refilled, so that the queue's transaction is not on the round trip.
+    void flush_acks_soon();
     void update_queue_stats();
 
     const config::bridge& cfg_;
@@ -89,6 +92,8 @@ private:
     std::int64_t loaded_through_ = 0;    ///< the last seq read into memory
     bool caught_up_ = false;             ///< nothing in the queue beyond loaded_through_
     std::vector<std::int64_t> acked_seqs_;
+    asio::io_context* ctx_ = nullptr;
+    bool flush_posted_ = false;
 };
 
 } // namespace edgemq::bridge

@@ -162,7 +162,9 @@ asio::awaitable<std::string> upstream::async_writer() {
     for (;;) {
         if (out_.empty()) {
             writer_wake_.expires_at(clock::time_point::max());
+            writer_idle_ = true;
             co_await writer_wake_.async_wait(use_nothrow); // notify_writer() cancels it
+            writer_idle_ = false;
             if (cancelled(co_await asio::this_coro::cancellation_state)) {
                 co_return std::string("closed");
             }
@@ -266,7 +268,12 @@ bool upstream::finish(std::function<void()> written) {
 }
 
 void upstream::notify_writer() {
-    writer_wake_.cancel();
+    // Once per wake-up, not per packet: a cancel takes the reactor's mutex, and a drain from
+    // the queue publishes a whole window in one go.
+    if (writer_idle_) {
+        writer_idle_ = false;
+        writer_wake_.cancel();
+    }
 }
 
 void upstream::fail(std::string why) {

@@ -113,6 +113,7 @@ private:
     broker::net::write_queue out_;     ///< packets waiting for the writer
     broker::net::write_queue sending_; ///< the bytes being written
     std::vector<std::uint8_t> in_;     ///< bytes read and not yet decoded
+    bool writer_idle_ = false;         ///< the writer waits on writer_wake_ for out_
     bool handshaking_ = false;         ///< CONNECT sent, CONNACK not yet read
     std::size_t resent_ = 0;           ///< at the last CONNACK
     std::string failure_;              ///< why the connection must end, once it must

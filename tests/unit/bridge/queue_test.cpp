@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 namespace {
 
@@ -75,6 +76,41 @@ TEST_CASE("durable_queue keeps messages in order until removed, across reopening
     q.push(more, 0);
     CHECK(more[0].seq == 6);
     CHECK(topics(q.read_after(4, 1)) == std::vector<std::string>{"t/4"});
+}
+
+TEST_CASE("durable_queue removes acknowledgements in any order, runs, repeats and dropped rows",
+          "[unit][bridge][queue]") {
+    scratch s;
+    const durable_queue::limits bounds{12, 0, queue_full_policy::drop_oldest};
+    std::optional<durable_queue> q;
+    q.emplace(s.file(), bounds, quiet());
+    auto batch = messages(0, 12); // seqs 1..12; t/0..t/9 are 12 bytes, t/10 and t/11 14
+    q->push(batch, 0);
+    REQUIRE(q->size() == 12);
+    REQUIRE(q->bytes() == 10 * 12 + 2 * 14);
+    // Three runs (2-4, 7, 9-10), out of order and with a repeat.
+    const std::int64_t acked[] = {9, 3, 2, 7, 4, 10, 3};
+    q->remove(acked);
+    CHECK(q->size() == 6);
+    CHECK(q->bytes() == 4 * 12 + 2 * 14);
+    CHECK(topics(q->read_after(0, 100)) ==
+          std::vector<std::string>{"t/0", "t/4", "t/5", "t/7", "t/10", "t/11"});
+    // Rows already gone (dropped or removed before) are not counted again.
+    auto more = messages(12, 20); // 14 more bytes each; the oldest not in flight make room
+    const auto r = q->push(more, 1);
+    CHECK(r.dropped == 2); // seqs 5 and 6
+    REQUIRE(q->size() == 12);
+    const auto bytes = q->bytes();
+    const std::int64_t late[] = {1, 2, 3, 4, 5, 6, 7, 8};
+    q->remove(late);
+    CHECK(q->size() == 10);
+    CHECK(q->bytes() == bytes - 2 * 12);
+    CHECK(topics(q->read_after(0, 2)) == std::vector<std::string>{"t/10", "t/11"});
+    // And after reopening, the file agrees with the counts.
+    q.reset();
+    q.emplace(s.file(), bounds, quiet());
+    CHECK(q->size() == 10);
+    CHECK(q->bytes() == bytes - 2 * 12);
 }
 
 TEST_CASE("a full durable_queue drops the oldest messages that are not in flight",

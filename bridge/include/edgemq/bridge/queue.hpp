@@ -78,6 +78,8 @@ public:
 
 private:
     std::uint64_t drop_oldest(std::int64_t after, std::size_t n, std::int64_t& through);
+    /// Deletes the rows with first <= seq <= last; false when SQLite failed.
+    bool remove_range(std::int64_t first, std::int64_t last);
     void add_properties_column();
 
     broker::persist::sqlite_file db_;
@@ -85,6 +87,7 @@ private:
     spdlog::logger& log_;
     sqlite3_stmt* insert_ = nullptr;
     sqlite3_stmt* select_ = nullptr;
+    sqlite3_stmt* measure_ = nullptr;
     sqlite3_stmt* delete_ = nullptr;
     sqlite3_stmt* drop_ = nullptr;
     std::size_t count_ = 0;
