@@ -79,6 +79,8 @@ struct owner final : server_actions {
     }
     admission_rules rules() override { return admission; }
     void count(event) override {}
+    std::uint64_t durable_mark() override { return 0; }
+    bool await_commit(std::uint64_t) override { return false; }
     void login_refused(std::string_view, std::string_view) override {}
     void refused(codec::connect_return_code code, boost::system::error_code,
                  std::string_view) override {

@@ -17,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <future>
 
 namespace edgemq::broker {
@@ -44,8 +45,9 @@ broker_impl::broker_impl(broker_options o, std::shared_ptr<spdlog::logger> l)
 
 void broker_impl::start() {
     auto& ctx0 = workers.front()->ctx;
+    const bool full_sync = opts.sync == broker_options::sync_mode::full;
     if (opts.persistence) {
-        retained_db_ = std::make_unique<persist::retained_db>(opts.persistence_file, log);
+        retained_db_ = std::make_unique<persist::retained_db>(opts.persistence_file, log, full_sync);
         const auto stored = retained_db_->load();
         for (const auto& m : stored) {
             retained_.set(m);
@@ -56,6 +58,7 @@ void broker_impl::start() {
     for (const auto& l : opts.listeners) {
         const asio::ip::tcp::endpoint ep{asio::ip::make_address(l.host), l.port};
         auto state = std::make_unique<listener_state>(l, ctx0);
+        state->index = static_cast<std::uint32_t>(listeners_.size());
         // A bad file stops the start, naming it.
         if (uses_tls(l.type)) {
             state->tls = make_tls_context(l);
@@ -87,6 +90,25 @@ void broker_impl::start() {
         log.info("listener started type={} bind={}:{}", to_string(l.type), l.host, port);
         asio::co_spawn(ctx0, accept_loop(*state), log_exception(log, "accept loop"));
         listeners_.push_back(std::move(state));
+    }
+    if (opts.persistence) {
+        // After the listeners: a restored session reads its listener's ACL.
+        auto file = opts.sessions_file;
+        if (file.empty()) {
+            file = (std::filesystem::path{opts.persistence_file}.parent_path() / "sessions.db").string();
+        }
+        session_db_ = std::make_unique<persist::session_db>(file, full_sync, log);
+        auto stored = session_db_->load();
+        const auto count = stored.size();
+        for (auto& st : stored) {
+            restore_session(std::move(st));
+        }
+        session_db_->start([this](std::uint64_t through, bool ok) {
+            for (auto& w : workers) {
+                asio::post(w->ctx, [this, &w = *w, through, ok] { on_committed(w, through, ok); });
+            }
+        });
+        log.info("{} sessions restored from {}", count, session_db_->path().string());
     }
     // The version is retained and never changes [Mosquitto: $SYS/broker/version].
     retained_.set(make_message("$SYS/broker/version", version_string, 0, true));
@@ -149,12 +171,14 @@ void broker_impl::stop() {
     // Sessions hold subscriptions that point back at them; drop both.
     for (auto& w : workers) {
         w->subscriptions = {};
+        w->commit_waiters.clear();
     }
     {
         const std::lock_guard lock{registry_mutex_};
         sessions_.clear();
     }
     retained_db_.reset(); // writes what is pending
+    session_db_.reset();
     log.info("broker stopped");
 }
 

@@ -7,6 +7,7 @@
 #include "edgemq/broker/auth/password_file.hpp"
 #include "edgemq/broker/broker.hpp"
 #include "edgemq/broker/persist/retained_db.hpp"
+#include "edgemq/broker/persist/session_db.hpp"
 #include "edgemq/broker/protocol/access.hpp"
 #include "edgemq/broker/protocol/server_session.hpp"
 #include "edgemq/broker/protocol/session_state.hpp"
@@ -102,6 +103,13 @@ public:
     /// read by the workers that route to it, whose publishing connections then wait
     /// (broker_impl::wait_until_relieved).
     std::atomic<bool> congested{false};
+    /// Its messages, subscriptions and QoS state are kept in the session store (persistence
+    /// on, an expiry interval that outlives the connection). Set at attach, read by routing.
+    std::atomic<bool> durable{false};
+    /// Seqs of the deliveries kept for it in the session store, taken by whoever routes.
+    std::atomic<std::uint64_t> next_seq{1};
+    /// Its key in the session store (0: persistence off, or an in-process client).
+    std::uint64_t sid = 0;
 
     /// What a session without its client waits for (5.0): the end of its Session Expiry
     /// Interval, a will held back by its Will Delay Interval. Only while there is either.
@@ -122,6 +130,8 @@ public:
     std::uint32_t internal_id = 0;
     std::uint32_t connected_at = 0; ///< Unix seconds of the current connection's CONNECT
     std::uint64_t claim = 0; ///< which CONNECT may attach (guarded by the registry mutex)
+    std::uint32_t listener = 0; ///< index of the listener its client came through (its ACL)
+    bool stored = false; ///< it has a row in the session store
 
     bool may_receive(std::string_view topic) const {
         return protocol::may_receive(access.get(), client_id, topic);
@@ -173,6 +183,8 @@ struct worker {
     /// Set by route() when the message went to a congested session: the publishing connection
     /// waits for it before it reads on.
     session_ptr blocked_by;
+    /// Connections whose responses wait for the session store to commit (rule 7).
+    std::vector<std::shared_ptr<connection>> commit_waiters;
 };
 
 /// A listening socket and the connections it admitted.
@@ -180,6 +192,7 @@ struct listener_state {
     listener_state(listener_options c, asio::io_context& ctx) : cfg(std::move(c)), acceptor(ctx) {}
 
     const listener_options cfg;
+    std::uint32_t index = 0; ///< in broker_options::listeners
     asio::ip::tcp::acceptor acceptor;
     std::atomic<std::size_t> connections{0};
     /// "tls" and "wss": swapped by a certificate reload; read and written on worker 0 only.
@@ -209,6 +222,11 @@ public:
                                                 std::string client_id, bool clean_start,
                                                 std::uint32_t expiry_interval);
     void on_connection_closed(worker& w, connection& c, listener_state& l, session_ptr s);
+    /// After CONNACK: keeps the session in the session store (with persistence, when it
+    /// outlives its connection or has a will to publish should the broker crash).
+    void persist_attached(const session_ptr& s, const message_ptr& will, std::uint32_t will_delay);
+    /// The session store, with persistence; else null.
+    persist::session_db* session_store() noexcept { return session_db_.get(); }
     /// Unbinds `s` from `c`; a session with expiry interval 0 ends here [MQTT-3.1.2-6], one
     /// with a finite one waits for its client until it expires [MQTT-3.1.2-23].
     void detach(worker& w, connection& c, session_ptr s);
@@ -301,6 +319,18 @@ private:
     /// Hands what `s` (ending) got through its shared subscriptions and its client never
     /// received to the other members of those groups [MQTT-4.8.2].
     void pass_on_shared(worker& w, const session_ptr& s);
+    /// Writes the row of `s` (with the will it holds back, if any) to the session store.
+    void persist_row(session& s, bool connected, const message_ptr& will,
+                     std::uint32_t will_delay);
+    /// Puts a session of the store back, at start-up: in the registry with its subscriptions
+    /// and messages, waiting for its client; a client connected at a crash lost its connection,
+    /// so its will goes out [MQTT-3.1.2-8].
+    void restore_session(persist::stored_session st);
+    /// Adds `s`'s subscription to every worker's index.
+    void index_subscription(worker& w, const session_ptr& s, const std::string& filter,
+                            const protocol::subscription_options& o);
+    /// On `w`: the session store committed up to `through`; responses waiting for it go out.
+    void on_committed(worker& w, std::uint64_t through, bool ok);
     /// Arms the timer of a session waiting for its client (session::waiting).
     void arm(worker& w, const session_ptr& s);
     void on_waited(worker& w, const session_ptr& s);
@@ -321,6 +351,8 @@ private:
     routing::retained_store retained_;
     /// The retained messages on disk, with [broker] persistence.
     std::unique_ptr<persist::retained_db> retained_db_;
+    /// The sessions on disk, with [broker] persistence.
+    std::unique_ptr<persist::session_db> session_db_;
 
     /// The connections waiting for each congested session, with their workers. Held strongly:
     /// a connection that does not read has no operation pending that would keep it alive.

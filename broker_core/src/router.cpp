@@ -31,6 +31,15 @@ bool broker_impl::subscribe(worker& w, const session_ptr& s, const std::string& 
     if (fresh) {
         subscriptions_.fetch_add(1, std::memory_order_relaxed);
     }
+    if (s->durable.load(std::memory_order_relaxed)) {
+        session_db_->record_subscription(s->sid, filter, o);
+    }
+    index_subscription(w, s, filter, o);
+    return fresh;
+}
+
+void broker_impl::index_subscription(worker& w, const session_ptr& s, const std::string& filter,
+                                     const protocol::subscription_options& o) {
     worker::shared_index::turn_counter turn;
     if (const auto share = routing::parse_shared(filter)) {
         const std::lock_guard lock{shared_turns_mutex_};
@@ -41,7 +50,6 @@ bool broker_impl::subscribe(worker& w, const session_ptr& s, const std::string& 
         turn = t;
     }
     on_every_worker(w, [filter, s, o, turn](worker& x) { x.add_subscription(filter, s, o, turn); });
-    return fresh;
 }
 
 void worker::add_subscription(std::string_view filter, const session_ptr& s,
@@ -67,6 +75,9 @@ bool broker_impl::unsubscribe(worker& w, const session_ptr& s, const std::string
         return false;
     }
     subscriptions_.fetch_sub(1, std::memory_order_relaxed);
+    if (s->durable.load(std::memory_order_relaxed)) {
+        session_db_->record_unsubscription(s->sid, filter);
+    }
     on_every_worker(w, [filter, s](worker& x) { x.remove_subscription(filter, s); });
     return true;
 }
@@ -129,6 +140,12 @@ void broker_impl::dispatch(worker& w, const session_ptr& s, protocol::delivery d
     if (s->congested.load(std::memory_order_relaxed) && !w.blocked_by) {
         w.blocked_by = s; // the publisher waits for this one before it reads on
     }
+    if (d.qos > 0 && s->durable.load(std::memory_order_relaxed)) {
+        // On disk before its publisher is acknowledged (rule 7); recorded here, on the
+        // publisher's thread, so that it precedes whatever the session's thread does with it.
+        d.seq = s->next_seq.fetch_add(1, std::memory_order_relaxed);
+        session_db_->record_delivery(s->sid, d);
+    }
     const unsigned home = s->home.load(std::memory_order_acquire);
     if (home == w.index) {
         deliver_local(w, s, std::move(d));
@@ -177,6 +194,9 @@ void broker_impl::deliver_local(worker& w, const session_ptr& s, protocol::deliv
         return;
     }
     if (!s->may_receive(d.msg->topic)) {
+        if (d.seq != 0) {
+            session_db_->removed(s->sid, d.seq);
+        }
         return; // an ACL read rule keeps this topic from this client
     }
     connection* c = s->conn;

@@ -4,6 +4,7 @@
 #include "broker_impl.hpp"
 #include "net/connection.hpp"
 
+#include "edgemq/broker/clock.hpp"
 #include "edgemq/broker/error.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -32,6 +33,9 @@ asio::awaitable<broker_impl::attach_result> broker_impl::async_attach(worker& w,
             result.session = std::make_shared<session>(
                 client_id, origins_.fetch_add(1, std::memory_order_relaxed) + 1, w.index,
                 opts.session);
+            if (session_db_) {
+                result.session->sid = session_db_->new_sid();
+            }
             if (previous) {
                 sessions_.erase(previous->client_id);
             }
@@ -96,6 +100,130 @@ void broker_impl::on_connection_closed(worker& w, connection& c, listener_state&
     detach(w, c, std::move(s));
 }
 
+void broker_impl::persist_attached(const session_ptr& s, const message_ptr& will,
+                                   std::uint32_t will_delay) {
+    if (!session_db_ || s->sid == 0) {
+        return;
+    }
+    const bool durable = s->expiry_interval.load(std::memory_order_relaxed) > 0;
+    if (durable && !s->durable.load(std::memory_order_relaxed)) {
+        s->state.set_journal(session_db_.get(), s->sid);
+        s->durable.store(true, std::memory_order_relaxed);
+    }
+    // A clean session is kept only for its will: published at start-up after a crash.
+    if (durable || will || s->stored) {
+        persist_row(*s, true, will, will_delay);
+    }
+}
+
+void broker_impl::persist_row(session& s, bool connected, const message_ptr& will,
+                              std::uint32_t will_delay) {
+    persist::stored_session row;
+    row.sid = s.sid;
+    row.client_id = s.client_id;
+    row.expiry_interval = s.expiry_interval.load(std::memory_order_relaxed);
+    row.connected = connected;
+    row.disconnected_at = connected ? 0 : unix_seconds();
+    if (s.access) {
+        row.username = s.access->username;
+    }
+    row.listener = s.listener;
+    row.will = will;
+    row.will_delay = will_delay;
+    session_db_->record_session(row);
+    s.stored = true;
+}
+
+void broker_impl::restore_session(persist::stored_session st) {
+    auto& w = *workers[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers.size()];
+    auto s = std::make_shared<session>(std::move(st.client_id),
+                                       origins_.fetch_add(1, std::memory_order_relaxed) + 1,
+                                       w.index, opts.session);
+    s->sid = st.sid;
+    s->stored = true;
+    s->expiry_interval.store(st.expiry_interval, std::memory_order_relaxed);
+    if (st.listener < listeners_.size()) {
+        s->listener = st.listener;
+        auto acl = listeners_[st.listener]->acl.load();
+        if (st.username || acl) {
+            s->access = std::make_shared<const client_access>(
+                client_access{std::move(st.username), std::move(acl)});
+        }
+    }
+    const auto now_unix = unix_seconds();
+    // How long it has been without its client: since the row said so, or since the crash.
+    const auto away = st.connected ? 0 : std::max<std::int64_t>(0, now_unix - st.disconnected_at);
+    const bool expired = st.expiry_interval != protocol::session_never_expires &&
+                         away >= static_cast<std::int64_t>(st.expiry_interval);
+    if (st.expiry_interval == 0 || expired) {
+        // A clean session connected at a crash, or one that expired while the broker was down:
+        // only its will is left to publish [MQTT-3.1.2-8] [MQTT-3.1.3-9].
+        if (st.will) {
+            route(w, st.will);
+            flush(w);
+        }
+        session_db_->record_session_end(s->sid);
+        return;
+    }
+    s->durable.store(true, std::memory_order_relaxed);
+    s->state.set_journal(session_db_.get(), s->sid);
+    for (auto& [filter, o] : st.subscriptions) {
+        s->subscriptions.insert_or_assign(filter, o);
+        subscriptions_.fetch_add(1, std::memory_order_relaxed);
+        index_subscription(w, s, filter, o);
+    }
+    std::uint64_t last_seq = 0;
+    for (auto& d : st.deliveries) {
+        last_seq = d.d.seq;
+        s->state.restore(std::move(d.d), d.packet_id, d.stage);
+    }
+    s->next_seq.store(last_seq + 1, std::memory_order_relaxed);
+    for (const auto id : st.inbound_qos2) {
+        s->state.restore_inbound(id);
+    }
+    {
+        const std::lock_guard lock{registry_mutex_};
+        sessions_.emplace(s->client_id, s);
+    }
+    if (st.will) {
+        const auto left = static_cast<std::int64_t>(st.will_delay) - away;
+        if (left > 0) {
+            defer_will(w, s, st.will, static_cast<std::uint32_t>(left));
+        } else {
+            route(w, st.will); // its client's connection ended with the broker [MQTT-3.1.2-8]
+            flush(w);
+        }
+    }
+    if (st.expiry_interval != protocol::session_never_expires) {
+        if (!s->parked) {
+            s->parked = std::make_unique<session::waiting>(w.ctx);
+        }
+        s->parked->ends_at = std::chrono::steady_clock::now() +
+                             std::chrono::seconds(static_cast<std::int64_t>(st.expiry_interval) - away);
+    }
+    if (s->parked) {
+        arm(w, s);
+    }
+    if (st.connected || (st.will && !(s->parked && s->parked->will))) {
+        // It waits for its client from now on; a will published is not published again.
+        persist_row(*s, false, s->parked ? s->parked->will : nullptr,
+                    s->parked && s->parked->will ? static_cast<std::uint32_t>(
+                        std::max<std::int64_t>(0, static_cast<std::int64_t>(st.will_delay) - away))
+                                                 : 0);
+    }
+}
+
+void broker_impl::on_committed(worker& w, std::uint64_t through, bool ok) {
+    if (w.commit_waiters.empty()) {
+        return;
+    }
+    auto waiting = std::move(w.commit_waiters);
+    w.commit_waiters.clear();
+    for (auto& c : waiting) {
+        c->on_committed(through, ok); // one still waiting for a later commit joins again
+    }
+}
+
 void broker_impl::detach(worker& w, connection& c, session_ptr s) {
     if (!s || s->conn != &c) {
         return;
@@ -118,6 +246,17 @@ void broker_impl::detach(worker& w, connection& c, session_ptr s) {
     }
     if (s->parked) {
         arm(w, s);
+    }
+    if (s->stored) {
+        message_ptr will;
+        std::uint32_t delay = 0;
+        if (s->parked && s->parked->will) {
+            will = s->parked->will;
+            delay = static_cast<std::uint32_t>(std::chrono::ceil<std::chrono::seconds>(
+                                                   s->parked->will_at - std::chrono::steady_clock::now())
+                                                   .count());
+        }
+        persist_row(*s, false, will, delay);
     }
 }
 
@@ -153,6 +292,9 @@ void broker_impl::on_waited(worker& w, const session_ptr& s) {
     if (p.will && now >= p.will_at) {
         route(w, std::exchange(p.will, nullptr)); // [MQTT-3.1.3-9]
         flush(w);
+        if (s->stored && !(p.ends_at != std::chrono::steady_clock::time_point{} && now >= p.ends_at)) {
+            persist_row(*s, false, nullptr, 0); // published: not again after a restart
+        }
     }
     if (p.ends_at != std::chrono::steady_clock::time_point{} && now >= p.ends_at) {
         end_session(w, s); // expired [MQTT-3.1.2-23]
@@ -180,6 +322,12 @@ void broker_impl::end_session(worker& w, const session_ptr& s) {
     }
     pass_on_shared(w, s); // after this replica has forgotten it, so it is not chosen again
     s->subscriptions.clear();
+    if (s->stored) {
+        session_db_->record_session_end(s->sid);
+        s->stored = false;
+    }
+    s->durable.store(false, std::memory_order_relaxed);
+    s->state.set_journal(nullptr, 0);
     const std::lock_guard lock{registry_mutex_};
     if (auto it = sessions_.find(s->client_id); it != sessions_.end() && it->second == s) {
         sessions_.erase(it);

@@ -309,6 +309,7 @@ asio::awaitable<void> connection::async_attach_then_resume(protocol::attach_requ
     }
     auto& s = *attached.session;
     s.access = std::move(r.access); // read by deliveries, on this (the home) thread
+    s.listener = listener_.index;
     s.connected_at = static_cast<std::uint32_t>(unix_seconds());
     if (listener_.cfg.max_publish_rate > 0) {
         const double rate = listener_.cfg.max_publish_rate;
@@ -317,6 +318,7 @@ asio::awaitable<void> connection::async_attach_then_resume(protocol::attach_requ
     }
     mqtt_.on_attached(attached.session, attached.session_present,
                       std::chrono::steady_clock::now());
+    broker_.persist_attached(attached.session, mqtt_.will(), mqtt_.will_delay());
     notify_writer();
     if (broker_.log.should_log(spdlog::level::debug)) {
         broker_.log.debug("client connected client_id={} peer={} protocol={} session_expiry={} "
@@ -369,6 +371,31 @@ void connection::count(event e) {
         worker_.messages_denied.add();
         break;
     }
+}
+
+std::uint64_t connection::durable_mark() {
+    return broker_.session_store() != nullptr ? persist::session_db::last_recorded_here() : 0;
+}
+
+bool connection::await_commit(std::uint64_t mark) {
+    const auto* store = broker_.session_store();
+    if (store == nullptr || store->committed() >= mark) {
+        return false;
+    }
+    if (!awaiting_commit_) {
+        awaiting_commit_ = true;
+        worker_.commit_waiters.push_back(shared_from_this());
+    }
+    return true;
+}
+
+void connection::on_committed(std::uint64_t through, bool ok) {
+    awaiting_commit_ = false;
+    if (!open_) {
+        return; // what it held back is gone with it: the client sends it again
+    }
+    mqtt_.on_committed(through, ok);
+    notify_writer();
 }
 
 void connection::login_refused(std::string_view id, std::string_view user) {

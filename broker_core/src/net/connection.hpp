@@ -60,6 +60,9 @@ public:
     /// Fills what the connection knows of `info` (peer, listener, keep-alive, since when).
     void describe(client_info& info) const;
 
+    /// The session store committed up to `through` (broker_impl::on_committed).
+    void on_committed(std::uint64_t through, bool ok);
+
     // Flow control (broker_impl::note_backlog).
     /// The session this connection was waiting for is relieved: read on.
     void unblock();
@@ -132,6 +135,8 @@ private:
     std::vector<message_ptr> retained_for(std::string_view filter) override;
     protocol::admission_rules rules() override;
     void count(event e) override;
+    std::uint64_t durable_mark() override;
+    bool await_commit(std::uint64_t mark) override;
     void login_refused(std::string_view client_id, std::string_view user) override;
     void refused(codec::connect_return_code code, boost::system::error_code reason,
                  std::string_view client_id) override;
@@ -185,6 +190,7 @@ private:
     /// it (waiting_flow_) until it is relieved.
     session_ptr blocked_by_;
     bool waiting_flow_ = false;
+    bool awaiting_commit_ = false; ///< in its worker's commit_waiters
     /// The last write the client took, or the start of its session's congestion if later.
     std::chrono::steady_clock::time_point progress_at_{};
     bool close_after_flush_ = false;

@@ -6,11 +6,11 @@
 
 namespace edgemq::broker::persist {
 
-retained_db::retained_db(std::filesystem::path file, spdlog::logger& log)
+retained_db::retained_db(std::filesystem::path file, spdlog::logger& log, bool full_sync)
     : db_(std::move(file), "retained message store",
           "CREATE TABLE IF NOT EXISTS retained (topic TEXT PRIMARY KEY, payload BLOB NOT NULL, "
           "qos INTEGER NOT NULL) WITHOUT ROWID",
-          log),
+          log, full_sync),
       log_(log) {
     upsert_ = db_.prepare("INSERT OR REPLACE INTO retained (topic, payload, qos) VALUES (?1, ?2, ?3)");
     erase_ = db_.prepare("DELETE FROM retained WHERE topic = ?1");

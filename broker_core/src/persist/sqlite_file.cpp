@@ -14,7 +14,7 @@
 namespace edgemq::broker::persist {
 
 sqlite_file::sqlite_file(std::filesystem::path file, std::string what, const char* schema,
-                         spdlog::logger& log)
+                         spdlog::logger& log, bool full_sync)
     : file_(std::move(file)), what_(std::move(what)) {
     std::error_code ec;
     if (file_.has_parent_path()) {
@@ -25,7 +25,7 @@ sqlite_file::sqlite_file(std::filesystem::path file, std::string what, const cha
         }
     }
     try {
-        open(schema);
+        open(schema, full_sync);
     } catch (const std::runtime_error& e) {
         if (db_ != nullptr && sqlite3_errcode(db_) == SQLITE_BUSY) {
             close();
@@ -39,7 +39,7 @@ sqlite_file::sqlite_file(std::filesystem::path file, std::string what, const cha
         }
         log.error("{} {} is unreadable ({}); moved it to {} and started an empty one", what_,
                   file_.string(), e.what(), aside);
-        open(schema);
+        open(schema, full_sync);
     }
 }
 
@@ -56,7 +56,7 @@ void sqlite_file::close() noexcept {
     db_ = nullptr;
 }
 
-void sqlite_file::open(const char* schema) {
+void sqlite_file::open(const char* schema, bool full_sync) {
     if (sqlite3_open_v2(file_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
         SQLITE_OK) {
         const std::string why = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
@@ -66,7 +66,7 @@ void sqlite_file::open(const char* schema) {
     // Exclusive locking: one gateway per file, and WAL needs no shared-memory file then.
     exec("PRAGMA locking_mode=EXCLUSIVE");
     exec("PRAGMA journal_mode=WAL");
-    exec("PRAGMA synchronous=NORMAL");
+    exec(full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     exec(schema);
     sqlite3_stmt* check = prepare("PRAGMA quick_check");
     const bool healthy =

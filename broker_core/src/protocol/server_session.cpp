@@ -167,7 +167,11 @@ void server_session::on_packet(codec::packet p) {
             } else if constexpr (std::is_same_v<T, codec::pubrec>) {
                 on_ack(session_->state.on_pubrec(v.packet_id, out_, v.reason_code));
             } else if constexpr (std::is_same_v<T, codec::pubrel>) {
-                session_->state.on_pubrel(v.packet_id, out_);
+                const auto mark = actions_->durable_mark();
+                const auto code = session_->state.on_pubrel(v.packet_id);
+                const auto from = out_.bytes().size();
+                codec::encode(codec::pubcomp{v.packet_id, code}, out_.bytes(), protocol_level_);
+                respond(from, mark); // the id is forgotten on disk too
             } else if constexpr (std::is_same_v<T, codec::pubcomp>) {
                 on_ack(session_->state.on_pubcomp(v.packet_id, out_));
             } else if constexpr (std::is_same_v<T, codec::subscribe>) {
@@ -416,20 +420,77 @@ void server_session::on_publish(codec::publish& p) {
     if (!allowed && is_v5()) {
         code = static_cast<std::uint8_t>(reason_code::not_authorized);
     }
-    bool fresh = true;
-    if (p.qos == 1) {
-        codec::encode(codec::puback{p.packet_id, code}, out_.bytes(), protocol_level_); // [MQTT-4.3.2-2]
-    } else if (p.qos == 2) {
-        fresh = session_->state.on_publish_qos2(p.packet_id, out_, code); // [MQTT-4.3.3-2]
-    }
+    const auto mark = actions_->durable_mark();
+    // [MQTT-4.3.3-2]: a QoS 2 id is remembered until PUBREL, a resend not delivered twice.
+    const bool fresh = p.qos != 2 || session_->state.on_publish_qos2(p.packet_id, code);
+    const auto qos = p.qos;
+    const auto id = p.packet_id;
     if (allowed && fresh && code == 0) {
         actions_->route(make_routed(std::move(p.topic), std::move(p.payload), p.qos, p.retain,
                                     std::move(p.props)));
+    }
+    // Acknowledged after routing: once every durable place the message went has it (rule 7).
+    const auto from = out_.bytes().size();
+    if (qos == 1) {
+        codec::encode(codec::puback{id, code}, out_.bytes(), protocol_level_); // [MQTT-4.3.2-2]
+    } else if (qos == 2) {
+        codec::encode(codec::pubrec{id, code}, out_.bytes(), protocol_level_);
+    }
+    if (qos > 0) {
+        respond(from, mark, qos, id);
+    }
+}
+
+void server_session::respond(std::size_t from, std::uint64_t mark, std::uint8_t publish_qos,
+                             std::uint16_t id) {
+    const auto now = actions_->durable_mark();
+    const bool waits = holding_responses() || (now != mark && actions_->await_commit(now));
+    if (!waits) {
+        return; // nothing to wait for: it goes out as written
+    }
+    if (!held_) {
+        held_ = std::make_unique<fifo<held_response>>();
+    }
+    auto& bytes = out_.bytes();
+    const auto begin = bytes.begin() + static_cast<std::ptrdiff_t>(from);
+    held_->push_back({now, id, publish_qos, std::string(begin, bytes.end())});
+    bytes.erase(begin, bytes.end());
+}
+
+void server_session::on_committed(std::uint64_t through, bool ok) {
+    for (;;) {
+        while (holding_responses() && held_->front().mark <= through) {
+            auto& r = held_->front();
+            if (ok || r.publish_qos == 0) {
+                out_.bytes().insert(out_.bytes().end(), r.bytes.begin(), r.bytes.end());
+            } else if (is_v5()) {
+                constexpr std::uint8_t unspecified_error = 0x80;
+                if (r.publish_qos == 1) {
+                    codec::encode(codec::puback{r.packet_id, unspecified_error}, out_.bytes(),
+                                  protocol_level_);
+                } else {
+                    codec::encode(codec::pubrec{r.packet_id, unspecified_error}, out_.bytes(),
+                                  protocol_level_);
+                }
+            } // 3.1.1 has no way to refuse: not acknowledged, the client sends it again later
+            held_->pop_front();
+        }
+        if (!holding_responses()) {
+            held_.reset();
+            return;
+        }
+        if (actions_->await_commit(held_->front().mark)) {
+            return; // the owner calls again once it is committed
+        }
+        // Committed meanwhile, by a later transaction whose call came before this one joined.
+        through = held_->front().mark;
+        ok = true;
     }
 }
 
 void server_session::on_subscribe(const codec::subscribe& p) {
     constexpr std::uint8_t filter_invalid = 0x8F;
+    const auto mark = actions_->durable_mark();
     codec::suback ack{p.packet_id, {}};
     ack.return_codes.reserve(p.subscriptions.size());
     std::vector<bool> send_retained(p.subscriptions.size(), false);
@@ -464,7 +525,9 @@ void server_session::on_subscribe(const codec::subscribe& p) {
         // a shared subscription gets none [MQTT-4.8.2].
         send_retained[i] = !share && (s.retain_handling == 0 || (s.retain_handling == 1 && fresh));
     }
+    const auto from = out_.bytes().size();
     codec::encode(ack, out_.bytes(), protocol_level_);
+    respond(from, mark); // once the subscriptions are on disk
     // Retained messages follow the SUBACK, with the retain flag set [MQTT-3.3.1-6/8].
     for (std::size_t i = 0; i < p.subscriptions.size(); ++i) {
         if (!send_retained[i]) {
@@ -488,13 +551,16 @@ void server_session::on_subscribe(const codec::subscribe& p) {
 void server_session::on_unsubscribe(const codec::unsubscribe& p) {
     constexpr std::uint8_t no_subscription_existed = 0x11;
     codec::unsuback ack{p.packet_id};
+    const auto mark = actions_->durable_mark();
     for (const auto& f : p.filters) {
         const bool existed = actions_->unsubscribe(f);
         if (is_v5()) {
             ack.reason_codes.push_back(existed ? 0 : no_subscription_existed); // [MQTT-3.11.3]
         }
     }
+    const auto from = out_.bytes().size();
     codec::encode(ack, out_.bytes(), protocol_level_); // [MQTT-3.10.4-4]
+    respond(from, mark);
 }
 
 void server_session::on_disconnect(const codec::disconnect& p) {
@@ -542,6 +608,13 @@ bool server_session::farewell(boost::system::error_code reason) {
     }
     codec::encode(codec::disconnect{code}, out_.bytes(), protocol_level_);
     return true;
+}
+
+message_ptr server_session::will() const {
+    if (!will_ || session_ == nullptr) {
+        return nullptr;
+    }
+    return make_routed(will_->topic, will_->payload, will_->qos, will_->retain, will_->props);
 }
 
 void server_session::on_closed() {

@@ -39,6 +39,7 @@ bool session_state::write_publish(const delivery& d, bool dup, std::uint16_t id,
 
 bool session_state::deliver(delivery d, net::write_queue* out) {
     if (has_expired(*d.msg)) {
+        forget(d);
         return true; // gone by its own terms, not dropped [MQTT-3.3.2-5]
     }
     if (out == nullptr && d.qos == 0 && !limits_->queue_qos0) {
@@ -51,10 +52,19 @@ bool session_state::deliver(delivery d, net::write_queue* out) {
     const bool cut = out == nullptr || slow_;
     if (cut && limits_->max_queued != 0 && queued() >= limits_->max_queued) {
         ++dropped_;
+        forget(d);
         return false;
     }
     q().queue.push_back(std::move(d));
     return true;
+}
+
+void session_state::restore(delivery d, std::uint16_t packet_id, state_journal::stage st) {
+    if (st == stage::queued) {
+        q().queue.push_back(std::move(d));
+    } else {
+        q().inflight.push_back({packet_id, st, std::move(d)});
+    }
 }
 
 bool session_state::has_room(std::uint8_t qos, const net::write_queue& out) const noexcept {
@@ -63,16 +73,21 @@ bool session_state::has_room(std::uint8_t qos, const net::write_queue& out) cons
 
 bool session_state::send(delivery d, net::write_queue& out) {
     if (has_expired(*d.msg)) {
+        forget(d);
         return true; // [MQTT-3.3.2-5]
     }
     const auto id = d.qos == 0 ? std::uint16_t{0} : next_packet_id();
     if (!write_publish(d, false, id, out)) {
         // Too big for the client: dropped as if it had been delivered [MQTT-3.1.2-25].
         ++dropped_;
+        forget(d);
         return false;
     }
     if (d.qos > 0) {
         const auto st = d.qos == 1 ? stage::awaiting_puback : stage::awaiting_pubrec;
+        if (journal_ != nullptr && d.seq != 0) {
+            journal_->sent(sid_, d.seq, id, st);
+        }
         q().inflight.push_back({id, st, std::move(d)});
     }
     return true;
@@ -107,6 +122,7 @@ session_state::ack_result session_state::on_puback(std::uint16_t id, net::write_
     if (it->st != stage::awaiting_puback) {
         return ack_result::wrong_type; // a PUBACK for a QoS 2 delivery
     }
+    forget(it->d);
     q().inflight.erase(it);
     pump(out);
     return ack_result::accepted;
@@ -122,11 +138,15 @@ session_state::ack_result session_state::on_pubrec(std::uint16_t id, net::write_
         return ack_result::wrong_type; // a PUBREC for a QoS 1 delivery
     }
     if (reason_code >= 0x80) {
+        forget(it->d);
         q().inflight.erase(it); // the client refused it: the exchange ends here [MQTT-4.3.3]
         pump(out);
         return ack_result::accepted;
     }
     // A repeated PUBREC (awaiting_pubcomp) is answered with PUBREL again.
+    if (it->st != stage::awaiting_pubcomp && journal_ != nullptr && it->d.seq != 0) {
+        journal_->sent(sid_, it->d.seq, id, stage::awaiting_pubcomp);
+    }
     it->st = stage::awaiting_pubcomp;
     it->d.msg.reset(); // the message is delivered; only the id is needed now [MQTT-4.3.3-1]
     codec::encode(codec::pubrel{id}, out.bytes(), peer_.protocol_level);
@@ -141,14 +161,13 @@ session_state::ack_result session_state::on_pubcomp(std::uint16_t id, net::write
     if (it->st != stage::awaiting_pubcomp) {
         return ack_result::wrong_type; // PUBCOMP before PUBREC, or for a QoS 1 delivery
     }
+    forget(it->d);
     q().inflight.erase(it);
     pump(out);
     return ack_result::accepted;
 }
 
-bool session_state::on_publish_qos2(std::uint16_t id, net::write_queue& out,
-                                    std::uint8_t reason_code) {
-    codec::encode(codec::pubrec{id, reason_code}, out.bytes(), peer_.protocol_level);
+bool session_state::on_publish_qos2(std::uint16_t id, std::uint8_t reason_code) {
     if (reason_code >= 0x80) {
         return false; // refused: no PUBREL follows, no id to keep
     }
@@ -156,20 +175,27 @@ bool session_state::on_publish_qos2(std::uint16_t id, net::write_queue& out,
         return false; // a resend before PUBREL: acknowledge, do not deliver again
     }
     q().inbound_qos2.push_back(id);
+    if (journal_ != nullptr) {
+        journal_->inbound(sid_, id, true); // exactly once, across a restart too
+    }
     return true;
 }
 
-void session_state::on_pubrel(std::uint16_t id, net::write_queue& out) {
-    auto it = std::find(q().inbound_qos2.begin(), q().inbound_qos2.end(), id);
-    const bool known = it != q().inbound_qos2.end();
-    if (known) {
-        *it = q().inbound_qos2.back();
-        q().inbound_qos2.pop_back();
+std::uint8_t session_state::on_pubrel(std::uint16_t id) {
+    if (!q_) {
+        return 0x92;
     }
-    // Even for an unknown id [MQTT-4.3.3-1]; 5.0 says so: Packet Identifier not found.
-    constexpr std::uint8_t id_not_found = 0x92;
-    codec::encode(codec::pubcomp{id, known ? std::uint8_t{0} : id_not_found}, out.bytes(),
-                  peer_.protocol_level);
+    auto it = std::find(q_->inbound_qos2.begin(), q_->inbound_qos2.end(), id);
+    if (it == q_->inbound_qos2.end()) {
+        // PUBCOMP even for an unknown id [MQTT-4.3.3-1]; 5.0 says Packet Identifier not found.
+        return 0x92;
+    }
+    *it = q_->inbound_qos2.back();
+    q_->inbound_qos2.pop_back();
+    if (journal_ != nullptr) {
+        journal_->inbound(sid_, id, false);
+    }
+    return 0;
 }
 
 void session_state::resume(net::write_queue& out) {

@@ -45,7 +45,12 @@ struct recorder final : server_actions {
 
     const server_limits& limits() override { return limits_; }
     void attach(attach_request r) override { attaches.push_back(std::move(r)); }
-    void route(message_ptr m) override { routed.push_back(std::move(m)); }
+    void route(message_ptr m) override {
+        routed.push_back(std::move(m));
+        if (durable_routes) {
+            ++mark;
+        }
+    }
     bool subscribe(const std::string& f, const subscription_options& o) override {
         const bool fresh = std::none_of(subscribed.begin(), subscribed.end(),
                                         [&f](const auto& s) { return s.first == f; });
@@ -63,6 +68,13 @@ struct recorder final : server_actions {
     std::vector<message_ptr> retained_for(std::string_view) override { return retained; }
     admission_rules rules() override { return admission; }
     void count(event e) override { events.push_back(e); }
+    /// A session store: routing a message to a durable destination (durable_routes) records a
+    /// change; `committed` says how far it is on disk.
+    bool durable_routes = false;
+    std::uint64_t mark = 0;
+    std::uint64_t committed = 0;
+    std::uint64_t durable_mark() override { return mark; }
+    bool await_commit(std::uint64_t m) override { return m > committed; }
     void login_refused(std::string_view, std::string_view user) override {
         logins_refused.emplace_back(user);
     }
@@ -309,6 +321,53 @@ TEST_CASE("server session: PUBLISH at each QoS [MQTT-4.3.1] [MQTT-4.3.2-2] [MQTT
     CHECK(std::get<codec::pubrec>(packets[2]).packet_id == 8);
     CHECK(std::get<codec::pubcomp>(packets[3]).packet_id == 8);
     CHECK(f.actions.events.size() == 4); // every PUBLISH received is counted
+}
+
+TEST_CASE("server session: acknowledgements wait for the session store, in order (rule 7)",
+          "[protocol]") {
+    fixture f;
+    SECTION("3.1.1") {
+        f.connect();
+        f.sent();
+        f.actions.durable_routes = true; // the first message reaches a persistent session
+        f.session.on_packet(codec::publish{"a/b", "1", 7, 1, false, false});
+        f.actions.durable_routes = false;
+        f.session.on_packet(codec::publish{"a/b", "2", 8, 2, false, false}); // no durable place
+        f.session.on_packet(codec::pingreq{});
+        auto packets = f.sent();
+        REQUIRE(packets.size() == 1); // the PUBACK, and the PUBREC behind it, wait
+        CHECK(std::holds_alternative<codec::pingresp>(packets[0]));
+        CHECK(f.session.holding_responses());
+        f.actions.committed = f.actions.mark;
+        f.session.on_committed(f.actions.mark, true);
+        packets = f.sent();
+        REQUIRE(packets.size() == 2);
+        CHECK(std::get<codec::puback>(packets[0]).packet_id == 7);
+        CHECK(std::get<codec::pubrec>(packets[1]).packet_id == 8);
+        CHECK_FALSE(f.session.holding_responses());
+
+        // The disk refused it: 3.1.1 cannot say so, so it is not acknowledged at all.
+        f.actions.durable_routes = true;
+        f.session.on_packet(codec::publish{"a/b", "3", 9, 1, false, false});
+        f.session.on_committed(f.actions.mark, false);
+        CHECK(f.sent().empty());
+        CHECK_FALSE(f.session.holding_responses());
+    }
+    SECTION("5.0: a message the disk refused is acknowledged with Unspecified error") {
+        codec::connect c;
+        c.protocol_level = 5;
+        c.client_id = "c5";
+        f.connect(c);
+        f.out.clear();
+        f.actions.durable_routes = true;
+        f.session.on_packet(codec::publish{"a/b", "1", 7, 1, false, false});
+        CHECK(f.out.empty());
+        f.session.on_committed(f.actions.mark, false);
+        const auto packets = edgemq::test::packets_of(f.out, codec::protocol_level_5);
+        REQUIRE(packets.size() == 1);
+        CHECK(std::get<codec::puback>(packets[0]).packet_id == 7);
+        CHECK(std::get<codec::puback>(packets[0]).reason_code == 0x80);
+    }
 }
 
 TEST_CASE("server session: $SYS and the ACL drop a PUBLISH but acknowledge it", "[protocol]") {

@@ -51,8 +51,16 @@ struct broker_options {
     /// Bytes all connections that have not completed CONNECT may hold together.
     std::size_t max_unauthenticated_memory = 16 * 1024 * 1024;
     std::chrono::seconds sys_interval{10}; ///< 0: no $SYS updates
-    bool persistence = false; ///< retained messages kept in persistence_file
+    /// Retained messages kept in persistence_file, sessions in sessions_file.
+    bool persistence = false;
     std::string persistence_file = "/var/lib/edgemq/retained.db";
+    /// Persistent sessions: subscriptions, queued and in-flight messages, wills. Empty:
+    /// sessions.db in the directory of persistence_file.
+    std::string sessions_file;
+    /// How a commit to disk is made: `normal` survives a crash of the process (kill -9); `full`
+    /// also a power loss or a kernel crash, at the cost of an fsync per commit.
+    enum class sync_mode : std::uint8_t { normal, full };
+    sync_mode sync = sync_mode::normal;
     protocol::server_limits connection; ///< per connection: sizes and deadlines
     protocol::session_limits session;   ///< per session: in-flight window and queues
     /// A connected subscriber whose queue is congested and that took no bytes for this long is a

@@ -24,7 +24,7 @@ namespace edgemq::broker::persist {
 class retained_db {
 public:
     /// Opens or creates `file` (see sqlite_file). Throws std::runtime_error naming the file.
-    retained_db(std::filesystem::path file, spdlog::logger& log);
+    retained_db(std::filesystem::path file, spdlog::logger& log, bool full_sync = false);
     /// Writes what is pending, then stops the writer thread.
     ~retained_db();
     retained_db(const retained_db&) = delete;

@@ -26,8 +26,10 @@ public:
     /// Opens or creates `file` and runs `schema` (CREATE TABLE IF NOT EXISTS ...). `what` names
     /// the file in errors and logs ("bridge queue"). Throws std::runtime_error naming the file
     /// when it cannot be created or another process holds it.
+    /// With `full_sync`, each commit is also fsynced (survives a power loss, not only a crash
+    /// of the process).
     sqlite_file(std::filesystem::path file, std::string what, const char* schema,
-                spdlog::logger& log);
+                spdlog::logger& log, bool full_sync = false);
     ~sqlite_file();
     sqlite_file(const sqlite_file&) = delete;
     sqlite_file& operator=(const sqlite_file&) = delete;
@@ -43,7 +45,7 @@ public:
     std::string error() const;
 
 private:
-    void open(const char* schema);
+    void open(const char* schema, bool full_sync);
     void close() noexcept;
 
     std::filesystem::path file_;

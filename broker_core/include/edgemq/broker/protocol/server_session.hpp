@@ -7,6 +7,7 @@
 #include "edgemq/broker/message.hpp"
 #include "edgemq/broker/net/write_queue.hpp"
 #include "edgemq/broker/protocol/access.hpp"
+#include "edgemq/broker/protocol/fifo.hpp"
 #include "edgemq/broker/protocol/session_state.hpp"
 
 #include <boost/system/error_code.hpp>
@@ -107,6 +108,11 @@ public:
     /// The listener's rules as they are now.
     virtual admission_rules rules() = 0;
     virtual void count(event e) = 0;
+    /// The position of the last change this thread recorded in the session store (always 0
+    /// without persistence). The response to a packet that moved it waits until it is on disk.
+    virtual std::uint64_t durable_mark() = 0;
+    /// True when `mark` is not committed yet; the owner then calls on_committed() once it is.
+    virtual bool await_commit(std::uint64_t mark) = 0;
     /// A login refused for its credentials (logged rate-limited by the owner).
     virtual void login_refused(std::string_view client_id, std::string_view user) = 0;
     /// A CONNECT refused with the CONNACK already written: close once it is sent.
@@ -155,6 +161,18 @@ public:
     /// what was in flight [MQTT-4.4.0-1]. The connection holds the session from here on.
     void on_attached(std::shared_ptr<session_core> s, bool session_present,
                      clock::time_point now);
+
+    /// The session store has committed every change up to `through` (`ok`: written; false: the
+    /// disk refused them): sends the responses that waited for it. A PUBLISH whose message did
+    /// not reach the disk is not acknowledged (3.1.1: the client sends it again when it
+    /// reconnects) or acknowledged with 0x80, Unspecified error (5.0).
+    void on_committed(std::uint64_t through, bool ok);
+    /// Responses wait for the session store.
+    bool holding_responses() const noexcept { return held_ && !held_->empty(); }
+
+    /// The will the connection would publish if it ended now, and its Will Delay Interval.
+    message_ptr will() const;
+    std::uint32_t will_delay() const noexcept { return will_delay_; }
 
     /// The attached session; null before on_attached() and after release_session().
     const std::shared_ptr<session_core>& session() const noexcept { return session_; }
@@ -208,6 +226,20 @@ private:
     void refuse(codec::connect_return_code code, boost::system::error_code reason,
                 std::string_view id);
     void close(boost::system::error_code reason);
+    /// The response just written to out_ from byte `from` on (an acknowledgement of a QoS
+    /// `publish_qos` PUBLISH `id`, or of a SUBSCRIBE, UNSUBSCRIBE, PUBREL: publish_qos 0) waits
+    /// when what handling its packet recorded since `mark` is not on disk yet, or when an
+    /// earlier response waits (acknowledgements keep their order [MQTT-4.6.0-2]).
+    void respond(std::size_t from, std::uint64_t mark, std::uint8_t publish_qos = 0,
+                 std::uint16_t id = 0);
+
+    /// A response waiting for the session store to commit up to `mark`.
+    struct held_response {
+        std::uint64_t mark = 0;
+        std::uint16_t packet_id = 0;
+        std::uint8_t publish_qos = 0;
+        std::string bytes;
+    };
 
     const client_access* access() const noexcept { return session_->access.get(); }
 
@@ -223,6 +255,7 @@ private:
     std::uint16_t asked_keep_alive_ = 0;
     std::uint32_t will_delay_ = 0; ///< 5.0 Will Delay Interval, seconds
     peer_limits peer_{}; ///< what the CONNECT said the client accepts, until on_attached
+    std::unique_ptr<fifo<held_response>> held_; ///< allocated on first use
     /// Inbound Topic Aliases (5.0), indexed by alias - 1; allocated on first use.
     std::vector<std::string> aliases_;
     /// Accept time until CONNECT, then the time of the last read (keep-alive).

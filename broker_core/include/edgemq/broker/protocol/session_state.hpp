@@ -46,6 +46,22 @@ struct delivery {
     bool shared = false;
     /// The Subscription Identifiers of every subscription that matched (5.0) [MQTT-3.3.4-3].
     std::vector<std::uint32_t> subscription_ids{};
+    /// Its place in a durable session's queue on disk; 0 when it is not kept there.
+    std::uint64_t seq = 0;
+};
+
+/// Told every change a durable session's QoS state makes to what is kept on disk
+/// (persist::session_db), in order: deliveries with a seq being sent, acknowledged or dropped,
+/// and the inbound QoS 2 packet ids.
+class state_journal {
+public:
+    enum class stage : std::uint8_t { queued, awaiting_puback, awaiting_pubrec, awaiting_pubcomp };
+    virtual void sent(std::uint64_t sid, std::uint64_t seq, std::uint16_t packet_id, stage s) = 0;
+    virtual void removed(std::uint64_t sid, std::uint64_t seq) = 0;
+    virtual void inbound(std::uint64_t sid, std::uint16_t packet_id, bool open) = 0;
+
+protected:
+    ~state_journal() = default;
 };
 
 /// What the client of a session said it accepts at CONNECT (MQTT 5.0; 3.1.1 clients get the
@@ -71,6 +87,17 @@ public:
     explicit session_state(const session_limits& limits) : limits_(&limits) {}
     explicit session_state(session_limits&&) = delete;
 
+    /// From now on, tells `j` what happens to deliveries with a seq and to inbound QoS 2 ids,
+    /// as the session `sid` (a durable session; null: none, the default).
+    void set_journal(state_journal* j, std::uint64_t sid) noexcept {
+        journal_ = j;
+        sid_ = sid;
+    }
+    /// Puts back what a durable session held when the broker stopped: queued (`packet_id` 0)
+    /// or in flight at `st`; resume() sends it again. In seq order, before any deliver().
+    void restore(delivery d, std::uint16_t packet_id, state_journal::stage st);
+    void restore_inbound(std::uint16_t packet_id) { q().inbound_qos2.push_back(packet_id); }
+
     /// Sets what the client of the connection now attached accepts (at CONNECT).
     void set_peer(const peer_limits& p) noexcept { peer_ = p; }
     const peer_limits& peer() const noexcept { return peer_; }
@@ -93,12 +120,13 @@ public:
     ack_result on_pubrec(std::uint16_t id, net::write_queue& out, std::uint8_t reason_code = 0);
     ack_result on_pubcomp(std::uint16_t id, net::write_queue& out);
 
-    /// Inbound QoS 2 PUBLISH: writes PUBREC; true when this id is new and must be delivered.
-    /// With a failure `reason_code` (5.0, 0x80 or more) the id is not kept: the exchange ends.
-    bool on_publish_qos2(std::uint16_t id, net::write_queue& out, std::uint8_t reason_code = 0);
-    /// Inbound PUBREL: forgets the id and writes PUBCOMP [MQTT-4.3.3-2] (5.0: 0x92 for an id
-    /// it does not know).
-    void on_pubrel(std::uint16_t id, net::write_queue& out);
+    /// Inbound QoS 2 PUBLISH, before its PUBREC is sent: true when this id is new and must be
+    /// delivered. With a failure `reason_code` (5.0, 0x80 or more) the id is not kept: the
+    /// exchange ends.
+    bool on_publish_qos2(std::uint16_t id, std::uint8_t reason_code = 0);
+    /// Inbound PUBREL: forgets the id [MQTT-4.3.3-2]; returns the reason code of the PUBCOMP
+    /// to send (0, or 5.0's 0x92 for an id it does not know).
+    std::uint8_t on_pubrel(std::uint16_t id);
     /// Inbound QoS 2 exchanges begun and not yet released.
     std::size_t inbound_pending() const noexcept { return q_ ? q_->inbound_qos2.size() : 0; }
 
@@ -126,7 +154,7 @@ public:
     std::uint64_t dropped() const noexcept { return dropped_; }
 
 private:
-    enum class stage : std::uint8_t { awaiting_puback, awaiting_pubrec, awaiting_pubcomp };
+    using stage = state_journal::stage;
 
     struct inflight_entry {
         std::uint16_t id;
@@ -139,6 +167,12 @@ private:
     /// Appends the PUBLISH of `d`: in the peer's layout, with the properties a 5.0 peer gets.
     /// False, writing nothing, when it exceeds the peer's Maximum Packet Size [MQTT-3.1.2-24].
     bool write_publish(const delivery& d, bool dup, std::uint16_t id, net::write_queue& out) const;
+    /// Tells the journal that `d` left the session without reaching its client (or reached it).
+    void forget(const delivery& d) {
+        if (journal_ != nullptr && d.seq != 0) {
+            journal_->removed(sid_, d.seq);
+        }
+    }
     /// Sends from the queue, in order, while has_room().
     void pump(net::write_queue& out);
     /// The window has a slot for a QoS 1/2 message and the write buffer is below its limit.
@@ -168,6 +202,8 @@ private:
     std::unique_ptr<queues> q_;
     packet_id_pool ids_;
     std::uint64_t dropped_ = 0;
+    state_journal* journal_ = nullptr;
+    std::uint64_t sid_ = 0;
     bool slow_ = false;
 };
 
