@@ -197,6 +197,8 @@ constexpr std::array<std::string_view, 6> log_levels{"trace", "debug", "info",
                                                      "warn",  "error", "off"};
 static_assert(static_cast<std::size_t>(log_level::off) == log_levels.size() - 1);
 
+// In the order of sync_mode's enumerators.
+constexpr std::array<std::string_view, 2> sync_modes{"normal", "full"};
 // In the order of slow_consumer_policy's enumerators.
 constexpr std::array<std::string_view, 2> slow_consumer_policies{"drop", "disconnect"};
 
@@ -230,6 +232,7 @@ gateway read_gateway(context& cx, const toml::table& root) {
                       integer("max_outbound_bytes", b.max_outbound_bytes, 1),
                       boolean("persistence", b.persistence),
                       nonempty_text("persistence_file", b.persistence_file),
+                      one_of("sync", b.sync, sync_modes),
                   }),
             listener_array("listeners", g.listeners),
             table("log", {one_of("level", g.log.level, log_levels)}),

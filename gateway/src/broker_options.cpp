@@ -49,6 +49,8 @@ broker::broker_options to_broker_options(const config::gateway& cfg) {
     o.sys_interval = b.sys_interval;
     o.persistence = b.persistence;
     o.persistence_file = b.persistence_file;
+    o.sync = b.sync == config::sync_mode::full ? broker::broker_options::sync_mode::full
+                                               : broker::broker_options::sync_mode::normal;
     o.connection = {b.max_packet_size, b.max_connect_size, b.connect_timeout, b.packet_timeout,
                     b.max_keepalive, b.max_topic_alias, b.receive_maximum};
     o.session = {b.max_inflight_messages, b.max_queued_messages, b.queue_qos0_messages,

@@ -96,6 +96,7 @@ max_keepalive = 600
 max_outbound_bytes = 1024
 persistence = true
 persistence_file = "/srv/edgemq/retained.db"
+sync = "full"
 
 [log]
 level = "debug"
@@ -123,6 +124,7 @@ bind = "[::1]:0"
     expected.max_keepalive = 600;
     expected.max_outbound_bytes = 1024;
     expected.persistence = true;
+    expected.sync = sync_mode::full;
     expected.persistence_file = "/srv/edgemq/retained.db";
     CHECK(g.broker == expected);
     CHECK(g.log.level == log_level::debug);

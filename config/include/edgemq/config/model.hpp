@@ -64,6 +64,9 @@ struct listener {
 /// `[broker] slow_consumer`.
 enum class slow_consumer_policy { drop, disconnect };
 
+/// `[broker] sync`.
+enum class sync_mode { normal, full };
+
 /// `[broker]`: limits and timings of the MQTT broker.
 struct broker {
     /// I/O threads, each with its own io_context; 0 = one per core. Default 0, at most 256.
@@ -116,11 +119,16 @@ struct broker {
     /// Bytes waiting in one connection's write buffer; further messages to it wait in its
     /// queue (max_queued_messages). At least 1. Default 1 MiB.
     std::size_t max_outbound_bytes = 1024 * 1024;
-    /// Whether retained messages are kept on disk, in persistence_file, across restarts and
-    /// crashes. Default false (as Mosquitto's; the package's edgemq.toml turns it on).
+    /// Whether retained messages and persistent sessions (subscriptions, queued and in-flight
+    /// messages, wills) are kept on disk across restarts and crashes: the retained ones in
+    /// persistence_file, the sessions in sessions.db beside it. Default false (as Mosquitto's;
+    /// the package's edgemq.toml turns it on).
     bool persistence = false;
     /// The SQLite file of the retained messages. Default "/var/lib/edgemq/retained.db".
     std::string persistence_file = "/var/lib/edgemq/retained.db";
+    /// "normal": what was acknowledged survives a crash of the process (kill -9, OOM); "full":
+    /// also a power loss or kernel crash, at the cost of an fsync per commit. Default "normal".
+    sync_mode sync = sync_mode::normal;
 
     bool operator==(const broker&) const = default;
 };
