@@ -124,6 +124,7 @@ struct options {
     std::string sub_host; ///< empty: --host
     std::uint16_t sub_port = 0; ///< 0: --port
     double connect_retry = 0; ///< subscribers retry a refused connection for this long
+    bool persistent = false; ///< subscribers with persistent sessions (clean session 0)
 };
 
 constexpr const char* usage_text =
@@ -132,7 +133,7 @@ constexpr const char* usage_text =
     "                    [--messages N] [--inflight N] [--connections N] [--hold SECONDS]\n"
     "                    [--timeout SECONDS] [--retain 0|1] [--pacing delivery|ack]\n"
     "                    [--protocol 4|5] [--role both|pub|sub] [--sub-host IP]\n"
-    "                    [--sub-port PORT] [--connect-retry SECONDS]\n"
+    "                    [--sub-port PORT] [--connect-retry SECONDS] [--persistent 0|1]\n"
     "  fanin:  N publishers on bench/<id>, subscribers on bench/#\n"
     "  fanout: N publishers and subscribers on bench/fanout\n"
     "  idle:   open --connections connections and hold them for --hold seconds\n"
@@ -148,7 +149,10 @@ constexpr const char* usage_text =
     "  --role pub: only the publishers (done when all are acknowledged); --role sub: only the\n"
     "    subscribers, expecting --messages from each of --publishers, timed from the first\n"
     "    message to the last; prints 'subscribed' once subscribed; --connect-retry S: the\n"
-    "    subscribers retry a refused connection for up to S seconds (a broker not up yet).\n";
+    "    subscribers retry a refused connection for up to S seconds (a broker not up yet);\n"
+    "  --persistent 1: subscribers have persistent sessions (3.1.1 clean session 0, 5.0 a\n"
+    "    Session Expiry Interval of an hour), so that a broker with persistence keeps what\n"
+    "    it queues for them on disk.\n";
 
 template <typename T> T parse_number(std::string_view flag, std::string_view text, T min, T max) {
     T value{};
@@ -220,6 +224,8 @@ options parse_options(int argc, char** argv) {
             o.sub_host = v;
         } else if (flag == "--sub-port") {
             o.sub_port = parse_number<std::uint16_t>(flag, v, 1, 65535);
+        } else if (flag == "--persistent") {
+            o.persistent = parse_number<int>(flag, v, 0, 1) == 1;
         } else if (flag == "--connect-retry") {
             o.connect_retry = parse_number<double>(flag, v, 0, 86400);
         } else {
@@ -409,8 +415,10 @@ public:
     bool ready() const noexcept { return ready_; }
     void set_ready() noexcept { ready_ = true; }
 
-    /// TCP connect, CONNECT (clean session, keep-alive 0: no PINGREQ needed), CONNACK.
-    asio::awaitable<error_code> async_open(tcp::endpoint ep, std::string client_id) {
+    /// TCP connect, CONNECT (clean session unless `persistent`, keep-alive 0: no PINGREQ
+    /// needed), CONNACK.
+    asio::awaitable<error_code> async_open(tcp::endpoint ep, std::string client_id,
+                                           bool persistent = false) {
         if (auto [ec] = co_await socket_.async_connect(ep, use_nothrow); ec) {
             co_return ec;
         }
@@ -419,6 +427,12 @@ public:
         codec::connect c;
         c.protocol_level = level_;
         c.client_id = std::move(client_id);
+        if (persistent) {
+            c.clean_session = false;
+            if (level_ == codec::protocol_level_5) {
+                c.props.edit().session_expiry_interval = 3600;
+            }
+        }
         codec::encode(c, out_);
         auto ack = co_await async_exchange();
         if (!ack) {
@@ -665,14 +679,16 @@ private:
         error_code ec;
         const auto retry_until = now_ns() + std::uint64_t(opt_.connect_retry * 1e9);
         for (std::size_t i = 0; i < subs_.size() && !ec; ++i) {
-            ec = co_await subs_[i]->conn.async_open(sub_endpoint_, client_id('s', i));
+            ec = co_await subs_[i]->conn.async_open(sub_endpoint_, client_id('s', i),
+                                                    opt_.persistent);
             while (ec == asio::error::connection_refused && now_ns() < retry_until) {
                 // Not listening yet: a new connection (a socket whose connect failed is spent).
                 subs_[i] = std::make_unique<subscriber>(ex_, std::uint32_t(i), opt_.publishers,
                                                         opt_.messages, opt_.protocol);
                 asio::steady_timer pause(ex_, std::chrono::milliseconds(2));
                 co_await pause.async_wait(use_nothrow);
-                ec = co_await subs_[i]->conn.async_open(sub_endpoint_, client_id('s', i));
+                ec = co_await subs_[i]->conn.async_open(sub_endpoint_, client_id('s', i),
+                                                        opt_.persistent);
             }
             auto& c = subs_[i]->conn;
             if (!ec) {

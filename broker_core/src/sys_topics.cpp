@@ -49,6 +49,10 @@ void broker_impl::publish_sys() {
     put("$SYS/broker/bytes/sent", std::to_string(s.bytes_sent));
     put("$SYS/broker/subscriptions/count", std::to_string(s.subscriptions));
     put("$SYS/broker/retained messages/count", std::to_string(s.retained_messages));
+    if (session_db_) {
+        put("$SYS/broker/persistence/errors", std::to_string(s.persistence_errors));
+        put("$SYS/broker/persistence/failing", s.persistence_failing ? "1" : "0");
+    }
     flush(w);
 }
 
@@ -74,6 +78,10 @@ broker_stats broker_impl::stats() const {
     s.subscriptions = static_cast<std::uint64_t>(
         std::max<std::int64_t>(0, subscriptions_.load(std::memory_order_relaxed)));
     s.retained_messages = retained_.size();
+    if (session_db_) {
+        s.persistence_errors = session_db_->write_errors();
+        s.persistence_failing = session_db_->failing();
+    }
     s.uptime_seconds = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
                                                       std::chrono::steady_clock::now() - started_)
                                                       .count());

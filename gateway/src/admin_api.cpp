@@ -40,6 +40,8 @@ json::object stats_json(const broker::broker_stats& s) {
         {"clients_connected", s.clients_connected}, {"clients_total", s.clients_total},
         {"clients_maximum", s.clients_maximum},     {"subscriptions", s.subscriptions},
         {"retained_messages", s.retained_messages}, {"uptime_seconds", s.uptime_seconds},
+        {"persistence_errors", s.persistence_errors},
+        {"persistence_failing", s.persistence_failing},
     };
 }
 
@@ -343,6 +345,13 @@ std::string admin_api::metrics() const {
            s.retained_messages);
     metric(out, "edgemq_uptime_seconds", "gauge", "Seconds since the broker started.",
            s.uptime_seconds);
+    metric(out, "edgemq_persistence_errors_total", "counter",
+           "Transactions the session store could not write (disk full or read-only).",
+           s.persistence_errors);
+    metric(out, "edgemq_persistence_failing", "gauge",
+           "1 while the session store cannot write: QoS 1/2 messages for persistent sessions "
+           "are not acknowledged.",
+           s.persistence_failing ? 1 : 0);
     const auto devices = devices_ ? devices_->devices() : std::vector<serial::device_status>{};
     if (!devices.empty()) {
         device_metrics(out, devices);

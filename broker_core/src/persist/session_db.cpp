@@ -61,12 +61,13 @@ steady::time_point from_unix_ms(std::int64_t ms) {
     return steady::now() + std::chrono::duration_cast<steady::duration>(at - system::now());
 }
 
+// Static bindings: the batch that holds the values outlives the statement's step.
 void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
-    sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
 }
 void bind_blob(sqlite3_stmt* s, int i, std::string_view v) {
     // A zero-length blob, never NULL: payload is NOT NULL.
-    sqlite3_bind_blob(s, i, v.empty() ? "" : v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_blob(s, i, v.empty() ? "" : v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
 }
 void bind_props(sqlite3_stmt* s, int i, const codec::property_set& p) {
     if (p.empty()) {
@@ -462,7 +463,8 @@ bool session_db::apply(const change& c) {
                             ids.push_back(static_cast<char>((id >> (8 * b)) & 0xff));
                         }
                     }
-                    bind_blob(s, 7, ids);
+                    sqlite3_bind_blob(s, 7, ids.data(), static_cast<int>(ids.size()),
+                                      SQLITE_TRANSIENT);
                 }
                 bind_text(s, 8, m.topic);
                 bind_blob(s, 9, m.payload);
