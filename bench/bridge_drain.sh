@@ -14,6 +14,10 @@
 # then a SIGHUP adds the bridge's listener (FlashMQ reloads its listeners). "Remote back" is that
 # SIGHUP. The bridge retries every 100 ms (reconnect_min = reconnect_max), so up to 100 ms of
 # the time to the first message is its backoff.
+# Loss is counted at the subscriber; the drain row also shows what the bridge itself counted
+# ($SYS: acknowledged by the remote, dropped, left in its queue), so that messages the remote
+# dropped (FlashMQ keeps at most 65,535 QoS 1/2 messages pending per client, its maximum
+# max_qos_msg_pending_per_client) are told apart from the bridge's.
 # Builds nothing. Prints a Markdown table on stdout (progress and JSON lines on stderr).
 set -euo pipefail
 
@@ -200,6 +204,19 @@ queued() {
         -C 1 -W 3 2>/dev/null || echo "?"
 }
 
+# bridge_counters: "acked dropped queued" from the gateway's retained $SYS topics (cumulative
+# since its start, refreshed every second).
+bridge_counters() {
+    local p='$SYS/broker/bridges/bench/'
+    mosquitto_sub -h 127.0.0.1 -p "$gateway_port" -v -C 3 -W 3 -t "${p}messages/acked" \
+        -t "${p}messages/dropped" -t "${p}queue/messages" 2>/dev/null |
+        awk '{ v[$1] = $2 } END { p = "$SYS/broker/bridges/bench/"
+            printf "%d %d %d\n", v[p "messages/acked"], v[p "messages/dropped"], v[p "queue/messages"] }'
+}
+
+# remote_drops: lines in which FlashMQ said it dropped QoS messages for a lagging client, so far.
+remote_drops() { grep -c 'Dropping QoS' "$work/flashmq.log" 2>/dev/null || true; }
+
 json_field() { # json_field FILE KEY: the value of KEY in the last JSON line of FILE
     /usr/bin/python3 -c '
 import json, sys
@@ -211,7 +228,8 @@ bench_common=(--qos 1 --payload 64 --publishers "$publishers" --messages "$per_p
     --subscribers 1 --timeout 120)
 
 run_once() {
-    local n=$1 out load0 load1
+    local n=$1 out load0 load1 drops0
+    drops0=$(remote_drops)
     # 1. Steady: publishers on the gateway, the subscriber on the remote.
     load0=$(cut -d' ' -f1-3 /proc/loadavg)
     out=$work/steady-$n.json
@@ -224,7 +242,8 @@ run_once() {
     s_p50=$(json_field "$out" p50_us) s_p99=$(json_field "$out" p99_us)
     s_lost=$(json_field "$out" lost) s_dup=$(json_field "$out" dup)
     s_ooo=$(json_field "$out" out_of_order) s_recv=$(json_field "$out" received)
-    rows+=("steady|$n|$s_recv / $messages|$s_rate|$s_ack|$(calc "round($s_p50 / 1000, 1)") / $(calc "round($s_p99 / 1000, 1)")|-|-|$s_lost / $s_dup / $s_ooo|$load0 → $load1")
+    rows+=("steady|$n|$s_recv / $messages|$s_rate|$s_ack|$(calc "round($s_p50 / 1000, 1)") / $(calc "round($s_p99 / 1000, 1)")|-|-|$s_lost / $s_dup / $s_ooo|-|$(($(remote_drops) - drops0))|$load0 → $load1")
+    drops0=$(remote_drops)
 
     # 2. Outage: the remote goes, the backlog is published and committed to the queue.
     stop remote
@@ -237,6 +256,8 @@ run_once() {
     tpub=$(calc "round($(now) - $t0, 2)")
     sleep 1.5 # $SYS every second
     q=$(queued)
+    local acked0 dropped0 left acked1 dropped1
+    read -r acked0 dropped0 _ <<<"$(bridge_counters)"
     say "run $n: backlog of $messages published and acknowledged in $tpub s; queued $q"
 
     # The remote comes back: the subscriber's listener, the subscriber, then the bridge's.
@@ -252,7 +273,7 @@ run_once() {
     grep -q '^subscribed' "$out" || die "the remote subscriber did not subscribe"
     write_remote_conf all
     if [[ -n ${PERF_DIR:-} ]]; then # perf's call graphs of the gateway during the drain
-        perf record -g -o "$PERF_DIR/drain-$n.perf" -p "${pid[gateway]}" 2>>"$work/perf.err" &
+        perf record ${PERF_FLAGS:--g} -o "$PERF_DIR/drain-$n.perf" -p "${pid[gateway]}" 2>>"$work/perf.err" &
         pid[perf]=$!
         sleep 0.5
     fi
@@ -267,7 +288,9 @@ run_once() {
         unset "pid[perf]"
     fi
     load1=$(cut -d' ' -f1-3 /proc/loadavg)
-    grep '^{' "$out" | sed "s/^{/{\"phase\":\"drain\",\"run\":$n,\"backlog_publish_s\":$tpub,\"queued\":\"$q\",\"remote_back_unix\":$tback,/" >&2
+    sleep 1.5
+    read -r acked1 dropped1 left <<<"$(bridge_counters)"
+    grep '^{' "$out" | sed "s/^{/{\"phase\":\"drain\",\"bridge_acked\":$((acked1 - acked0)),\"bridge_dropped\":$((dropped1 - dropped0)),\"bridge_queue_left\":$left,\"run\":$n,\"backlog_publish_s\":$tpub,\"queued\":\"$q\",\"remote_back_unix\":$tback,/" >&2
     local first last d_recv d_lost d_dup d_ooo d_uniq to_first to_last d_rate
     first=$(json_field "$out" first_rx_unix) last=$(json_field "$out" last_rx_unix)
     d_recv=$(json_field "$out" received) d_lost=$(json_field "$out" lost)
@@ -278,7 +301,7 @@ run_once() {
     else
         to_first=- to_last=-
     fi
-    rows+=("drain|$n|$d_recv / $messages (queued $q)|$d_rate|-|-|$to_first|$to_last|$d_lost / $d_dup / $d_ooo|$load0 → $load1")
+    rows+=("drain|$n|$d_recv / $messages (queued $q)|$d_rate|-|-|$to_first|$to_last|$d_lost / $d_dup / $d_ooo|$((acked1 - acked0)) / $((dropped1 - dropped0)) / $left|$(($(remote_drops) - drops0))|$load0 → $load1")
     grep -E 'bridge bench' "$work/gateway.log" | tail -n 3 >&2 || true
 
     # The remote with both listeners again for the next run.
@@ -303,8 +326,8 @@ cat <<EOF
 $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $load_start at the start and $load_end at the end, $(($(date +%s) - started)) s; $messages QoS 1 messages of 64 bytes per phase from $publishers publishers; bridge protocol_version $protocol, max_inflight ${max_inflight:-default}, plain TCP; remote FlashMQ $("$flashmq" --version 2>&1 | sed -n 's/^FlashMQ Version \([^ ]*\).*/\1/p' | head -n 1)
 edgemq: $("$edgemq" --version 2>/dev/null | head -n 1 || echo "?") ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo "?")$(git -C "$repo" diff --quiet -- bridge 2>/dev/null || echo "+bridge changes"))
 
-| Phase | Run | Received at the remote | msg/s at the remote | Publishers acknowledged at msg/s | p50 / p99 ms | First message after remote back (s) | Last message after remote back (s) | Lost / dup / out of order | Load before → after |
-|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|
+| Phase | Run | Received at the remote | msg/s at the remote | Publishers acknowledged at msg/s | p50 / p99 ms | First message after remote back (s) | Last message after remote back (s) | Lost / dup / out of order | Bridge: acked / dropped / left in queue | FlashMQ "Dropping QoS" warnings | Load before → after |
+|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|
 EOF
 for r in "${rows[@]}"; do
     echo "| ${r//|/ | } |"
