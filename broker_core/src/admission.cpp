@@ -80,6 +80,32 @@ void broker_impl::reload_files() {
         f.l->passwords.store(std::move(f.passwords));
         f.l->acl.store(std::move(f.acl));
     }
+    // As Mosquitto: the new ACL applies to every session from now on, and what is queued for a
+    // session is checked again, since it is delivered under the new rules.
+    if (running_) {
+        const auto sessions = all_sessions();
+        std::atomic<std::size_t> dropped{0};
+        on_every_worker_and_wait([&](worker& w) {
+            for (const auto& s : sessions) {
+                if (s->internal || s->home.load(std::memory_order_acquire) != w.index ||
+                    s->listener >= listeners_.size()) {
+                    continue;
+                }
+                auto acl = listeners_[s->listener]->acl.load();
+                auto user = s->access ? s->access->username : std::nullopt;
+                s->access = user || acl ? std::make_shared<const client_access>(
+                                              client_access{std::move(user), std::move(acl)})
+                                        : nullptr;
+                dropped += s->state.drop_queued_if(
+                    [&s](const protocol::delivery& d) { return !s->may_receive(d.msg->topic); });
+                note_backlog(*s);
+            }
+        });
+        if (dropped > 0) {
+            log.info("{} queued messages dropped: the reloaded ACL no longer lets their sessions read them",
+                     dropped.load());
+        }
+    }
     asio::post(workers.front()->ctx, [fresh = std::move(fresh)]() mutable {
         for (auto& f : fresh) {
             if (f.tls) {

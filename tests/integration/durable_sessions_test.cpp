@@ -355,3 +355,30 @@ TEST_CASE("durable sessions: kill -9 at random moments under load loses nothing 
     CHECK(total > 0);
     CHECK(lost == 0); // lost = acknowledged and never delivered
 }
+
+TEST_CASE("durable sessions: a reload that narrows the ACL is applied to what is already queued",
+          "[integration][persistence][auth]") {
+    scratch_dir dir;
+    const auto acl = dir.write("acl", "topic read a/#\ntopic read b/#\ntopic write #\n");
+    auto config = persistent_config(dir);
+    config.replace(config.find("bind = "), 0, "acl_file = \"" + acl + "\"\n");
+    gateway gw{dir, config};
+    {
+        auto [sub, present] = connect_persistent(gw.port(), "bob");
+        send(sub, codec::subscribe{1, {{"a/#", 1}, {"b/#", 1}}});
+        expect<codec::suback>(sub);
+        send(sub, codec::disconnect{});
+    }
+    mosquitto_pub(gw.port(), {"-q", "1", "-t", "a/1", "-m", "kept"});
+    mosquitto_pub(gw.port(), {"-q", "1", "-t", "b/1", "-m", "no longer readable"});
+    dir.write("acl", "topic read a/#\ntopic write #\n");
+    gw.process().signal(SIGHUP);
+    EDGEMQ_REQUIRE_PROC(gw.process(),
+                        gw.process().wait_for_stderr("1 queued messages dropped"));
+    auto [sub, present] = connect_persistent(gw.port(), "bob");
+    CHECK(present);
+    const auto p = expect<codec::publish>(sub);
+    CHECK(p.topic == "a/1");
+    send(sub, codec::puback{p.packet_id});
+    CHECK_FALSE(next(sub, 500ms).has_value());
+}

@@ -145,6 +145,26 @@ public:
     void set_slow(bool slow) noexcept { slow_ = slow; }
     bool slow() const noexcept { return slow_; }
 
+    /// Drops the queued deliveries (not those in flight) for which `pred` is true, as a
+    /// reload's narrower ACL asks; returns how many.
+    template <typename P> std::size_t drop_queued_if(P pred) {
+        if (!q_) {
+            return 0;
+        }
+        fifo<delivery> kept;
+        std::size_t dropped = 0;
+        for (auto& d : q_->queue) {
+            if (pred(d)) {
+                forget(d);
+                ++dropped;
+            } else {
+                kept.push_back(std::move(d));
+            }
+        }
+        q_->queue = std::move(kept);
+        return dropped;
+    }
+
     /// Takes out what was sent or queued and not yet received by the client (QoS 0 queued, QoS
     /// 1 unacknowledged, QoS 2 before PUBREC), for a session that ends with it.
     std::vector<delivery> take_undelivered();
