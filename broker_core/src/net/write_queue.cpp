@@ -15,6 +15,19 @@ void write_queue::append_publish(const message_ptr& m, std::uint8_t qos, bool re
     }
 }
 
+codec::byte_buffer write_queue::take(std::size_t from, std::size_t to) {
+    const auto first = bytes_.begin() + static_cast<std::ptrdiff_t>(from);
+    const auto last = bytes_.begin() + static_cast<std::ptrdiff_t>(to);
+    codec::byte_buffer taken(first, last);
+    bytes_.erase(first, last);
+    for (auto& c : shared_) {
+        if (c.offset > from) {
+            c.offset -= to - from;
+        }
+    }
+    return taken;
+}
+
 void write_queue::clear() noexcept {
     if (bytes_.capacity() > retained_capacity) {
         bytes_ = {}; // a burst's buffer goes back; idle connections stay small

@@ -423,26 +423,28 @@ void server_session::on_publish(codec::publish& p) {
     const auto mark = actions_->durable_mark();
     // [MQTT-4.3.3-2]: a QoS 2 id is remembered until PUBREL, a resend not delivered twice.
     const bool fresh = p.qos != 2 || session_->state.on_publish_qos2(p.packet_id, code);
+    // The acknowledgement is written before the message is routed, so that it precedes the
+    // copy a subscribing publisher gets back; it still waits for whatever routing recorded.
+    const auto from = out_.bytes().size();
+    if (p.qos == 1) {
+        codec::encode(codec::puback{p.packet_id, code}, out_.bytes(), protocol_level_); // [MQTT-4.3.2-2]
+    } else if (p.qos == 2) {
+        codec::encode(codec::pubrec{p.packet_id, code}, out_.bytes(), protocol_level_);
+    }
+    const auto to = out_.bytes().size();
     const auto qos = p.qos;
     const auto id = p.packet_id;
     if (allowed && fresh && code == 0) {
         actions_->route(make_routed(std::move(p.topic), std::move(p.payload), p.qos, p.retain,
                                     std::move(p.props)));
     }
-    // Acknowledged after routing: once every durable place the message went has it (rule 7).
-    const auto from = out_.bytes().size();
-    if (qos == 1) {
-        codec::encode(codec::puback{id, code}, out_.bytes(), protocol_level_); // [MQTT-4.3.2-2]
-    } else if (qos == 2) {
-        codec::encode(codec::pubrec{id, code}, out_.bytes(), protocol_level_);
-    }
     if (qos > 0) {
-        respond(from, mark, qos, id);
+        respond(from, mark, qos, id, to); // once every durable place the message went has it
     }
 }
 
 void server_session::respond(std::size_t from, std::uint64_t mark, std::uint8_t publish_qos,
-                             std::uint16_t id) {
+                             std::uint16_t id, std::size_t to) {
     const auto now = actions_->durable_mark();
     const bool waits = holding_responses() || (now != mark && actions_->await_commit(now));
     if (!waits) {
@@ -451,10 +453,7 @@ void server_session::respond(std::size_t from, std::uint64_t mark, std::uint8_t 
     if (!held_) {
         held_ = std::make_unique<fifo<held_response>>();
     }
-    auto& bytes = out_.bytes();
-    const auto begin = bytes.begin() + static_cast<std::ptrdiff_t>(from);
-    held_->push_back({now, id, publish_qos, std::string(begin, bytes.end())});
-    bytes.erase(begin, bytes.end());
+    held_->push_back({now, id, publish_qos, out_.take(from, std::min(to, out_.bytes().size()))});
 }
 
 void server_session::on_committed(std::uint64_t through, bool ok) {

@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,12 @@ struct recorder final : server_actions {
 
     const server_limits& limits() override { return limits_; }
     void attach(attach_request r) override { attaches.push_back(std::move(r)); }
+    /// Called for each routed message: a test that subscribes the publisher delivers it back.
+    std::function<void(const message_ptr&)> on_route;
     void route(message_ptr m) override {
+        if (on_route) {
+            on_route(m);
+        }
         routed.push_back(std::move(m));
         if (durable_routes) {
             ++mark;
@@ -368,6 +374,35 @@ TEST_CASE("server session: acknowledgements wait for the session store, in order
         CHECK(std::get<codec::puback>(packets[0]).packet_id == 7);
         CHECK(std::get<codec::puback>(packets[0]).reason_code == 0x80);
     }
+}
+
+TEST_CASE("server session: a publisher subscribed to its topic gets the PUBACK before its copy, "
+          "and after it once the PUBACK waits for the disk",
+          "[protocol]") {
+    fixture f;
+    f.connect();
+    f.sent();
+    f.actions.on_route = [&f](const message_ptr& m) {
+        f.state->deliver({m, 1, false}, &f.out);
+    };
+    f.session.on_packet(codec::publish{"a/b", "small", 7, 1, false, false});
+    auto packets = f.sent();
+    REQUIRE(packets.size() == 2);
+    CHECK(std::get<codec::puback>(packets[0]).packet_id == 7); // as before the session store
+    CHECK(std::get<codec::publish>(packets[1]).payload == "small");
+
+    // Held: the PUBACK leaves the buffer, the copy (a large payload, referenced) stays intact.
+    const std::string big(5000, 'x');
+    f.actions.durable_routes = true;
+    f.session.on_packet(codec::publish{"a/b", big, 8, 1, false, false});
+    packets = f.sent();
+    REQUIRE(packets.size() == 1);
+    CHECK(std::get<codec::publish>(packets[0]).payload == big);
+    f.actions.committed = f.actions.mark;
+    f.session.on_committed(f.actions.mark, true);
+    packets = f.sent();
+    REQUIRE(packets.size() == 1);
+    CHECK(std::get<codec::puback>(packets[0]).packet_id == 8);
 }
 
 TEST_CASE("server session: $SYS and the ACL drop a PUBLISH but acknowledge it", "[protocol]") {

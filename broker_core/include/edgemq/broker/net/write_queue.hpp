@@ -30,6 +30,10 @@ public:
     void append_publish(const message_ptr& m, std::uint8_t qos, bool retain, bool dup,
                         std::uint16_t packet_id, const codec::properties* props = nullptr);
 
+    /// Removes bytes()[from, to) (small packets encoded there) and returns them; what was
+    /// appended after them, referenced payloads too, stays in order.
+    codec::byte_buffer take(std::size_t from, std::size_t to);
+
     std::size_t size() const noexcept { return bytes_.size() + shared_bytes_; }
     bool empty() const noexcept { return size() == 0; }
     void clear() noexcept;

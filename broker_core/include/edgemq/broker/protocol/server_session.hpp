@@ -226,19 +226,19 @@ private:
     void refuse(codec::connect_return_code code, boost::system::error_code reason,
                 std::string_view id);
     void close(boost::system::error_code reason);
-    /// The response just written to out_ from byte `from` on (an acknowledgement of a QoS
+    /// The response written to out_ at bytes [from, to) (an acknowledgement of a QoS
     /// `publish_qos` PUBLISH `id`, or of a SUBSCRIBE, UNSUBSCRIBE, PUBREL: publish_qos 0) waits
     /// when what handling its packet recorded since `mark` is not on disk yet, or when an
     /// earlier response waits (acknowledgements keep their order [MQTT-4.6.0-2]).
     void respond(std::size_t from, std::uint64_t mark, std::uint8_t publish_qos = 0,
-                 std::uint16_t id = 0);
+                 std::uint16_t id = 0, std::size_t to = std::string::npos);
 
     /// A response waiting for the session store to commit up to `mark`.
     struct held_response {
         std::uint64_t mark = 0;
         std::uint16_t packet_id = 0;
         std::uint8_t publish_qos = 0;
-        std::string bytes;
+        codec::byte_buffer bytes;
     };
 
     const client_access* access() const noexcept { return session_->access.get(); }
