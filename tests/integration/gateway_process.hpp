@@ -87,16 +87,18 @@ private:
     std::unique_ptr<background_process> process_;
 };
 
-/// The edgemq binary with one config file; port() is its MQTT listener.
+/// The edgemq binary with one config file; port() is its MQTT listener. With `wrapper`, the
+/// binary runs under that command (its argv, to which the binary's own is appended).
 class gateway {
 public:
-    gateway(const scratch_dir& dir, const std::string& toml)
-        : config_(dir.write("edgemq.toml", toml)) {
+    gateway(const scratch_dir& dir, const std::string& toml, std::vector<std::string> wrapper = {})
+        : config_(dir.write("edgemq.toml", toml)), wrapper_(std::move(wrapper)) {
         start();
     }
     void start() {
-        process_ = std::make_unique<background_process>(
-            std::vector<std::string>{EDGEMQ_BINARY, "--config", config_});
+        auto argv = wrapper_;
+        argv.insert(argv.end(), {EDGEMQ_BINARY, "--config", config_});
+        process_ = std::make_unique<background_process>(std::move(argv));
         const std::regex ready{R"(ready: mqtt tcp on 127\.0\.0\.1:(\d+)\n)"};
         std::smatch m;
         std::string err;
@@ -118,6 +120,7 @@ public:
 
 private:
     std::string config_;
+    std::vector<std::string> wrapper_;
     std::unique_ptr<background_process> process_;
     std::uint16_t port_ = 0;
 };

@@ -1,18 +1,31 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "edgemq/broker/persist/retained_db.hpp"
 
+#include "columns.hpp"
+
 #include <spdlog/logger.h>
 #include <sqlite3.h>
 
 namespace edgemq::broker::persist {
 
+using namespace columns;
+
 retained_db::retained_db(std::filesystem::path file, spdlog::logger& log, bool full_sync)
     : db_(std::move(file), "retained message store",
           "CREATE TABLE IF NOT EXISTS retained (topic TEXT PRIMARY KEY, payload BLOB NOT NULL, "
-          "qos INTEGER NOT NULL) WITHOUT ROWID",
+          "qos INTEGER NOT NULL, props BLOB, expires_at INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID",
           log, full_sync),
       log_(log) {
-    upsert_ = db_.prepare("INSERT OR REPLACE INTO retained (topic, payload, qos) VALUES (?1, ?2, ?3)");
+    // A file written before the 5.0 properties were kept has neither column.
+    sqlite3_stmt* probe = nullptr;
+    if (sqlite3_prepare_v2(db_.get(), "SELECT props, expires_at FROM retained", -1, &probe,
+                           nullptr) != SQLITE_OK) {
+        db_.exec("ALTER TABLE retained ADD COLUMN props BLOB; "
+                 "ALTER TABLE retained ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0");
+    }
+    sqlite3_finalize(probe);
+    upsert_ = db_.prepare("INSERT OR REPLACE INTO retained (topic, payload, qos, props, expires_at) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5)");
     erase_ = db_.prepare("DELETE FROM retained WHERE topic = ?1");
     writer_ = std::thread([this] { run(); });
 }
@@ -28,15 +41,17 @@ retained_db::~retained_db() {
 
 std::vector<message_ptr> retained_db::load() {
     std::vector<message_ptr> out;
-    sqlite3_stmt* all = db_.prepare("SELECT topic, payload, qos FROM retained ORDER BY topic");
+    sqlite3_stmt* all =
+        db_.prepare("SELECT topic, payload, qos, props, expires_at FROM retained ORDER BY topic");
+    const auto now = steady::now();
     while (sqlite3_step(all) == SQLITE_ROW) {
-        const auto* payload = static_cast<const char*>(sqlite3_column_blob(all, 1));
-        out.push_back(make_message(
-            std::string(reinterpret_cast<const char*>(sqlite3_column_text(all, 0)),
-                        static_cast<std::size_t>(sqlite3_column_bytes(all, 0))),
-            std::string(payload != nullptr ? payload : "",
-                        static_cast<std::size_t>(sqlite3_column_bytes(all, 1))),
-            static_cast<std::uint8_t>(sqlite3_column_int(all, 2)), true));
+        message m{column_text(all, 0), column_blob(all, 1),
+                  static_cast<std::uint8_t>(sqlite3_column_int(all, 2)), true};
+        m.props = column_props(all, 3);
+        m.expires_at = from_unix_ms(sqlite3_column_int64(all, 4));
+        if (!m.expired(now)) { // its Message Expiry Interval ran out while the broker was down
+            out.push_back(std::make_shared<const message>(std::move(m)));
+        }
     }
     sqlite3_reset(all);
     return out;
@@ -89,11 +104,12 @@ void retained_db::write(const std::map<std::string, message_ptr, std::less<>>& b
     for (auto it = batch.begin(); ok && it != batch.end(); ++it) {
         const auto& m = *it->second;
         auto* s = m.payload.empty() ? erase_ : upsert_;
-        sqlite3_bind_text(s, 1, m.topic.data(), static_cast<int>(m.topic.size()), SQLITE_STATIC);
+        bind_text(s, 1, m.topic);
         if (!m.payload.empty()) {
-            sqlite3_bind_blob(s, 2, m.payload.data(), static_cast<int>(m.payload.size()),
-                              SQLITE_STATIC);
+            bind_blob(s, 2, m.payload);
             sqlite3_bind_int(s, 3, m.qos);
+            bind_props(s, 4, m.props);
+            sqlite3_bind_int64(s, 5, to_unix_ms(m.expires_at));
         }
         ok = sqlite3_step(s) == SQLITE_DONE;
         sqlite3_reset(s);

@@ -9,6 +9,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
+
+#include <sqlite3.h>
 
 namespace {
 
@@ -90,4 +93,69 @@ TEST_CASE("retained_db: a second gateway on the same file is refused, an unreada
         set_aside |= e.path().filename().string().starts_with("retained.db.corrupt-");
     }
     CHECK(set_aside);
+}
+
+TEST_CASE("retained_db keeps a message's 5.0 properties and its expiry across reopening, and does "
+          "not load one that expired meanwhile",
+          "[unit][broker][persist]") {
+    using namespace std::chrono_literals;
+    scratch dir;
+    const auto now = std::chrono::steady_clock::now();
+    {
+        retained_db db{dir.file(), quiet()};
+        edgemq::broker::message m{"sensor/a", "21.5", 1, true};
+        auto& p = m.props.edit();
+        p.content_type = "text/plain";
+        p.payload_format_indicator = 1;
+        p.user_properties = {{"unit", "C"}, {"unit", "celsius"}};
+        m.expires_at = now + 1h;
+        db.record(std::make_shared<const edgemq::broker::message>(m));
+        edgemq::broker::message gone{"sensor/b", "old", 0, true};
+        gone.expires_at = now + 200ms;
+        db.record(std::make_shared<const edgemq::broker::message>(gone));
+        db.record(make_message("sensor/c", "plain", 0, true));
+        db.flush();
+    }
+    std::this_thread::sleep_for(300ms);
+    retained_db db{dir.file(), quiet()};
+    const auto all = db.load();
+    REQUIRE(shown(all) == std::vector<std::string>{"sensor/a=21.5@1", "sensor/c=plain@0"});
+    CHECK(all[0]->props->content_type == "text/plain");
+    CHECK(all[0]->props->payload_format_indicator == 1);
+    CHECK(all[0]->props->user_properties ==
+          std::vector<edgemq::broker::codec::user_property>{{"unit", "C"}, {"unit", "celsius"}});
+    const auto left = all[0]->expires_at - std::chrono::steady_clock::now();
+    CHECK(left > 59min);
+    CHECK(left <= 1h);
+    CHECK(all[1]->props.empty());
+    CHECK(all[1]->expires_at == std::chrono::steady_clock::time_point{});
+}
+
+TEST_CASE("retained_db opens a file written before properties were kept, and keeps them from then "
+          "on",
+          "[unit][broker][persist]") {
+    scratch dir;
+    std::filesystem::create_directories(dir.file().parent_path());
+    {
+        sqlite3* old = nullptr;
+        REQUIRE(sqlite3_open(dir.file().c_str(), &old) == SQLITE_OK);
+        REQUIRE(sqlite3_exec(old,
+                             "CREATE TABLE retained (topic TEXT PRIMARY KEY, payload BLOB NOT NULL, "
+                             "qos INTEGER NOT NULL) WITHOUT ROWID; "
+                             "INSERT INTO retained VALUES ('a/1', 'before', 1)",
+                             nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(old);
+    }
+    {
+        retained_db db{dir.file(), quiet()};
+        const auto all = db.load();
+        CHECK(shown(all) == std::vector<std::string>{"a/1=before@1"});
+        edgemq::broker::message m{"a/2", "after", 0, true};
+        m.props.edit().content_type = "application/json";
+        db.record(std::make_shared<const edgemq::broker::message>(m));
+    }
+    retained_db db{dir.file(), quiet()};
+    const auto all = db.load();
+    REQUIRE(shown(all) == std::vector<std::string>{"a/1=before@1", "a/2=after@0"});
+    CHECK(all[1]->props->content_type == "application/json");
 }

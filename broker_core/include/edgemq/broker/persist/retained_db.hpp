@@ -19,7 +19,9 @@ namespace edgemq::broker::persist {
 /// upgrade or a crash. The broker loads them once at start; after that it hands every retained
 /// publish (an empty payload deletes the topic's message) to record(), which returns at once: a
 /// thread of its own writes what has accumulated in one transaction, only the last message per
-/// topic. Topics starting with '$' ($SYS) are not kept: the broker writes those itself.
+/// topic, with its 5.0 properties and the end of its Message Expiry Interval (as Unix time, so
+/// that the time it spent on disk counts). Topics starting with '$' ($SYS) are not kept: the
+/// broker writes those itself.
 /// Thread safety: record() and flush() from any thread; load() before the first record().
 class retained_db {
 public:
@@ -30,7 +32,7 @@ public:
     retained_db(const retained_db&) = delete;
     retained_db& operator=(const retained_db&) = delete;
 
-    /// Every stored message, retain flag set, ordered by topic.
+    /// Every stored message that has not expired, retain flag set, ordered by topic.
     std::vector<message_ptr> load();
 
     /// Stores `m` (or deletes its topic when the payload is empty) soon.
