@@ -243,17 +243,17 @@ std::uint64_t session_db::last_recorded_here() noexcept {
 }
 
 std::uint64_t session_db::record_session(const stored_session& s) {
-    stored_session row;
-    row.sid = s.sid;
-    row.client_id = s.client_id;
-    row.expiry_interval = s.expiry_interval;
-    row.connected = s.connected;
-    row.disconnected_at = s.disconnected_at;
-    row.username = s.username;
-    row.listener = s.listener;
-    row.will = s.will;
-    row.will_delay = s.will_delay;
-    return push(std::move(row));
+    auto row = std::make_unique<stored_session>();
+    row->sid = s.sid;
+    row->client_id = s.client_id;
+    row->expiry_interval = s.expiry_interval;
+    row->connected = s.connected;
+    row->disconnected_at = s.disconnected_at;
+    row->username = s.username;
+    row->listener = s.listener;
+    row->will = s.will;
+    row->will_delay = s.will_delay;
+    return push(session_row{std::move(row)});
 }
 
 std::uint64_t session_db::record_session_end(std::uint64_t sid) {
@@ -292,19 +292,22 @@ void session_db::flush() {
 }
 
 void session_db::run() {
+    std::vector<change> batch;
     std::unique_lock lock{mutex_};
     for (;;) {
         wake_.wait(lock, [&] { return !pending_.empty() || stopping_; });
         if (pending_.empty()) {
             return; // stopping, and everything is written
         }
-        auto batch = std::move(pending_);
-        pending_.clear();
+        batch.swap(pending_); // both keep their capacity: no growing anew for every batch
         pending_deliveries_.clear();
         const auto through = recorded_;
         lock.unlock();
         const bool ok = write(batch);
         batch.clear(); // the messages it held go here, not under the lock
+        if (batch.capacity() > 65536) {
+            batch.shrink_to_fit(); // a burst's memory goes back
+        }
         committed_.store(through, std::memory_order_release);
         if (on_commit_) {
             on_commit_(through, ok);
@@ -348,24 +351,25 @@ bool session_db::apply(const change& c) {
                 sqlite3_clear_bindings(s);
                 return done;
             };
-            if constexpr (std::is_same_v<T, stored_session>) {
+            if constexpr (std::is_same_v<T, session_row>) {
+                const stored_session& r = *v.row;
                 auto* s = st_->upsert_session;
-                sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(v.sid));
-                bind_text(s, 2, v.client_id);
-                sqlite3_bind_int64(s, 3, v.expiry_interval);
-                sqlite3_bind_int(s, 4, v.connected ? 1 : 0);
-                sqlite3_bind_int64(s, 5, v.disconnected_at);
-                if (v.username) {
-                    bind_text(s, 6, *v.username);
+                sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(r.sid));
+                bind_text(s, 2, r.client_id);
+                sqlite3_bind_int64(s, 3, r.expiry_interval);
+                sqlite3_bind_int(s, 4, r.connected ? 1 : 0);
+                sqlite3_bind_int64(s, 5, r.disconnected_at);
+                if (r.username) {
+                    bind_text(s, 6, *r.username);
                 }
-                sqlite3_bind_int(s, 7, static_cast<int>(v.listener));
-                if (v.will) {
-                    bind_text(s, 8, v.will->topic);
-                    bind_blob(s, 9, v.will->payload);
-                    sqlite3_bind_int(s, 10, v.will->qos);
-                    sqlite3_bind_int(s, 11, v.will->retain ? 1 : 0);
-                    bind_props(s, 12, v.will->props);
-                    sqlite3_bind_int64(s, 13, v.will_delay);
+                sqlite3_bind_int(s, 7, static_cast<int>(r.listener));
+                if (r.will) {
+                    bind_text(s, 8, r.will->topic);
+                    bind_blob(s, 9, r.will->payload);
+                    sqlite3_bind_int(s, 10, r.will->qos);
+                    sqlite3_bind_int(s, 11, r.will->retain ? 1 : 0);
+                    bind_props(s, 12, r.will->props);
+                    sqlite3_bind_int64(s, 13, r.will_delay);
                 }
                 return run(s);
             } else if constexpr (std::is_same_v<T, session_end>) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -103,6 +104,10 @@ public:
     const std::filesystem::path& path() const noexcept { return db_.path(); }
 
 private:
+    /// A session's own row; behind a pointer, so that the common changes stay small.
+    struct session_row {
+        std::unique_ptr<stored_session> row;
+    };
     struct session_end {
         std::uint64_t sid;
     };
@@ -137,7 +142,7 @@ private:
         std::uint16_t packet_id;
         bool open;
     };
-    using change = std::variant<stored_session, session_end, subscription_row, unsubscription,
+    using change = std::variant<session_row, session_end, subscription_row, unsubscription,
                                 delivery_row, delivery_update, delivery_end, inbound_id>;
     struct key {
         std::uint64_t sid, seq;
