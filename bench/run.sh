@@ -330,7 +330,7 @@ out = []
 w = out.append
 w("# Performance: " + " vs ".join(name(b) for b in brokers))
 w("")
-w("Written by `bench/run.sh`; do not edit by hand. Rerun it after a build to refresh.")
+w("Written by `bench/run.sh` down to the marker comment; the sections after it are written by hand from the other benchmarks in `bench/`, and run.sh keeps them.")
 w("")
 w("| | |")
 w("|---|---|")
@@ -432,6 +432,13 @@ w("```")
 for (broker, row), r in data.items():
     w(f"{broker:11} {row:38} {json.dumps(r, separators=(',', ':'))}")
 w("```")
-open(sys.argv[2], "w", encoding="utf-8").write("\n".join(out) + "\n")
+# The sections written by hand after the marker (bridge, serial, persistence...) stay as they are.
+marker = "<!-- Below: sections written by hand"
+kept = ""
+if os.path.exists(sys.argv[2]):
+    previous = open(sys.argv[2], encoding="utf-8").read()
+    if marker in previous:
+        kept = "\n" + previous[previous.index(marker):]
+open(sys.argv[2], "w", encoding="utf-8").write("\n".join(out) + "\n" + kept)
 EOF
 echo "run.sh: wrote $output in ${elapsed} s" >&2
