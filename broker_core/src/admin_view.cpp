@@ -4,6 +4,7 @@
 #include "net/connection.hpp"
 
 #include "edgemq/broker/error.hpp"
+#include "edgemq/broker/routing/topic.hpp"
 
 #include <algorithm>
 #include <mutex>
@@ -70,7 +71,10 @@ std::vector<subscription_info> broker_impl::subscriptions() {
             }
             const std::lock_guard lock{out_mutex};
             for (const auto& [filter, o] : s->subscriptions) {
-                out.push_back({s->client_id, filter, o.qos});
+                const auto shared = routing::parse_shared(filter);
+                out.push_back({s->client_id, filter,
+                               shared ? std::string{shared->group} : std::string{}, o.qos,
+                               o.no_local, o.retain_as_published, o.identifier});
             }
         }
     });

@@ -527,10 +527,24 @@ response admin_api::handle(const request& req, const target& t, std::string_view
                     return s.client_id.find(f) == std::string::npos;
                 });
             }
+            if (const auto g = t.query.find("share_group"); g != t.query.end()) {
+                std::erase_if(all, [&](const broker::subscription_info& s) {
+                    return s.share_group != g->second; // the members of one group
+                });
+            }
             return json_response(
                 http::status::ok, v, page_of(all, *p, [](const broker::subscription_info& s) {
-                    return json::object{
-                        {"client_id", s.client_id}, {"filter", s.filter}, {"qos", s.qos}};
+                    json::object o{{"client_id", s.client_id}, {"filter", s.filter},
+                                   {"qos", s.qos}, {"no_local", s.no_local},
+                                   {"retain_as_published", s.retain_as_published}};
+                    if (!s.share_group.empty()) {
+                        o["share_group"] = s.share_group;
+                        o["topic"] = s.filter.substr(s.filter.find('/', 7) + 1); // after $share/GROUP/
+                    }
+                    if (s.identifier != 0) {
+                        o["subscription_identifier"] = s.identifier;
+                    }
+                    return o;
                 }));
         });
     }

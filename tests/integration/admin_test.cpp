@@ -394,6 +394,36 @@ TEST_CASE("the clients list shows a mosquitto_sub, and DELETE kicks it", "[integ
     CHECK(f.authed(http::verb::delete_, "/api/v1/clients/no-such-client").status == 404);
 }
 
+TEST_CASE("the subscriptions list shows a shared subscription's group and topic, and lists a "
+          "group's members",
+          "[integration][admin]") {
+    admin_fixture f;
+    auto m1 = start_mosquitto_sub(f.broker.port(), {"-i", "member-1", "-t", "$share/meters/site/+/power"});
+    auto m2 = start_mosquitto_sub(f.broker.port(),
+                                  {"-i", "member-2", "-V", "mqttv5", "-q", "1", "-t", "$share/meters/site/+/power"});
+    auto plain = start_mosquitto_sub(f.broker.port(), {"-i", "plain", "-t", "site/#"});
+
+    const auto group = f.authed(http::verb::get, "/api/v1/subscriptions?share_group=meters");
+    REQUIRE(group.status == 200);
+    const auto body = group.json();
+    const auto& members = body.at("data").as_array();
+    REQUIRE(members.size() == 2);
+    CHECK(members.at(0).at("client_id") == "member-1");
+    CHECK(members.at(1).at("client_id") == "member-2");
+    for (const auto& m : members) {
+        CHECK(m.at("share_group") == "meters");
+        CHECK(m.at("topic") == "site/+/power");
+        CHECK(m.at("filter") == "$share/meters/site/+/power");
+    }
+    CHECK(members.at(1).at("qos") == 1);
+    const auto all = f.authed(http::verb::get, "/api/v1/subscriptions?client_id=plain").json();
+    REQUIRE(all.at("data").as_array().size() == 1);
+    CHECK_FALSE(all.at("data").at(0).as_object().contains("share_group"));
+    CHECK(all.at("data").at(0).at("no_local") == false);
+    CHECK(f.authed(http::verb::get, "/api/v1/subscriptions?share_group=none")
+              .json().at("data").as_array().empty());
+}
+
 TEST_CASE("retained messages are listed and deleted", "[integration][admin]") {
     admin_fixture f;
     const auto payload_of = [&](const std::string& topic) -> std::optional<std::string> {

@@ -81,8 +81,12 @@ struct client_info {
 
 struct subscription_info {
     std::string client_id;
-    std::string filter;
+    std::string filter;       ///< as subscribed: `$share/GROUP/FILTER` for a shared one
+    std::string share_group;  ///< empty: not shared
     std::uint8_t qos = 0;
+    bool no_local = false;             ///< MQTT 5.0 subscription options
+    bool retain_as_published = false;
+    std::uint32_t identifier = 0;      ///< Subscription Identifier, 0 when none
 };
 
 /// An in-process client of the broker (a serial driver, a bridge): it publishes and subscribes
