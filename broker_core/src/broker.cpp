@@ -177,8 +177,8 @@ void broker_impl::stop() {
         const std::lock_guard lock{registry_mutex_};
         sessions_.clear();
     }
-    retained_db_.reset(); // writes what is pending
-    session_db_.reset();
+    session_db_.reset(); // writes what is pending, waiting for the retained store's part
+    retained_db_.reset();
     log.info("broker stopped");
 }
 

@@ -94,7 +94,11 @@ void broker_impl::route(worker& w, const message_ptr& m) {
     if (m->retain) {
         retained_.set(m); // [MQTT-3.3.1-5]
         if (retained_db_) {
-            retained_db_->record(m);
+            const auto at = retained_db_->record(m);
+            if (at != 0 && m->qos > 0 && session_db_) {
+                // Its publisher's acknowledgement waits for the retained store too (rule 7).
+                session_db_->record_retained(*retained_db_, at);
+            }
         }
     }
     auto& targets = w.targets;

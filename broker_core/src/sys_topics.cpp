@@ -82,6 +82,10 @@ broker_stats broker_impl::stats() const {
         s.persistence_errors = session_db_->write_errors();
         s.persistence_failing = session_db_->failing();
     }
+    if (retained_db_) {
+        s.persistence_errors += retained_db_->write_errors();
+        s.persistence_failing = s.persistence_failing || retained_db_->failing();
+    }
     s.uptime_seconds = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
                                                       std::chrono::steady_clock::now() - started_)
                                                       .count());

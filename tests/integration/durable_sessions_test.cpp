@@ -387,8 +387,8 @@ TEST_CASE("durable sessions: a reload that narrows the ACL is applied to what is
     CHECK_FALSE(next(sub, 500ms).has_value());
 }
 
-TEST_CASE("durable sessions: on a full disk a 5.0 publisher is refused what could not be stored, "
-          "and every message acknowledged before is delivered",
+TEST_CASE("durable sessions: on a full disk a 5.0 publisher is refused what could not be stored "
+          "(retained messages too), and every message acknowledged before is delivered",
           "[integration][persistence]") {
     scratch_dir dir;
     const auto state = dir.path / "state";
@@ -415,6 +415,17 @@ TEST_CASE("durable sessions: on a full disk a 5.0 publisher is refused what coul
     REQUIRE_FALSE(pub.send(out));
     REQUIRE(std::holds_alternative<codec::connack>(next(pub, 3000ms, v5).value()));
 
+    // A retained message is acknowledged once the retained store has it.
+    const auto publish_retained = [&](const std::string& topic, std::uint16_t id) {
+        out.clear();
+        codec::encode(codec::publish{topic, "kept", id, 1, true, false}, out, v5);
+        REQUIRE_FALSE(pub.send(out));
+        const auto ack = expect<codec::puback>(pub, v5);
+        REQUIRE(ack.packet_id == id);
+        return ack.reason_code;
+    };
+    CHECK(publish_retained("r/before", 60000) == 0);
+
     // One message at a time, each 2 KB and numbered, until ten have been refused.
     std::set<std::string> acknowledged;
     int refused = 0;
@@ -438,6 +449,8 @@ TEST_CASE("durable sessions: on a full disk a 5.0 publisher is refused what coul
     }
     REQUIRE(refused == 10);
     CHECK(acknowledged.size() >= 20); // SQLite's WAL takes most of the 1 MiB
+    // Nobody subscribes to it, but the retained store cannot write it either.
+    CHECK(publish_retained("r/after", 60001) == 0x80);
     EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("write failed"));
     // -R: the retained value may be from before the failure; the next comes within a second.
     const auto failing = run_process({"mosquitto_sub", "-h", "127.0.0.1", "-p",

@@ -6,6 +6,8 @@
 #include <spdlog/logger.h>
 #include <sqlite3.h>
 
+#include <algorithm>
+
 namespace edgemq::broker::persist {
 
 using namespace columns;
@@ -57,21 +59,36 @@ std::vector<message_ptr> retained_db::load() {
     return out;
 }
 
-void retained_db::record(const message_ptr& m) {
+std::uint64_t retained_db::record(const message_ptr& m) {
     if (m->topic.starts_with('$')) {
-        return;
+        return 0;
     }
     bool was_idle = false;
+    std::uint64_t at = 0;
     {
         const std::lock_guard lock{mutex_};
         was_idle = pending_.empty();
         pending_.insert_or_assign(m->topic, m);
-        ++recorded_;
+        at = ++recorded_;
     }
     // The writer takes everything pending at once: one wake-up per batch, not per message.
     if (was_idle) {
         wake_.notify_one();
     }
+    return at;
+}
+
+std::uint64_t retained_db::committed() {
+    const std::lock_guard lock{mutex_};
+    return done_;
+}
+
+bool retained_db::written(std::uint64_t position) {
+    std::unique_lock lock{mutex_};
+    written_.wait(lock, [&] { return done_ >= position; });
+    return std::none_of(failed_.begin(), failed_.end(), [position](const auto& range) {
+        return position > range.first && position <= range.second;
+    });
 }
 
 void retained_db::flush() {
@@ -91,14 +108,24 @@ void retained_db::run() {
         pending_.clear();
         const auto through = recorded_;
         lock.unlock();
-        write(batch);
+        const bool ok = write(batch);
         lock.lock();
+        if (!ok) {
+            if (!failed_.empty() && failed_.back().second == done_) {
+                failed_.back().second = through; // a full disk fails every batch: one range
+            } else {
+                failed_.emplace_back(done_, through);
+                if (failed_.size() > 64) {
+                    failed_.erase(failed_.begin()); // long past: nobody waits for those
+                }
+            }
+        }
         done_ = through;
         written_.notify_all();
     }
 }
 
-void retained_db::write(const std::map<std::string, message_ptr, std::less<>>& batch) {
+bool retained_db::write(const std::map<std::string, message_ptr, std::less<>>& batch) {
     transaction tx{db_};
     bool ok = tx.ok();
     for (auto it = batch.begin(); ok && it != batch.end(); ++it) {
@@ -115,10 +142,19 @@ void retained_db::write(const std::map<std::string, message_ptr, std::less<>>& b
         sqlite3_reset(s);
     }
     if (ok && tx.commit()) {
-        return;
+        if (failing_.exchange(false, std::memory_order_relaxed)) {
+            log_.info("retained message store {}: writing again", db_.path().string());
+        }
+        return true;
     }
-    log_.error("retained message store {}: write failed: {}; {} retained messages are not on disk",
-               db_.path().string(), db_.error(), batch.size());
+    errors_.fetch_add(1, std::memory_order_relaxed);
+    if (!failing_.exchange(true, std::memory_order_relaxed)) {
+        // Once per failing streak: a full disk fails every batch.
+        log_.error("retained message store {}: write failed: {}; new retained messages are in "
+                   "memory only, and QoS 1/2 ones are not acknowledged until it writes again",
+                   db_.path().string(), db_.error());
+    }
+    return false;
 }
 
 } // namespace edgemq::broker::persist

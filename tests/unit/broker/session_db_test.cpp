@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "edgemq/broker/persist/retained_db.hpp"
 #include "edgemq/broker/persist/session_db.hpp"
 
 #include "scratch_dir.hpp"
@@ -8,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <mutex>
+#include <vector>
 #include <filesystem>
 #include <fstream>
 
@@ -141,4 +144,39 @@ TEST_CASE("session store: an unreadable file is set aside and the broker starts 
         aside = aside || e.path().filename().string().starts_with("sessions.db.corrupt-");
     }
     CHECK(aside);
+}
+
+TEST_CASE("session store: a retained message recorded with it is committed in the retained store "
+          "before the position that covers it is reported",
+          "[persist]") {
+    scratch dir;
+    edgemq::broker::persist::retained_db retained{dir.path / "state" / "retained.db", quiet()};
+    std::mutex mutex;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> recorded; // (session, retained)
+    std::atomic<bool> all_ok{true};
+    std::atomic<int> early{0};
+    {
+        session_db db{dir.file(), false, quiet()};
+        CHECK(db.load().empty());
+        db.start([&](std::uint64_t through, bool ok) {
+            all_ok = all_ok && ok;
+            const auto done = retained.committed();
+            const std::lock_guard lock{mutex};
+            for (const auto& [position, in_retained] : recorded) {
+                if (position <= through && in_retained > done) {
+                    ++early; // reported before the retained store had it
+                }
+            }
+        });
+        for (int i = 0; i < 200; ++i) {
+            const std::lock_guard lock{mutex};
+            const auto at = retained.record(make_message("r/" + std::to_string(i % 7), "v", 1, true));
+            REQUIRE(at != 0);
+            recorded.emplace_back(db.record_retained(retained, at), at);
+        }
+        db.flush();
+    }
+    CHECK(all_ok);
+    CHECK(early == 0);
+    CHECK(retained.record(make_message("$SYS/x", "v", 0, true)) == 0); // never stored
 }

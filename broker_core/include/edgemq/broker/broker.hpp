@@ -49,10 +49,10 @@ struct broker_stats {
     std::uint64_t subscriptions = 0;
     std::uint64_t retained_messages = 0;
     std::uint64_t uptime_seconds = 0;
-    /// Transactions the session store could not write (a full or read-only disk).
+    /// Transactions the session or retained store could not write (a full or read-only disk).
     std::uint64_t persistence_errors = 0;
-    /// The session store's last transaction failed: QoS 1/2 messages for persistent sessions
-    /// are not acknowledged until it writes again.
+    /// The session or retained store's last transaction failed: QoS 1/2 messages it should
+    /// hold are not acknowledged until it writes again.
     bool persistence_failing = false;
 };
 

@@ -4,6 +4,7 @@
 #include "edgemq/broker/message.hpp"
 #include "edgemq/broker/persist/sqlite_file.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -35,18 +36,29 @@ public:
     /// Every stored message that has not expired, retain flag set, ordered by topic.
     std::vector<message_ptr> load();
 
-    /// Stores `m` (or deletes its topic when the payload is empty) soon.
-    void record(const message_ptr& m);
+    /// Stores `m` (or deletes its topic when the payload is empty) soon; returns its position
+    /// for written() (0: a '$' topic, never stored).
+    std::uint64_t record(const message_ptr& m);
 
     /// Waits until everything recorded before the call is committed (or failed, logged).
     void flush();
+    /// Every position up to this one is committed (or failed).
+    std::uint64_t committed();
+    /// Waits until the message recorded at `position` is committed; false when the transaction
+    /// that held it failed (a full or read-only disk).
+    bool written(std::uint64_t position);
+
+    /// The last transaction failed ($SYS/broker/persistence/failing).
+    bool failing() const noexcept { return failing_.load(std::memory_order_relaxed); }
+    /// Transactions that failed so far.
+    std::uint64_t write_errors() const noexcept { return errors_.load(std::memory_order_relaxed); }
 
     const std::filesystem::path& path() const noexcept { return db_.path(); }
 
 private:
     void run();
-    /// One transaction; a failure is logged (the messages stay in memory, not on disk).
-    void write(const std::map<std::string, message_ptr, std::less<>>& batch);
+    /// One transaction; false when it failed, logged (the messages stay in memory, not on disk).
+    bool write(const std::map<std::string, message_ptr, std::less<>>& batch);
 
     sqlite_file db_;
     spdlog::logger& log_;
@@ -59,7 +71,12 @@ private:
     std::map<std::string, message_ptr, std::less<>> pending_; ///< guarded by mutex_
     std::uint64_t recorded_ = 0; ///< record() calls so far; guarded by mutex_
     std::uint64_t done_ = 0;     ///< of those, the ones written; guarded by mutex_
+    /// The positions (from, to] of the last transactions that failed, adjacent ones merged;
+    /// guarded by mutex_.
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> failed_;
     bool stopping_ = false;      ///< guarded by mutex_
+    std::atomic<bool> failing_{false};
+    std::atomic<std::uint64_t> errors_{0};
     std::thread writer_;
 };
 
