@@ -54,6 +54,7 @@ forwarder::forwarder(const config::bridge& cfg, broker::broker& broker, spdlog::
 
 forwarder::~forwarder() {
     close_intake();
+    intake_->discard(); // what drain() did not queue: its publishers are not acknowledged
 }
 
 std::vector<broker::codec::subscription> forwarder::remote_subscriptions() const {
@@ -76,19 +77,8 @@ void forwarder::start(asio::io_context& ctx) {
                   queue_->size(), cfg_.queue_file);
     }
     ctx_ = &ctx;
-    handoff_->owner = this;
-    handoff_->ctx = &ctx;
-    client_ = broker_.connect_internal(
-        "bridge/" + cfg_.name, [h = handoff_](const broker::message_ptr& m) {
-            const std::lock_guard lock{h->mutex};
-            if (h->owner == nullptr) {
-                return;
-            }
-            h->messages.push_back(m);
-            if (h->messages.size() == 1) { // one wake-up per batch
-                asio::post(*h->ctx, [owner = h->owner] { owner->drain_handoff(); });
-            }
-        });
+    intake_->open([this] { asio::post(*ctx_, [this] { drain_intake(); }); });
+    client_ = broker_.connect_internal("bridge/" + cfg_.name, intake_);
     for (const auto& r : rules_) {
         if (r.outbound()) {
             client_->subscribe(r.local_filter(), r.qos());
@@ -97,17 +87,14 @@ void forwarder::start(asio::io_context& ctx) {
 }
 
 void forwarder::close_intake() {
-    {
-        const std::lock_guard lock{handoff_->mutex};
-        handoff_->owner = nullptr;
-    }
+    intake_->close();
     if (client_) {
         client_->disconnect();
     }
 }
 
 void forwarder::drain() {
-    drain_handoff();
+    drain_intake();
     flush_acks();
 }
 
@@ -151,16 +138,13 @@ void forwarder::on_connected(std::size_t resent) {
 // ---------------------------------------------------------------------------------------------
 // From the local broker, through the queue, to the remote
 
-void forwarder::drain_handoff() {
-    std::vector<broker::message_ptr> batch;
-    {
-        const std::lock_guard lock{handoff_->mutex};
-        batch.swap(handoff_->messages);
-    }
-    on_local(std::move(batch));
+void forwarder::drain_intake() {
+    auto batch = intake_->collect();
+    intake_->stored(batch.through, on_local(std::move(batch.messages)));
 }
 
-void forwarder::on_local(std::vector<broker::message_ptr> batch) {
+bool forwarder::on_local(std::vector<broker::message_ptr> batch) {
+    bool ok = true;
     std::vector<queued_message> store;
     for (const auto& m : batch) {
         for (const auto& r : rules_) {
@@ -189,6 +173,7 @@ void forwarder::on_local(std::vector<broker::message_ptr> batch) {
     }
     if (!store.empty()) {
         const auto r = queue_->push(store, cursor_);
+        ok = r.ok;
         status_.add_dropped(r.dropped);
         while (!pending_.empty() && pending_.front().seq <= r.dropped_through) {
             pending_.pop_front();
@@ -205,6 +190,7 @@ void forwarder::on_local(std::vector<broker::message_ptr> batch) {
         }
     }
     pump();
+    return ok;
 }
 
 void forwarder::pump() {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "intake.hpp"
 #include "status_board.hpp"
 #include "upstream.hpp"
 
@@ -12,14 +13,13 @@
 
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 namespace edgemq::bridge {
 
 /// The way of one bridge's messages: from the local broker (an in-process client subscribed to
-/// the outbound rules' local filters, its deliveries handed over from the broker's threads)
-/// into the durable queue, from the queue through the in-flight window to the upstream session,
+/// the outbound rules' local filters, its deliveries taken on the broker's threads by the
+/// intake) into the durable queue, from the queue through the in-flight window to the upstream session,
 /// out of the queue once the remote acknowledged them; and from the remote, through the inbound
 /// rules, to the local broker.
 /// Thread safety: close_intake() from the controlling thread; the rest on the bridge's thread.
@@ -39,8 +39,8 @@ public:
     void start(asio::io_context& ctx);
     /// Stops taking messages from the local broker (from the controlling thread).
     void close_intake();
-    /// Queues what the broker handed over and commits the acknowledgements (before a stop:
-    /// those messages were acknowledged to their publishers).
+    /// Queues what the intake took and commits the acknowledgements (before a stop: with
+    /// persistence off, those messages were acknowledged to their publishers).
     void drain();
     /// The connection ended: what was read ahead is read again from the queue after the next
     /// connect; what is in flight is resent then.
@@ -59,8 +59,9 @@ public:
     void on_packets_handled() override { pump(); }
 
 private:
-    void on_local(std::vector<broker::message_ptr> batch);
-    void drain_handoff();
+    /// Queues what came from the local broker; false when the queue could not write it.
+    bool on_local(std::vector<broker::message_ptr> batch);
+    void drain_intake();
     void pump();
     void flush_acks();
     /// flush_acks() once the handlers already queued have run: after the writer has sent the
@@ -77,15 +78,7 @@ private:
     std::unique_ptr<durable_queue> queue_;
     std::shared_ptr<broker::internal_client> client_;
 
-    /// Messages from the local broker, handed over from its threads. Shared with the
-    /// broker's handler so that a delivery racing with close_intake() finds `owner` null.
-    struct handoff {
-        std::mutex mutex;
-        forwarder* owner = nullptr;
-        asio::io_context* ctx = nullptr;
-        std::vector<broker::message_ptr> messages;
-    };
-    std::shared_ptr<handoff> handoff_ = std::make_shared<handoff>();
+    std::shared_ptr<intake> intake_ = std::make_shared<intake>();
 
     std::deque<queued_message> pending_; ///< read from the queue, not yet sent
     std::int64_t cursor_ = 0;            ///< the last seq sent: those up to it are in flight

@@ -47,7 +47,7 @@ void broker_impl::start() {
     auto& ctx0 = workers.front()->ctx;
     const bool full_sync = opts.sync == broker_options::sync_mode::full;
     if (opts.persistence) {
-        retained_db_ = std::make_unique<persist::retained_db>(opts.persistence_file, log, full_sync);
+        retained_db_ = std::make_shared<persist::retained_db>(opts.persistence_file, log, full_sync);
         const auto stored = retained_db_->load();
         for (const auto& m : stored) {
             retained_.set(m);
@@ -243,7 +243,13 @@ void broker::reload_files() {
 
 std::shared_ptr<internal_client>
 broker::connect_internal(std::string name, std::function<void(const message_ptr&)> on_message) {
-    return impl_->connect_internal(std::move(name), std::move(on_message));
+    return impl_->connect_internal(std::move(name), std::move(on_message), nullptr);
+}
+
+std::shared_ptr<internal_client> broker::connect_internal(std::string name,
+                                                          std::shared_ptr<internal_store> store) {
+    auto take = [store](const message_ptr& m) { store->take(m); };
+    return impl_->connect_internal(std::move(name), std::move(take), std::move(store));
 }
 
 std::vector<client_info> broker::clients() const {

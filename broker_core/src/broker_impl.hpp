@@ -128,6 +128,9 @@ public:
     /// In-process clients receive through this instead of a connection (internal_client).
     std::unique_ptr<std::function<void(const message_ptr&)>> internal;
     std::uint32_t internal_id = 0;
+    /// An in-process client's store (internal_store), set at creation: routing hands it the
+    /// messages on the publisher's thread.
+    std::shared_ptr<internal_store> store;
     std::uint32_t connected_at = 0; ///< Unix seconds of the current connection's CONNECT
     std::uint64_t claim = 0; ///< which CONNECT may attach (guarded by the registry mutex)
     std::uint32_t listener = 0; ///< index of the listener its client came through (its ACL)
@@ -260,7 +263,8 @@ public:
 
     // In-process clients and the admin surface's view (broker.hpp documents them).
     std::shared_ptr<internal_client>
-    connect_internal(std::string name, std::function<void(const message_ptr&)> on_message);
+    connect_internal(std::string name, std::function<void(const message_ptr&)> on_message,
+                     std::shared_ptr<internal_store> store);
     void publish(message_ptr m);
     std::vector<client_info> clients();
     std::vector<subscription_info> subscriptions();
@@ -350,7 +354,7 @@ private:
     std::optional<asio::steady_timer> sys_timer_;
     routing::retained_store retained_;
     /// The retained messages on disk, with [broker] persistence.
-    std::unique_ptr<persist::retained_db> retained_db_;
+    std::shared_ptr<persist::retained_db> retained_db_;
     /// The sessions on disk, with [broker] persistence.
     std::unique_ptr<persist::session_db> session_db_;
 

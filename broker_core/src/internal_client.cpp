@@ -56,13 +56,14 @@ private:
 } // namespace
 
 std::shared_ptr<internal_client>
-broker_impl::connect_internal(std::string name,
-                              std::function<void(const message_ptr&)> on_message) {
+broker_impl::connect_internal(std::string name, std::function<void(const message_ptr&)> on_message,
+                              std::shared_ptr<internal_store> store) {
     const unsigned home = next_worker_.fetch_add(1, std::memory_order_relaxed) % workers.size();
     const auto origin = origins_.fetch_add(1, std::memory_order_relaxed) + 1;
     auto s = std::make_shared<session>("$internal/" + name, origin, home, opts.session);
     s->internal = std::make_unique<std::function<void(const message_ptr&)>>(std::move(on_message));
     s->internal_id = origin;
+    s->store = std::move(store);
     s->online.store(true, std::memory_order_relaxed);
     {
         const std::lock_guard lock{registry_mutex_};

@@ -97,7 +97,7 @@ void broker_impl::route(worker& w, const message_ptr& m) {
             const auto at = retained_db_->record(m);
             if (at != 0 && m->qos > 0 && session_db_) {
                 // Its publisher's acknowledgement waits for the retained store too (rule 7).
-                session_db_->record_retained(*retained_db_, at);
+                session_db_->record_handoff(retained_db_, at);
             }
         }
     }
@@ -141,6 +141,18 @@ void broker_impl::route(worker& w, const message_ptr& m) {
 }
 
 void broker_impl::dispatch(worker& w, const session_ptr& s, protocol::delivery d) {
+    if (s->store) {
+        // Taken here, on the publisher's thread, so that its position is recorded before the
+        // publisher's acknowledgement is decided (rule 7).
+        if (d.msg->origin != s->internal_id) { // never back to its publisher
+            w.messages_sent.add();
+            const auto at = s->store->take(d.msg);
+            if (at != 0 && d.qos > 0 && session_db_) {
+                session_db_->record_handoff(s->store, at);
+            }
+        }
+        return;
+    }
     if (s->congested.load(std::memory_order_relaxed) && !w.blocked_by) {
         w.blocked_by = s; // the publisher waits for this one before it reads on
     }

@@ -12,6 +12,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <mutex>
@@ -27,6 +28,7 @@ using edgemq::test::gateway;
 using edgemq::test::mosquitto_pub;
 using edgemq::test::raw_mqtt_client;
 using edgemq::test::read_status;
+using edgemq::test::remote_broker;
 using edgemq::test::run_process;
 using edgemq::test::scratch_dir;
 using namespace std::chrono_literals;
@@ -387,17 +389,80 @@ TEST_CASE("durable sessions: a reload that narrows the ACL is applied to what is
     CHECK_FALSE(next(sub, 500ms).has_value());
 }
 
+/// The gateway's command for a state directory that is a 1 MiB tmpfs, mounted in a mount
+/// namespace of the gateway's own (in a user namespace, so that no root is needed): it fills
+/// after a few hundred messages.
+std::vector<std::string> on_small_tmpfs(const std::filesystem::path& state) {
+    std::filesystem::create_directories(state);
+    return {"unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+            "mount -t tmpfs -o size=1m edgemq-test \"$0\" && exec \"$@\"", state.string()};
+}
+
+constexpr auto v5 = codec::protocol_level_5;
+
+raw_mqtt_client connect_v5(std::uint16_t port, const std::string& id) {
+    raw_mqtt_client c{port};
+    codec::connect hello;
+    hello.protocol_level = v5;
+    hello.client_id = id;
+    codec::byte_buffer out;
+    codec::encode(hello, out);
+    REQUIRE_FALSE(c.send(out));
+    REQUIRE(std::holds_alternative<codec::connack>(next(c, 3000ms, v5).value()));
+    return c;
+}
+
+/// Publishes at QoS 1 over 5.0 and returns the PUBACK's reason code.
+std::uint8_t publish_v5(raw_mqtt_client& c, const std::string& topic, const std::string& payload,
+                        std::uint16_t id, bool retain = false) {
+    codec::byte_buffer out;
+    codec::encode(codec::publish{topic, payload, id, 1, retain, false}, out, v5);
+    REQUIRE_FALSE(c.send(out));
+    const auto ack = expect<codec::puback>(c, v5);
+    REQUIRE(ack.packet_id == id);
+    return ack.reason_code;
+}
+
+struct filled {
+    std::set<std::string> acknowledged; ///< the payloads acknowledged with reason code 0
+    int sent = 0;
+};
+
+/// Publishes numbered 2 KB messages on `topic`, one at a time, until ten have been refused, and
+/// checks that every refusal is 0x80 and that none is acknowledged after the first refusal.
+filled fill_until_refused(raw_mqtt_client& pub, const std::string& topic) {
+    filled f;
+    int refused = 0;
+    while (refused < 10 && f.sent < 3000) {
+        ++f.sent;
+        const auto payload = std::to_string(f.sent) + ":" + std::string(2000, 'x');
+        const auto reason = publish_v5(pub, topic, payload, static_cast<std::uint16_t>(f.sent));
+        if (reason == 0) {
+            CHECK(refused == 0); // once full, it stays full
+            f.acknowledged.insert(payload);
+        } else {
+            CHECK(reason == 0x80); // Unspecified error
+            ++refused;
+        }
+    }
+    REQUIRE(refused == 10);
+    CHECK(f.acknowledged.size() >= 20); // SQLite's WAL takes most of the 1 MiB
+    return f;
+}
+
+std::size_t missing_from(const std::set<std::string>& acknowledged,
+                         const std::vector<std::string>& got) {
+    const std::set<std::string> delivered(got.begin(), got.end());
+    return std::ranges::count_if(acknowledged,
+                                 [&](const std::string& p) { return delivered.count(p) == 0; });
+}
+
 TEST_CASE("durable sessions: on a full disk a 5.0 publisher is refused what could not be stored "
           "(retained messages too), and every message acknowledged before is delivered",
           "[integration][persistence]") {
     scratch_dir dir;
     const auto state = dir.path / "state";
-    std::filesystem::create_directories(state);
-    // The state directory is a 1 MiB tmpfs, mounted in a mount namespace of the gateway's own (in
-    // a user namespace, so that no root is needed): it fills after a few hundred messages.
-    gateway gw{dir, persistent_config(dir, "sys_interval = \"1s\"\n"),
-               {"unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
-                "mount -t tmpfs -o size=1m edgemq-test \"$0\" && exec \"$@\"", state.string()}};
+    gateway gw{dir, persistent_config(dir, "sys_interval = \"1s\"\n"), on_small_tmpfs(state)};
     {
         auto [sub, present] = connect_persistent(gw.port(), "full-sub");
         send(sub, codec::subscribe{1, {{"t/#", 1}}});
@@ -405,52 +470,12 @@ TEST_CASE("durable sessions: on a full disk a 5.0 publisher is refused what coul
         send(sub, codec::disconnect{});
     }
 
-    constexpr auto v5 = codec::protocol_level_5;
-    raw_mqtt_client pub{gw.port()};
-    codec::connect hello;
-    hello.protocol_level = v5;
-    hello.client_id = "full-pub";
-    codec::byte_buffer out;
-    codec::encode(hello, out);
-    REQUIRE_FALSE(pub.send(out));
-    REQUIRE(std::holds_alternative<codec::connack>(next(pub, 3000ms, v5).value()));
-
+    auto pub = connect_v5(gw.port(), "full-pub");
     // A retained message is acknowledged once the retained store has it.
-    const auto publish_retained = [&](const std::string& topic, std::uint16_t id) {
-        out.clear();
-        codec::encode(codec::publish{topic, "kept", id, 1, true, false}, out, v5);
-        REQUIRE_FALSE(pub.send(out));
-        const auto ack = expect<codec::puback>(pub, v5);
-        REQUIRE(ack.packet_id == id);
-        return ack.reason_code;
-    };
-    CHECK(publish_retained("r/before", 60000) == 0);
-
-    // One message at a time, each 2 KB and numbered, until ten have been refused.
-    std::set<std::string> acknowledged;
-    int refused = 0;
-    int sent = 0;
-    while (refused < 10 && sent < 3000) {
-        ++sent;
-        const auto id = static_cast<std::uint16_t>(sent);
-        const auto payload = std::to_string(sent) + ":" + std::string(2000, 'x');
-        out.clear();
-        codec::encode(codec::publish{"t/full", payload, id, 1, false, false}, out, v5);
-        REQUIRE_FALSE(pub.send(out));
-        const auto ack = expect<codec::puback>(pub, v5);
-        REQUIRE(ack.packet_id == id);
-        if (ack.reason_code == 0) {
-            CHECK(refused == 0); // once full, it stays full
-            acknowledged.insert(payload);
-        } else {
-            CHECK(ack.reason_code == 0x80); // Unspecified error
-            ++refused;
-        }
-    }
-    REQUIRE(refused == 10);
-    CHECK(acknowledged.size() >= 20); // SQLite's WAL takes most of the 1 MiB
+    CHECK(publish_v5(pub, "r/before", "kept", 60000, true) == 0);
+    const auto f = fill_until_refused(pub, "t/full");
     // Nobody subscribes to it, but the retained store cannot write it either.
-    CHECK(publish_retained("r/after", 60001) == 0x80);
+    CHECK(publish_v5(pub, "r/after", "kept", 60001, true) == 0x80);
     EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("write failed"));
     // -R: the retained value may be from before the failure; the next comes within a second.
     const auto failing = run_process({"mosquitto_sub", "-h", "127.0.0.1", "-p",
@@ -461,12 +486,35 @@ TEST_CASE("durable sessions: on a full disk a 5.0 publisher is refused what coul
 
     // The subscriber gets every acknowledged message (and the refused ones, which the broker
     // kept in memory).
-    const auto got = drain(gw.port(), "full-sub", 1, sent, 15);
-    const std::set<std::string> delivered(got.begin(), got.end());
-    std::size_t missing = 0;
-    for (const auto& p : acknowledged) {
-        missing += delivered.count(p) == 0 ? 1 : 0;
-    }
-    CHECK(missing == 0);
-    CHECK(got.size() == static_cast<std::size_t>(sent));
+    const auto got = drain(gw.port(), "full-sub", 1, f.sent, 15);
+    CHECK(missing_from(f.acknowledged, got) == 0);
+    CHECK(got.size() == static_cast<std::size_t>(f.sent));
+}
+
+TEST_CASE("durable sessions: on a full disk a bridged message the bridge's queue could not store "
+          "is refused, and every one acknowledged before reaches the remote",
+          "[integration][persistence][bridge]") {
+    scratch_dir dir;
+    const auto state = dir.path / "state";
+    remote_broker remote{dir};
+    // A persistent session on the remote keeps what the bridge delivers later.
+    const auto subscribed =
+        run_process({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(remote.port()), "-c",
+                     "-i", "remote-sub", "-q", "1", "-t", "t/#", "-E"});
+    REQUIRE(subscribed.exited_ok());
+    remote.stop(); // the uplink is down: the bridge's queue fills the disk
+    const auto bridge = "\n[[bridges]]\nname = \"up\"\naddress = \"127.0.0.1:" +
+                        std::to_string(remote.port()) + "\"\nqueue_file = \"" +
+                        (state / "up.db").string() +
+                        "\"\nreconnect_min = \"100ms\"\nreconnect_max = \"500ms\"\n"
+                        "[[bridges.topics]]\npattern = \"t/#\"\nqos = 1\n";
+    gateway gw{dir, persistent_config(dir) + bridge, on_small_tmpfs(state)};
+
+    // No local subscriber: the bridge's queue is the only durable destination.
+    auto pub = connect_v5(gw.port(), "full-pub");
+    const auto f = fill_until_refused(pub, "t/full");
+
+    remote.start();
+    const auto got = drain(remote.port(), "remote-sub", 1, static_cast<int>(f.acknowledged.size()), 20);
+    CHECK(missing_from(f.acknowledged, got) == 0);
 }

@@ -6,8 +6,6 @@
 #include <spdlog/logger.h>
 #include <sqlite3.h>
 
-#include <algorithm>
-
 namespace edgemq::broker::persist {
 
 using namespace columns;
@@ -69,7 +67,7 @@ std::uint64_t retained_db::record(const message_ptr& m) {
         const std::lock_guard lock{mutex_};
         was_idle = pending_.empty();
         pending_.insert_or_assign(m->topic, m);
-        at = ++recorded_;
+        at = hand_over();
     }
     // The writer takes everything pending at once: one wake-up per batch, not per message.
     if (was_idle) {
@@ -78,23 +76,9 @@ std::uint64_t retained_db::record(const message_ptr& m) {
     return at;
 }
 
-std::uint64_t retained_db::committed() {
-    const std::lock_guard lock{mutex_};
-    return done_;
-}
-
-bool retained_db::written(std::uint64_t position) {
-    std::unique_lock lock{mutex_};
-    written_.wait(lock, [&] { return done_ >= position; });
-    return std::none_of(failed_.begin(), failed_.end(), [position](const auto& range) {
-        return position > range.first && position <= range.second;
-    });
-}
-
 void retained_db::flush() {
     std::unique_lock lock{mutex_};
-    const auto target = recorded_;
-    written_.wait(lock, [&] { return done_ >= target; });
+    wait_for_all(lock);
 }
 
 void retained_db::run() {
@@ -106,22 +90,11 @@ void retained_db::run() {
         }
         auto batch = std::move(pending_);
         pending_.clear();
-        const auto through = recorded_;
+        const auto through = handed();
         lock.unlock();
         const bool ok = write(batch);
         lock.lock();
-        if (!ok) {
-            if (!failed_.empty() && failed_.back().second == done_) {
-                failed_.back().second = through; // a full disk fails every batch: one range
-            } else {
-                failed_.emplace_back(done_, through);
-                if (failed_.size() > 64) {
-                    failed_.erase(failed_.begin()); // long past: nobody waits for those
-                }
-            }
-        }
-        done_ = through;
-        written_.notify_all();
+        reached(through, ok);
     }
 }
 

@@ -273,8 +273,9 @@ std::uint64_t session_db::record_delivery(std::uint64_t sid, const protocol::del
     return push(delivery_row{sid, d});
 }
 
-std::uint64_t session_db::record_retained(retained_db& store, std::uint64_t position) {
-    return push(retained_write{&store, position});
+std::uint64_t session_db::record_handoff(std::shared_ptr<durable_store> store,
+                                         std::uint64_t position) {
+    return push(handoff{std::move(store), position});
 }
 
 void session_db::sent(std::uint64_t sid, std::uint64_t seq, std::uint16_t packet_id, stage s) {
@@ -328,18 +329,18 @@ bool session_db::write(std::vector<change>& batch) {
         ok = apply(*it);
     }
     ok = ok && tx.commit();
-    // The retained messages of the batch: committed only once the retained store has them.
-    bool retained_ok = true;
+    // What the batch handed to other stores: committed only once those have it too.
+    bool others_ok = true;
     for (const auto& c : batch) {
-        if (const auto* r = std::get_if<retained_write>(&c)) {
-            retained_ok = r->store->written(r->position) && retained_ok;
+        if (const auto* h = std::get_if<handoff>(&c)) {
+            others_ok = h->store->written(h->position) && others_ok;
         }
     }
     if (ok) {
         if (failing_.exchange(false, std::memory_order_relaxed)) {
             log_.info("session store {}: writing again", db_.path().string());
         }
-        return retained_ok; // the retained store logged its own failure
+        return others_ok; // a store that failed logged it itself
     }
     errors_.fetch_add(1, std::memory_order_relaxed);
     if (!failing_.exchange(true, std::memory_order_relaxed)) {
@@ -445,8 +446,8 @@ bool session_db::apply(const change& c) {
                 sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(v.sid));
                 sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(v.seq));
                 return run(s);
-            } else if constexpr (std::is_same_v<T, retained_write>) {
-                return true; // the retained store writes it; write() waits for that
+            } else if constexpr (std::is_same_v<T, handoff>) {
+                return true; // its store writes it; write() waits for that
             } else {
                 auto* s = v.open ? st_->insert_inbound : st_->erase_inbound;
                 sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(v.sid));

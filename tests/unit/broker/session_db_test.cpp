@@ -150,7 +150,9 @@ TEST_CASE("session store: a retained message recorded with it is committed in th
           "before the position that covers it is reported",
           "[persist]") {
     scratch dir;
-    edgemq::broker::persist::retained_db retained{dir.path / "state" / "retained.db", quiet()};
+    auto store = std::make_shared<edgemq::broker::persist::retained_db>(
+        dir.path / "state" / "retained.db", quiet());
+    auto& retained = *store;
     std::mutex mutex;
     std::vector<std::pair<std::uint64_t, std::uint64_t>> recorded; // (session, retained)
     std::atomic<bool> all_ok{true};
@@ -172,7 +174,7 @@ TEST_CASE("session store: a retained message recorded with it is committed in th
             const std::lock_guard lock{mutex};
             const auto at = retained.record(make_message("r/" + std::to_string(i % 7), "v", 1, true));
             REQUIRE(at != 0);
-            recorded.emplace_back(db.record_retained(retained, at), at);
+            recorded.emplace_back(db.record_handoff(store, at), at);
         }
         db.flush();
     }

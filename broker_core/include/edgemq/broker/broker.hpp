@@ -4,6 +4,7 @@
 #include "edgemq/broker/message.hpp"
 #include "edgemq/broker/net/memory_stream.hpp"
 #include "edgemq/broker/options.hpp"
+#include "edgemq/broker/persist/durable_store.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -111,6 +112,16 @@ public:
     virtual void disconnect() = 0;
 };
 
+/// What an in-process client that keeps its messages on disk (a bridge's queue) receives into.
+/// take() runs on the thread of the message's publisher, concurrently from several; with
+/// persistence on, a QoS 1/2 publisher is acknowledged only once durable_store::written() says
+/// the store has what take() returned a position for (DESIGN.md rule 7).
+class internal_store : public persist::durable_store {
+public:
+    /// Takes `m` (quick, never blocking on I/O); returns its position, 0 when it is not kept.
+    virtual std::uint64_t take(const message_ptr& m) = 0;
+};
+
 /// The MQTT 3.1.1 broker: listeners, sessions, routing, retained messages, wills and `$SYS`.
 ///
 /// It runs one io_context per I/O thread; a connection lives on one thread for its whole life,
@@ -148,6 +159,9 @@ public:
     /// `on_message` receives the messages matching its subscriptions, on a broker I/O thread.
     std::shared_ptr<internal_client>
     connect_internal(std::string name, std::function<void(const message_ptr&)> on_message);
+    /// The same for a client whose messages go into `store` (see internal_store).
+    std::shared_ptr<internal_client> connect_internal(std::string name,
+                                                      std::shared_ptr<internal_store> store);
 
     /// A client connection without a socket, under the rules of listener `listener_index`
     /// (its limits, passwords, ACL and max_connections, and the broker's deadlines), for tests

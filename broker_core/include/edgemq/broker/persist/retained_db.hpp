@@ -2,6 +2,7 @@
 #pragma once
 
 #include "edgemq/broker/message.hpp"
+#include "edgemq/broker/persist/durable_store.hpp"
 #include "edgemq/broker/persist/sqlite_file.hpp"
 
 #include <atomic>
@@ -23,8 +24,9 @@ namespace edgemq::broker::persist {
 /// topic, with its 5.0 properties and the end of its Message Expiry Interval (as Unix time, so
 /// that the time it spent on disk counts). Topics starting with '$' ($SYS) are not kept: the
 /// broker writes those itself.
-/// Thread safety: record() and flush() from any thread; load() before the first record().
-class retained_db {
+/// Thread safety: record(), flush() and durable_store's from any thread; load() before the
+/// first record().
+class retained_db final : public durable_store {
 public:
     /// Opens or creates `file` (see sqlite_file). Throws std::runtime_error naming the file.
     retained_db(std::filesystem::path file, spdlog::logger& log, bool full_sync = false);
@@ -42,11 +44,6 @@ public:
 
     /// Waits until everything recorded before the call is committed (or failed, logged).
     void flush();
-    /// Every position up to this one is committed (or failed).
-    std::uint64_t committed();
-    /// Waits until the message recorded at `position` is committed; false when the transaction
-    /// that held it failed (a full or read-only disk).
-    bool written(std::uint64_t position);
 
     /// The last transaction failed ($SYS/broker/persistence/failing).
     bool failing() const noexcept { return failing_.load(std::memory_order_relaxed); }
@@ -65,16 +62,9 @@ private:
     sqlite3_stmt* upsert_ = nullptr;
     sqlite3_stmt* erase_ = nullptr;
 
-    std::mutex mutex_;
     std::condition_variable wake_;
-    std::condition_variable written_;
     std::map<std::string, message_ptr, std::less<>> pending_; ///< guarded by mutex_
-    std::uint64_t recorded_ = 0; ///< record() calls so far; guarded by mutex_
-    std::uint64_t done_ = 0;     ///< of those, the ones written; guarded by mutex_
-    /// The positions (from, to] of the last transactions that failed, adjacent ones merged;
-    /// guarded by mutex_.
-    std::vector<std::pair<std::uint64_t, std::uint64_t>> failed_;
-    bool stopping_ = false;      ///< guarded by mutex_
+    bool stopping_ = false;                                   ///< guarded by mutex_
     std::atomic<bool> failing_{false};
     std::atomic<std::uint64_t> errors_{0};
     std::thread writer_;

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "edgemq/broker/message.hpp"
-#include "edgemq/broker/persist/retained_db.hpp"
+#include "edgemq/broker/persist/durable_store.hpp"
 #include "edgemq/broker/persist/sqlite_file.hpp"
 #include "edgemq/broker/protocol/session_state.hpp"
 
@@ -86,10 +86,10 @@ public:
     std::uint64_t record_unsubscription(std::uint64_t sid, const std::string& filter);
     /// A QoS 1/2 delivery `d` (d.seq set) entered the session's queue.
     std::uint64_t record_delivery(std::uint64_t sid, const protocol::delivery& d);
-    /// A retained message went to `store` at `position` (retained_db::record): the transaction
-    /// that holds this change is reported committed only once `store` has committed it too, so
-    /// that one position covers both stores for the publisher's acknowledgement.
-    std::uint64_t record_retained(retained_db& store, std::uint64_t position);
+    /// A message was handed to `store` at `position` (the retained store, a bridge's queue): the
+    /// transaction that holds this change is reported committed only once `store` has written
+    /// it too, so that one position covers every store for the publisher's acknowledgement.
+    std::uint64_t record_handoff(std::shared_ptr<durable_store> store, std::uint64_t position);
 
     // protocol::state_journal: what the session's QoS state did with a delivery.
     void sent(std::uint64_t sid, std::uint64_t seq, std::uint16_t packet_id, stage s) override;
@@ -147,13 +147,13 @@ private:
         std::uint16_t packet_id;
         bool open;
     };
-    struct retained_write {
-        retained_db* store;
+    struct handoff {
+        std::shared_ptr<durable_store> store;
         std::uint64_t position;
     };
     using change = std::variant<session_row, session_end, subscription_row, unsubscription,
                                 delivery_row, delivery_update, delivery_end, inbound_id,
-                                retained_write>;
+                                handoff>;
     struct key {
         std::uint64_t sid, seq;
         bool operator==(const key&) const = default;
