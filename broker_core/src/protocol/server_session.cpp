@@ -240,7 +240,6 @@ void server_session::on_connect(codec::connect& p) {
     if (is_v5()) {
         expiry = p.props->session_expiry_interval.value_or(0); // [MQTT-3.1.2-11]
         peer_.receive_maximum = p.props->receive_maximum.value_or(65535);
-        peer_.maximum_packet_size = p.props->maximum_packet_size.value_or(peer_.maximum_packet_size);
     }
     peer_.protocol_level = protocol_level_;
     if (p.will) {
@@ -254,10 +253,14 @@ void server_session::on_connect(codec::connect& p) {
 }
 
 bool server_session::check_connect_v5(const codec::connect& p) {
+    // First, so that a refusal's CONNACK is within what the client accepts too.
+    peer_.maximum_packet_size = p.props->maximum_packet_size.value_or(peer_.maximum_packet_size);
+    problem_information_ = p.props->request_problem_information.value_or(1) != 0;
     if (p.props->authentication_method) {
         // Enhanced authentication is not offered: the spec's answer [MQTT-4.12.0-1].
         codec::connack ack{false, static_cast<codec::connect_return_code>(
                                       reason_code::bad_authentication_method)};
+        ack.props = explain(make_error_code(errc::bad_authentication_method).message(), false);
         codec::encode(ack, out_.bytes(), protocol_level_);
         stage_ = stage::closing;
         actions_->refused(ack.code, errc::bad_authentication_method, p.client_id);
@@ -266,6 +269,7 @@ bool server_session::check_connect_v5(const codec::connect& p) {
     if (p.will && !payload_format_ok(p.will->props.get(), p.will->payload)) {
         constexpr std::uint8_t payload_format_invalid = 0x99;
         codec::connack ack{false, static_cast<codec::connect_return_code>(payload_format_invalid)};
+        ack.props = explain(make_error_code(errc::payload_format_invalid).message(), false);
         codec::encode(ack, out_.bytes(), protocol_level_);
         stage_ = stage::closing;
         actions_->refused(ack.code, errc::payload_format_invalid, p.client_id);
@@ -426,10 +430,15 @@ void server_session::on_publish(codec::publish& p) {
     // The acknowledgement is written before the message is routed, so that it precedes the
     // copy a subscribing publisher gets back; it still waits for whatever routing recorded.
     const auto from = out_.bytes().size();
-    if (p.qos == 1) {
-        codec::encode(codec::puback{p.packet_id, code}, out_.bytes(), protocol_level_); // [MQTT-4.3.2-2]
+    const auto refusal = allowed ? errc::payload_format_invalid : errc::not_authorized;
+    auto why = code == 0 ? codec::property_set{}
+                         : explain(make_error_code(refusal).message(), true);
+    if (p.qos == 1) { // [MQTT-4.3.2-2]
+        codec::encode(codec::puback{p.packet_id, code, std::move(why)}, out_.bytes(),
+                      protocol_level_);
     } else if (p.qos == 2) {
-        codec::encode(codec::pubrec{p.packet_id, code}, out_.bytes(), protocol_level_);
+        codec::encode(codec::pubrec{p.packet_id, code, std::move(why)}, out_.bytes(),
+                      protocol_level_);
     }
     const auto to = out_.bytes().size();
     const auto qos = p.qos;
@@ -464,12 +473,13 @@ void server_session::on_committed(std::uint64_t through, bool ok) {
                 out_.bytes().insert(out_.bytes().end(), r.bytes.begin(), r.bytes.end());
             } else if (is_v5()) {
                 constexpr std::uint8_t unspecified_error = 0x80;
+                auto why = explain("not stored: the broker could not write it to disk", true);
                 if (r.publish_qos == 1) {
-                    codec::encode(codec::puback{r.packet_id, unspecified_error}, out_.bytes(),
-                                  protocol_level_);
+                    codec::encode(codec::puback{r.packet_id, unspecified_error, std::move(why)},
+                                  out_.bytes(), protocol_level_);
                 } else {
-                    codec::encode(codec::pubrec{r.packet_id, unspecified_error}, out_.bytes(),
-                                  protocol_level_);
+                    codec::encode(codec::pubrec{r.packet_id, unspecified_error, std::move(why)},
+                                  out_.bytes(), protocol_level_);
                 }
             } // 3.1.1 has no way to refuse: not acknowledged, the client sends it again later
             held_->pop_front();
@@ -584,7 +594,8 @@ void server_session::refuse(codec::connect_return_code code, boost::system::erro
     if (is_v5()) {
         code = static_cast<codec::connect_return_code>(v5_code(code));
     }
-    codec::encode(codec::connack{false, code}, out_.bytes(), protocol_level_); // [MQTT-3.2.2-4]
+    codec::encode(codec::connack{false, code, explain(reason.message(), false)}, // [MQTT-3.2.2-4]
+                  out_.bytes(), protocol_level_);
     stage_ = stage::closing;
     actions_->refused(code, reason, id);
 }
@@ -605,8 +616,22 @@ bool server_session::farewell(boost::system::error_code reason) {
     if (code == 0) {
         return false;
     }
-    codec::encode(codec::disconnect{code}, out_.bytes(), protocol_level_);
+    codec::encode(codec::disconnect{code, explain(reason.message(), false)}, out_.bytes(),
+                  protocol_level_);
     return true;
+}
+
+codec::property_set server_session::explain(std::string_view words, bool on_ack) const {
+    // A Reason String is left out where the client asked for no problem information (it may
+    // still come on CONNACK and DISCONNECT) [MQTT-3.1.2-29] and where it would make the packet
+    // bigger than the client accepts [MQTT-3.2.2-19]: 16 bytes cover the rest of any of them.
+    if (!is_v5() || (on_ack && !problem_information_) ||
+        words.size() + 16 > peer_.maximum_packet_size) {
+        return {};
+    }
+    codec::properties props;
+    props.reason_string = std::string(words);
+    return props;
 }
 
 message_ptr server_session::will() const {

@@ -473,6 +473,66 @@ TEST_CASE("server session: protocol errors close the connection", "[protocol]") 
     }
 }
 
+TEST_CASE("server session: a 5.0 refusal says why in a Reason String where the client takes "
+          "one [MQTT-3.1.2-29]",
+          "[protocol]") {
+    fixture f;
+    codec::connect c;
+    c.protocol_level = codec::protocol_level_5;
+    c.client_id = "c5";
+    codec::properties asked;
+    const auto v5_sent = [&f] { return edgemq::test::packets_of(f.out, codec::protocol_level_5); };
+    const auto connect_with = [&](const codec::properties& props) {
+        c.props = props;
+        f.connect(c);
+        f.out.clear();
+    };
+    SECTION("a refused CONNACK") {
+        f.actions.admission.anonymous_allowed = false;
+        f.session.on_packet(c);
+        const auto packets = v5_sent();
+        REQUIRE(packets.size() == 1);
+        const auto& ack = std::get<codec::connack>(packets[0]);
+        CHECK(static_cast<int>(ack.code) == 0x87);
+        CHECK(ack.props->reason_string == "not authorized");
+    }
+    SECTION("a PUBACK that refuses, unless the client asked for no problem information") {
+        const bool problem_information = GENERATE(true, false);
+        if (!problem_information) {
+            asked.request_problem_information = 0;
+        }
+        connect_with(asked);
+        f.session.on_packet(codec::publish{"$SYS/broker/uptime", "0", 3, 1, false, false});
+        const auto packets = v5_sent();
+        REQUIRE(packets.size() == 1);
+        const auto& ack = std::get<codec::puback>(packets[0]);
+        CHECK(ack.reason_code == 0x87);
+        CHECK(ack.props->reason_string ==
+              (problem_information ? std::optional<std::string>{"not authorized"} : std::nullopt));
+    }
+    SECTION("an accepted PUBLISH gets none") {
+        connect_with(asked);
+        f.session.on_packet(codec::publish{"a/b", "0", 3, 1, false, false});
+        const auto packets = v5_sent();
+        REQUIRE(packets.size() == 1);
+        CHECK(std::get<codec::puback>(packets[0]).props.empty());
+    }
+    SECTION("the server's DISCONNECT, within the client's Maximum Packet Size") {
+        const std::uint32_t maximum = GENERATE(0U, 20U);
+        if (maximum != 0) {
+            asked.maximum_packet_size = maximum; // too small for the words
+        }
+        connect_with(asked);
+        REQUIRE(f.session.farewell(errc::keep_alive_timeout));
+        const auto packets = v5_sent();
+        REQUIRE(packets.size() == 1);
+        const auto& d = std::get<codec::disconnect>(packets[0]);
+        CHECK(d.reason_code == 0x8D);
+        CHECK(d.props->reason_string ==
+              (maximum == 0 ? std::optional<std::string>{"keep-alive timeout"} : std::nullopt));
+    }
+}
+
 TEST_CASE("server session: deadlines on a fake clock [MQTT-3.1.2-24]", "[protocol]") {
     fixture f;
     f.limits.connect_timeout = 10s;

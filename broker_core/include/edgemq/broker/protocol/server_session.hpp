@@ -225,6 +225,9 @@ private:
     bool on_ack(session_state::ack_result r);
     void refuse(codec::connect_return_code code, boost::system::error_code reason,
                 std::string_view id);
+    /// `words` as the Reason String of a 5.0 CONNACK, DISCONNECT or (`on_ack`) PUBACK/PUBREC
+    /// that refuses, where the client accepts one; empty otherwise.
+    codec::property_set explain(std::string_view words, bool on_ack) const;
     void close(boost::system::error_code reason);
     /// The response written to out_ at bytes [from, to) (an acknowledgement of a QoS
     /// `publish_qos` PUBLISH `id`, or of a SUBSCRIBE, UNSUBSCRIBE, PUBREL: publish_qos 0) waits
@@ -251,6 +254,7 @@ private:
     std::uint8_t protocol_level_ = 0;
     bool bridge_ = false;
     bool assigned_id_ = false; ///< the broker chose the client id (5.0 tells it in CONNACK)
+    bool problem_information_ = true; ///< 5.0 Request Problem Information
     std::uint16_t keep_alive_ = 0;
     std::uint16_t asked_keep_alive_ = 0;
     std::uint32_t will_delay_ = 0; ///< 5.0 Will Delay Interval, seconds
