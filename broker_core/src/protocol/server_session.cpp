@@ -18,6 +18,9 @@ using codec::reason_code;
 
 /// The 5.0 reason code of a CONNACK that refuses with a 3.1.1 return code [MQTT-3.2.2.2].
 std::uint8_t v5_code(codec::connect_return_code c) {
+    if (static_cast<std::uint8_t>(c) >= 0x80) {
+        return static_cast<std::uint8_t>(c); // a 5.0 reason code that 3.1.1 has no match for
+    }
     switch (c) {
     case codec::connect_return_code::accepted:
         return 0x00;
@@ -258,21 +261,14 @@ bool server_session::check_connect_v5(const codec::connect& p) {
     problem_information_ = p.props->request_problem_information.value_or(1) != 0;
     if (p.props->authentication_method) {
         // Enhanced authentication is not offered: the spec's answer [MQTT-4.12.0-1].
-        codec::connack ack{false, static_cast<codec::connect_return_code>(
-                                      reason_code::bad_authentication_method)};
-        ack.props = explain(make_error_code(errc::bad_authentication_method).message(), false);
-        codec::encode(ack, out_.bytes(), protocol_level_);
-        stage_ = stage::closing;
-        actions_->refused(ack.code, errc::bad_authentication_method, p.client_id);
+        refuse(static_cast<codec::connect_return_code>(reason_code::bad_authentication_method),
+               errc::bad_authentication_method, p.client_id);
         return false;
     }
     if (p.will && !payload_format_ok(p.will->props.get(), p.will->payload)) {
         constexpr std::uint8_t payload_format_invalid = 0x99;
-        codec::connack ack{false, static_cast<codec::connect_return_code>(payload_format_invalid)};
-        ack.props = explain(make_error_code(errc::payload_format_invalid).message(), false);
-        codec::encode(ack, out_.bytes(), protocol_level_);
-        stage_ = stage::closing;
-        actions_->refused(ack.code, errc::payload_format_invalid, p.client_id);
+        refuse(static_cast<codec::connect_return_code>(payload_format_invalid),
+               errc::payload_format_invalid, p.client_id);
         return false;
     }
     return true;

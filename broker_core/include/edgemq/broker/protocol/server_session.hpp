@@ -223,6 +223,8 @@ private:
     void on_unsubscribe(const codec::unsubscribe& p);
     /// Closes for an ack of the wrong type; false then.
     bool on_ack(session_state::ack_result r);
+    /// Writes the refusing CONNACK: `code` is a 3.1.1 return code (5.0 gets its match) or a 5.0
+    /// reason code of 0x80 and above, which 3.1.1 has none for.
     void refuse(codec::connect_return_code code, boost::system::error_code reason,
                 std::string_view id);
     /// `words` as the Reason String of a 5.0 CONNACK, DISCONNECT or (`on_ack`) PUBACK/PUBREC
