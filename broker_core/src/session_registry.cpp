@@ -175,6 +175,7 @@ void broker_impl::restore_session(persist::stored_session st) {
     std::uint64_t last_seq = 0;
     for (auto& d : st.deliveries) {
         last_seq = d.d.seq;
+        d.d.maybe_sent = st.connected; // its record of being sent may not have reached the disk
         s->state.restore(std::move(d.d), d.packet_id, d.stage);
     }
     s->next_seq.store(last_seq + 1, std::memory_order_relaxed);

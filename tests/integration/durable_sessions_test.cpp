@@ -195,6 +195,7 @@ TEST_CASE("durable sessions: a kill -9 with messages in flight both ways: resent
     scratch_dir dir;
     gateway gw{dir, persistent_config(dir)};
     std::uint16_t in_flight_id = 0;
+    std::uint16_t in_flight_id2 = 0;
     {
         auto [sub1, present1] = connect_persistent(gw.port(), "sub1");
         auto [sub2, present2] = connect_persistent(gw.port(), "sub2");
@@ -214,7 +215,9 @@ TEST_CASE("durable sessions: a kill -9 with messages in flight both ways: resent
         const auto p1 = expect<codec::publish>(sub1);
         CHECK(p1.payload == "one");
         in_flight_id = p1.packet_id;
-        CHECK(expect<codec::publish>(sub2).payload == "two");
+        const auto p2 = expect<codec::publish>(sub2);
+        CHECK(p2.payload == "two");
+        in_flight_id2 = p2.packet_id;
         gw.kill9();
     }
     gw.start();
@@ -232,6 +235,7 @@ TEST_CASE("durable sessions: a kill -9 with messages in flight both ways: resent
     const auto two = expect<codec::publish>(sub2);
     CHECK(two.payload == "two");
     CHECK(two.dup);
+    CHECK(two.packet_id == in_flight_id2); // its receiver holds that id: not delivered twice
     send(sub2, codec::pubrec{two.packet_id});
     CHECK(expect<codec::pubrel>(sub2).packet_id == two.packet_id);
     send(sub2, codec::pubcomp{two.packet_id});

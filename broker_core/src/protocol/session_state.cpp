@@ -76,8 +76,8 @@ bool session_state::send(delivery d, net::write_queue& out) {
         forget(d);
         return true; // [MQTT-3.3.2-5]
     }
-    const auto id = d.qos == 0 ? std::uint16_t{0} : next_packet_id();
-    if (!write_publish(d, false, id, out)) {
+    const auto id = d.qos == 0 ? std::uint16_t{0} : next_packet_id(d.seq);
+    if (!write_publish(d, d.maybe_sent, id, out)) {
         // Too big for the client: dropped as if it had been delivered [MQTT-3.1.2-25].
         ++dropped_;
         forget(d);
@@ -109,9 +109,19 @@ fifo<session_state::inflight_entry>::iterator session_state::find(std::uint16_t 
                         [id](const inflight_entry& e) { return e.id == id; });
 }
 
-std::uint16_t session_state::next_packet_id() {
+std::uint16_t session_state::next_packet_id(std::uint64_t seq) {
+    const auto in_use = [this](std::uint16_t id) { return find(id) != q().inflight.end(); };
+    if (seq != 0) {
+        // A durable delivery's id follows from its seq, so that after a crash that lost the
+        // record of it sent, it goes out again with the id the client saw: a QoS 2 receiver
+        // that holds that id does not deliver it twice [MQTT-4.3.3-2].
+        const auto derived = static_cast<std::uint16_t>((seq - 1) % 65535 + 1);
+        if (!in_use(derived)) {
+            return derived;
+        }
+    }
     // window_full() keeps fewer than 65535 ids in flight, so one is always free.
-    return ids_.allocate([this](std::uint16_t id) { return find(id) != q().inflight.end(); });
+    return ids_.allocate(in_use);
 }
 
 session_state::ack_result session_state::on_puback(std::uint16_t id, net::write_queue& out) {

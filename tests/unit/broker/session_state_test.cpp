@@ -113,6 +113,30 @@ TEST_CASE("resume resends unacknowledged PUBLISH with DUP and PUBREL again", "[p
     CHECK_FALSE(as_publish(again[2]).dup);
 }
 
+TEST_CASE("a durable delivery restored after a crash goes out with DUP and the id it had",
+          "[protocol]") {
+    // Before the crash: sent, but the record of it sent never reached the disk.
+    const session_limits limits{};
+    session_state before{limits};
+    write_queue out;
+    auto two = d("two", 2);
+    two.seq = 70000; // past 65535: the id wraps, never 0
+    before.deliver(two, &out);
+    const auto seen = as_publish(drain(out).at(0));
+    CHECK_FALSE(seen.dup);
+    // After: the delivery comes back from the disk as queued.
+    session_state after{limits};
+    auto restored = two;
+    restored.maybe_sent = true;
+    after.restore(std::move(restored), 0, edgemq::broker::protocol::state_journal::stage::queued);
+    after.resume(out);
+    const auto again = as_publish(drain(out).at(0));
+    CHECK(again.payload == "two");
+    CHECK(again.dup); // [MQTT-3.3.1-1]
+    CHECK(again.packet_id == seen.packet_id); // a QoS 2 receiver knows it [MQTT-4.3.3-2]
+    CHECK(again.packet_id == 70000 - 65535);
+}
+
 TEST_CASE("inbound QoS 2 is delivered once until PUBREL", "[protocol]") {
     const session_limits limits{};
     session_state s{limits};

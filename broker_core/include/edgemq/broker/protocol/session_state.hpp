@@ -44,6 +44,10 @@ struct delivery {
     /// Reached its session through a shared subscription: if the session ends before its client
     /// has it, another member of the group gets it [MQTT-4.8.2].
     bool shared = false;
+    /// Restored from the disk of a broker that crashed while its client was connected: it may
+    /// have been sent before the crash (the record of it sent had not been committed), so it
+    /// goes out with DUP [MQTT-3.3.1-1].
+    bool maybe_sent = false;
     /// The Subscription Identifiers of every subscription that matched (5.0) [MQTT-3.3.4-3].
     std::vector<std::uint32_t> subscription_ids{};
     /// Its place in a durable session's queue on disk; 0 when it is not kept there.
@@ -198,7 +202,7 @@ private:
     /// The window has a slot for a QoS 1/2 message and the write buffer is below its limit.
     bool has_room(std::uint8_t qos, const net::write_queue& out) const noexcept;
     fifo<inflight_entry>::iterator find(std::uint16_t id);
-    std::uint16_t next_packet_id();
+    std::uint16_t next_packet_id(std::uint64_t seq);
     bool window_full() const noexcept {
         return inflight() >= std::min<std::size_t>(limits_->max_inflight, peer_.receive_maximum);
     }
