@@ -40,8 +40,9 @@ codec::properties outbound_properties(const message& m,
     return p;
 }
 
-std::size_t publish_packet_size(const message& m, std::uint8_t qos, const codec::properties* props) {
-    const std::size_t remaining = 2 + m.topic.size() + (qos > 0 ? 2 : 0) +
+std::size_t publish_packet_size(const message& m, std::uint8_t qos, const codec::properties* props,
+                                bool topic_omitted) {
+    const std::size_t remaining = 2 + (topic_omitted ? 0 : m.topic.size()) + (qos > 0 ? 2 : 0) +
                                   (props != nullptr ? codec::properties_size(*props) : 0) +
                                   m.payload.size();
     return 1 + varint_size(remaining) + remaining;

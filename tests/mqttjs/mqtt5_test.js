@@ -7,7 +7,8 @@
 // Starts edgemq on a free loopback port and checks what a 5.0 client sees: the CONNACK's
 // properties, message properties passed through untouched (user properties in order, content
 // type, response topic, correlation data, the time left of a Message Expiry Interval) with the
-// subscription's identifier, MQTT.js's own topic aliases, request/response, a shared
+// subscription's identifier, MQTT.js's own topic aliases and the broker's towards it,
+// request/response, a shared
 // subscription split between two members, and a session that outlives its connection.
 'use strict';
 
@@ -123,6 +124,25 @@ async function topic_aliases() {
                    ['js/alias/long/topic/name 1', 'js/alias/long/topic/name 2', 'js/alias/long/topic/name 3']);
 }
 
+async function topic_aliases_to_client() {
+  // A subscriber that takes aliases gets the topic once, with alias 1, then the alias alone.
+  const { client: sub } = await connect({ clientId: 'js-alias-in', properties: { topicAliasMaximum: 5 } });
+  const raw = []; // as the packets arrived, before MQTT.js puts the topic back
+  sub.on('packetreceive', (p) => {
+    if (p.cmd === 'publish') raw.push([p.topic, p.properties && p.properties.topicAlias]);
+  });
+  await sub.subscribeAsync('js/alias-in/#', { qos: 1 });
+  const arriving = next_messages(sub, 3);
+  const { client: pub } = await connect({ clientId: 'js-alias-in-pub' });
+  for (const n of ['1', '2', '3']) {
+    await pub.publishAsync('js/alias-in/kitchen/temperature', n, { qos: 1 });
+  }
+  const got = await arriving;
+  assert.deepEqual(got.map(([t, p]) => t + ' ' + p), ['js/alias-in/kitchen/temperature 1',
+    'js/alias-in/kitchen/temperature 2', 'js/alias-in/kitchen/temperature 3']);
+  assert.deepEqual(raw, [['js/alias-in/kitchen/temperature', 1], ['', 1], ['', 1]]);
+}
+
 async function request_response() {
   const { client: responder } = await connect({ clientId: 'js-responder' });
   await responder.subscribeAsync('js/req', { qos: 1 });
@@ -186,7 +206,7 @@ async function main() {
     gateway = spawn(binary, ['--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     url = 'mqtt://127.0.0.1:' + (await wait_for_ready(gateway, 20000));
     for (const check of [connack_properties, properties_pass_through, topic_aliases,
-                         request_response, shared_subscription, session_expiry]) {
+                         topic_aliases_to_client, request_response, shared_subscription, session_expiry]) {
       await check();
       console.log('ok ' + check.name);
     }

@@ -4,9 +4,10 @@
 namespace edgemq::broker::net {
 
 void write_queue::append_publish(const message_ptr& m, std::uint8_t qos, bool retain, bool dup,
-                                 std::uint16_t packet_id, const codec::properties* props) {
-    codec::encode_publish_head(m->topic, m->payload.size(), qos, retain, dup, packet_id, bytes_,
-                               props);
+                                 std::uint16_t packet_id, const codec::properties* props,
+                                 bool topic_omitted) {
+    codec::encode_publish_head(topic_omitted ? std::string_view{} : std::string_view{m->topic},
+                               m->payload.size(), qos, retain, dup, packet_id, bytes_, props);
     if (m->payload.size() < share_threshold) {
         bytes_.insert(bytes_.end(), m->payload.begin(), m->payload.end());
     } else {

@@ -259,6 +259,9 @@ bool server_session::check_connect_v5(const codec::connect& p) {
     // First, so that a refusal's CONNACK is within what the client accepts too.
     peer_.maximum_packet_size = p.props->maximum_packet_size.value_or(peer_.maximum_packet_size);
     problem_information_ = p.props->request_problem_information.value_or(1) != 0;
+    // The broker's own limit caps how many topics it remembers for the client, too.
+    peer_.topic_alias_maximum = std::min(p.props->topic_alias_maximum.value_or(0),
+                                         actions_->limits().max_topic_alias);
     if (p.props->authentication_method) {
         // Enhanced authentication is not offered: the spec's answer [MQTT-4.12.0-1].
         refuse(static_cast<codec::connect_return_code>(reason_code::bad_authentication_method),

@@ -18,23 +18,47 @@ bool has_expired(const message& m) {
 } // namespace
 
 bool session_state::write_publish(const delivery& d, bool dup, std::uint16_t id,
-                                  net::write_queue& out) const {
+                                  net::write_queue& out) {
     if (peer_.protocol_level < codec::protocol_level_5) {
         out.append_publish(d.msg, d.qos, d.retain, dup, id);
         return true;
     }
     static const codec::properties none;
     const codec::properties* props = &none;
-    codec::properties forwarded; // only built when the message has properties to forward
+    codec::properties forwarded; // only built when there are properties to send
     if (!d.subscription_ids.empty() || has_outbound_properties(*d.msg)) {
         forwarded = outbound_properties(*d.msg, d.subscription_ids);
         props = &forwarded;
     }
-    if (publish_packet_size(*d.msg, d.qos, props) > peer_.maximum_packet_size) {
+    const auto alias = peer_.topic_alias_maximum > 0 ? alias_for(d.msg->topic) : topic_alias{};
+    if (alias.id != 0) {
+        forwarded.topic_alias = alias.id;
+        props = &forwarded;
+    }
+    if (publish_packet_size(*d.msg, d.qos, props, alias.known) > peer_.maximum_packet_size) {
         return false; // [MQTT-3.1.2-24]
     }
-    out.append_publish(d.msg, d.qos, d.retain, dup, id, props);
+    if (alias.id != 0 && !alias.known) {
+        q().aliases->emplace(d.msg->topic, alias.id); // only once the client is told
+    }
+    out.append_publish(d.msg, d.qos, d.retain, dup, id, props, alias.known);
     return true;
+}
+
+session_state::topic_alias session_state::alias_for(const std::string& topic) {
+    auto& aliases = q().aliases;
+    if (!aliases) {
+        aliases = std::make_unique<detail::string_map<std::uint16_t>>();
+    }
+    if (const auto it = aliases->find(topic); it != aliases->end()) {
+        return {it->second, true};
+    }
+    // The first topics take the aliases and keep them for the connection: a gateway's
+    // subscribers see the same few topics again and again. [MQTT-3.3.2-10]
+    if (aliases->size() < peer_.topic_alias_maximum) {
+        return {static_cast<std::uint16_t>(aliases->size() + 1), false};
+    }
+    return {};
 }
 
 bool session_state::deliver(delivery d, net::write_queue* out) {

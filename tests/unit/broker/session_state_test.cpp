@@ -276,3 +276,60 @@ TEST_CASE("an ending session gives up what its client has not received, not what
     CHECK(s.queued() == 0);
     CHECK(s.take_undelivered().empty());
 }
+
+TEST_CASE("a 5.0 client that accepts topic aliases gets them for the first topics it is sent",
+          "[protocol]") {
+    const session_limits limits{};
+    session_state s{limits};
+    edgemq::broker::protocol::peer_limits peer;
+    peer.protocol_level = codec::protocol_level_5;
+    peer.topic_alias_maximum = 2;
+    s.set_peer(peer);
+    write_queue out;
+    const auto to = [](const char* topic) {
+        return delivery{make_message(topic, "x"), 0, false};
+    };
+    const auto sent = [&] {
+        auto p = as_publish(edgemq::test::packets_of(out, codec::protocol_level_5).at(0));
+        return std::pair{p.topic, p.props->topic_alias.value_or(0)};
+    };
+    s.deliver(to("sensors/a"), &out);
+    CHECK(sent() == std::pair{std::string{"sensors/a"}, std::uint16_t{1}}); // set [MQTT-3.3.2-12]
+    s.deliver(to("sensors/a"), &out);
+    CHECK(sent() == std::pair{std::string{}, std::uint16_t{1}}); // used: no topic name
+    s.deliver(to("sensors/b"), &out);
+    CHECK(sent() == std::pair{std::string{"sensors/b"}, std::uint16_t{2}});
+    s.deliver(to("sensors/c"), &out); // both taken: the topic in full [MQTT-3.3.2-10]
+    CHECK(sent() == std::pair{std::string{"sensors/c"}, std::uint16_t{0}});
+
+    // A message too big for the client is not sent, so its topic does not take an alias.
+    session_state t{limits};
+    peer.maximum_packet_size = 64;
+    t.set_peer(peer);
+    t.deliver({make_message("big", std::string(100, 'x')), 0, false}, &out);
+    CHECK(out.empty());
+    t.deliver(to("big"), &out);
+    CHECK(sent() == std::pair{std::string{"big"}, std::uint16_t{1}});
+
+    // A new connection starts without aliases [MQTT-3.3.2-7].
+    s.set_peer(peer);
+    s.deliver(to("sensors/a"), &out);
+    CHECK(sent() == std::pair{std::string{"sensors/a"}, std::uint16_t{1}});
+}
+
+TEST_CASE("a 3.1.1 client, or a 5.0 one that takes none, gets no topic aliases", "[protocol]") {
+    const session_limits limits{};
+    for (const std::uint8_t level : {codec::protocol_level_311, codec::protocol_level_5}) {
+        session_state s{limits};
+        edgemq::broker::protocol::peer_limits peer;
+        peer.protocol_level = level;
+        s.set_peer(peer);
+        write_queue out;
+        for (int i = 0; i < 2; ++i) {
+            s.deliver({make_message("t/a", "x"), 0, false}, &out);
+            const auto p = as_publish(edgemq::test::packets_of(out, level).at(0));
+            CHECK(p.topic == "t/a");
+            CHECK_FALSE(p.props->topic_alias.has_value());
+        }
+    }
+}

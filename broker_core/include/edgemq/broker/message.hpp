@@ -60,7 +60,9 @@ inline bool has_outbound_properties(const message& m) noexcept {
     return m.expires_at != std::chrono::steady_clock::time_point{} || !m.props.empty();
 }
 
-/// The size of a whole PUBLISH packet of `m` at `qos` with `props` (5.0) or none (3.1.1: null).
-std::size_t publish_packet_size(const message& m, std::uint8_t qos, const codec::properties* props);
+/// The size of a whole PUBLISH packet of `m` at `qos` with `props` (5.0) or none (3.1.1: null);
+/// `topic_omitted`: with an empty topic name (a Topic Alias stands for it).
+std::size_t publish_packet_size(const message& m, std::uint8_t qos, const codec::properties* props,
+                                bool topic_omitted = false);
 
 } // namespace edgemq::broker

@@ -26,9 +26,11 @@ public:
     codec::byte_buffer& bytes() noexcept { return bytes_; }
 
     /// Appends a PUBLISH of `m` with the per-delivery fields; with `props` (MQTT 5.0, even
-    /// when empty) their block follows the packet id.
+    /// when empty) their block follows the packet id. `topic_omitted`: the topic name is empty,
+    /// a Topic Alias in `props` stands for it.
     void append_publish(const message_ptr& m, std::uint8_t qos, bool retain, bool dup,
-                        std::uint16_t packet_id, const codec::properties* props = nullptr);
+                        std::uint16_t packet_id, const codec::properties* props = nullptr,
+                        bool topic_omitted = false);
 
     /// Removes bytes()[from, to) (small packets encoded there) and returns them; what was
     /// appended after them, referenced payloads too, stays in order.

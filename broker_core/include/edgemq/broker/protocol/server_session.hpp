@@ -43,7 +43,7 @@ struct server_limits {
     std::chrono::milliseconds packet_timeout{60'000}; ///< for a packet to finish arriving
     std::uint16_t max_keepalive = 65535;              ///< a longer keep-alive is clamped to it
     // MQTT 5.0, told to clients in CONNACK:
-    std::uint16_t max_topic_alias = 10;    ///< Topic Alias Maximum; 0: no aliases
+    std::uint16_t max_topic_alias = 10;    ///< Topic aliases each way per connection; 0: none
     std::uint16_t receive_maximum = 65535; ///< inbound QoS 2 exchanges open at once
 };
 

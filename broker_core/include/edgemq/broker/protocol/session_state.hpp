@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "edgemq/broker/detail/string_hash.hpp"
 #include "edgemq/broker/message.hpp"
 #include "edgemq/broker/net/write_queue.hpp"
 #include "edgemq/broker/protocol/fifo.hpp"
@@ -74,6 +75,7 @@ struct peer_limits {
     std::uint8_t protocol_level = 4;
     std::uint16_t receive_maximum = 65535;      ///< QoS 1/2 PUBLISHes unacknowledged at once
     std::uint32_t maximum_packet_size = 268'435'460; ///< bigger ones are not sent [MQTT-3.1.2-24]
+    std::uint16_t topic_alias_maximum = 0; ///< aliases it accepts from the server [MQTT-3.1.2-26]
 };
 
 struct session_limits {
@@ -102,8 +104,14 @@ public:
     void restore(delivery d, std::uint16_t packet_id, state_journal::stage st);
     void restore_inbound(std::uint16_t packet_id) { q().inbound_qos2.push_back(packet_id); }
 
-    /// Sets what the client of the connection now attached accepts (at CONNECT).
-    void set_peer(const peer_limits& p) noexcept { peer_ = p; }
+    /// Sets what the client of the connection now attached accepts (at CONNECT). The topic
+    /// aliases of the connection before end with it [MQTT-3.3.2-7].
+    void set_peer(const peer_limits& p) noexcept {
+        peer_ = p;
+        if (q_) {
+            q_->aliases.reset();
+        }
+    }
     const peer_limits& peer() const noexcept { return peer_; }
 
     /// Sends `d` into `out`, or queues it when the window or the write buffer is full or `out`
@@ -190,7 +198,7 @@ private:
     bool send(delivery d, net::write_queue& out);
     /// Appends the PUBLISH of `d`: in the peer's layout, with the properties a 5.0 peer gets.
     /// False, writing nothing, when it exceeds the peer's Maximum Packet Size [MQTT-3.1.2-24].
-    bool write_publish(const delivery& d, bool dup, std::uint16_t id, net::write_queue& out) const;
+    bool write_publish(const delivery& d, bool dup, std::uint16_t id, net::write_queue& out);
     /// Tells the journal that `d` left the session without reaching its client (or reached it).
     void forget(const delivery& d) {
         if (journal_ != nullptr && d.seq != 0) {
@@ -203,6 +211,13 @@ private:
     bool has_room(std::uint8_t qos, const net::write_queue& out) const noexcept;
     fifo<inflight_entry>::iterator find(std::uint16_t id);
     std::uint16_t next_packet_id(std::uint64_t seq);
+    /// The alias a PUBLISH to `topic` goes with: one the client knows (the topic is left out),
+    /// a new one (sent with the topic), or 0 (none: every alias the client takes is in use).
+    struct topic_alias {
+        std::uint16_t id = 0;
+        bool known = false;
+    };
+    topic_alias alias_for(const std::string& topic);
     bool window_full() const noexcept {
         return inflight() >= std::min<std::size_t>(limits_->max_inflight, peer_.receive_maximum);
     }
@@ -213,6 +228,8 @@ private:
         fifo<inflight_entry> inflight; ///< in send order; acks usually arrive in this order
         fifo<delivery> queue;
         std::vector<std::uint16_t> inbound_qos2;
+        /// The topic aliases this connection's client has been sent (5.0), when it takes any.
+        std::unique_ptr<detail::string_map<std::uint16_t>> aliases;
     };
     queues& q() {
         if (!q_) {
@@ -223,8 +240,8 @@ private:
 
     const session_limits* limits_;
     peer_limits peer_{};
+    packet_id_pool ids_; // beside peer_, in its padding
     std::unique_ptr<queues> q_;
-    packet_id_pool ids_;
     std::uint64_t dropped_ = 0;
     state_journal* journal_ = nullptr;
     std::uint64_t sid_ = 0;
