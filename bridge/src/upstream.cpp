@@ -23,6 +23,12 @@ namespace codec = broker::codec;
 using clock = std::chrono::steady_clock;
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
+/// A remote's Reason String (5.0) for a log line, quoted and escaped (it is the remote's text,
+/// not ours), or nothing when it sent none.
+std::string in_its_words(std::string_view why) {
+    return why.empty() ? std::string{} : fmt::format(" (the remote says {:?})", why);
+}
+
 std::string connack_reason(codec::connect_return_code code, std::uint8_t level) {
     if (level == codec::protocol_level_5) {
         const auto c = static_cast<std::uint8_t>(code);
@@ -307,22 +313,22 @@ void upstream::subscribed(const std::vector<std::uint8_t>& return_codes) {
     }
 }
 
-void upstream::refused(codec::connect_return_code code) {
+void upstream::refused(codec::connect_return_code code, std::string_view why) {
     refused_ = code;
     fail("the remote refused the connection: CONNACK " +
-         connack_reason(code, mqtt_.protocol_level()));
+         connack_reason(code, mqtt_.protocol_level()) + in_its_words(why));
 }
 
-void upstream::rejected(std::int64_t token, std::uint8_t reason_code) {
+void upstream::rejected(std::int64_t token, std::uint8_t reason_code, std::string_view why) {
     // Told no, the remote will never take it: resending would stall the queue behind it.
-    log_.warn("bridge {}: the remote refused a message: {:#04x}, {}; it leaves the queue",
-              settings_.name, reason_code, codec::reason_name(reason_code));
+    log_.warn("bridge {}: the remote refused a message: {:#04x}, {}{}; it leaves the queue",
+              settings_.name, reason_code, codec::reason_name(reason_code), in_its_words(why));
     handler_.on_rejected(token);
 }
 
-void upstream::disconnected(std::uint8_t reason_code) {
-    fail(fmt::format("the remote disconnected: {:#04x}, {}", reason_code,
-                     codec::reason_name(reason_code)));
+void upstream::disconnected(std::uint8_t reason_code, std::string_view why) {
+    fail(fmt::format("the remote disconnected: {:#04x}, {}{}", reason_code,
+                     codec::reason_name(reason_code), in_its_words(why)));
 }
 
 void upstream::close(boost::system::error_code reason) {

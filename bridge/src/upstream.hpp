@@ -88,9 +88,9 @@ private:
     void deliver(broker::codec::publish p) override;
     void acknowledged(std::int64_t token) override;
     void subscribed(const std::vector<std::uint8_t>& return_codes) override;
-    void refused(broker::codec::connect_return_code code) override;
-    void rejected(std::int64_t token, std::uint8_t reason_code) override;
-    void disconnected(std::uint8_t reason_code) override;
+    void refused(broker::codec::connect_return_code code, std::string_view why) override;
+    void rejected(std::int64_t token, std::uint8_t reason_code, std::string_view why) override;
+    void disconnected(std::uint8_t reason_code, std::string_view why) override;
     void close(boost::system::error_code reason) override;
 
     asio::awaitable<std::string> async_handshake();

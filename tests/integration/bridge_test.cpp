@@ -604,3 +604,23 @@ direction = "both"
     CHECK(std::count(seen_down.begin(), seen_down.end(), "shared/x from-area") == 1);
     CHECK(std::count(seen_down.begin(), seen_down.end(), "shared/y from-site") == 1);
 }
+
+TEST_CASE("bridge: MQTT 5.0, the remote's Reason String is in the log when it disconnects the "
+          "bridge",
+          "[integration][bridge]") {
+    scratch_dir remote_dir;
+    gateway area{remote_dir, "[[listeners]]\nbind = \"127.0.0.1:0\"\n\n[admin]\nenabled = false\n"};
+    scratch_dir dir;
+    gateway site{dir, gateway_config(dir, "address = \"127.0.0.1:" + std::to_string(area.port()) +
+                                              "\"\nprotocol_version = 5\n"
+                                              "[[bridges.topics]]\npattern = \"sensors/#\"\n")};
+    EDGEMQ_REQUIRE_PROC(site.process(), site.process().wait_for_stderr("bridge up: connected to"));
+    // A client with the bridge's id takes its session over on the remote.
+    run_process({"mosquitto_sub", "-V", "5", "-h", "127.0.0.1", "-p", std::to_string(area.port()),
+                 "-i", "edgemq-test-bridge", "-t", "x", "-W", "1"},
+                std::nullopt, 5s);
+    EDGEMQ_REQUIRE_PROC(site.process(),
+                        site.process().wait_for_stderr(
+                            "the remote disconnected: 0x8e, Session taken over (the remote says "
+                            "\"session taken over by a new connection\")"));
+}

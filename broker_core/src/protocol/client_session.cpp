@@ -8,6 +8,15 @@
 #include <variant>
 
 namespace edgemq::broker::protocol {
+namespace {
+
+/// What a 5.0 server said in words about a refusal; empty when nothing (3.1.1: always).
+std::string_view reason_string(const codec::property_set& props) {
+    const auto& s = props->reason_string;
+    return s ? std::string_view{*s} : std::string_view{};
+}
+
+} // namespace
 
 void client_session::connect(clock::time_point now, net::write_queue& out) {
     codec::connect c;
@@ -81,7 +90,7 @@ void client_session::on_packet(codec::packet p, clock::time_point now, net::writ
             } else if constexpr (std::is_same_v<type, codec::disconnect>) {
                 if (is_v5()) {
                     stage_ = stage::closed; // a 5.0 server says why it closes [MQTT-3.14]
-                    actions_->disconnected(packet.reason_code);
+                    actions_->disconnected(packet.reason_code, reason_string(packet.props));
                 } else {
                     fail(errc::protocol_error); // 3.1.1 servers never send one [MQTT-4.8.0-1]
                 }
@@ -102,7 +111,7 @@ void client_session::on_connack(const codec::connack& p, clock::time_point now,
                                 net::write_queue& out) {
     if (p.code != codec::connect_return_code::accepted) {
         stage_ = stage::closed; // the server closes after a refusal [MQTT-3.2.2-5]
-        actions_->refused(p.code);
+        actions_->refused(p.code, reason_string(p.props));
         return;
     }
     if (is_v5()) {
@@ -176,7 +185,7 @@ void client_session::on_puback(const codec::puback& p) {
         fail(errc::protocol_error); // a PUBACK for a QoS 2 message [MQTT-4.3.2-1], [MQTT-4.8.0-1]
         return;
     }
-    finish(it, p.reason_code);
+    finish(it, p.reason_code, reason_string(p.props));
 }
 
 void client_session::on_pubrec(const codec::pubrec& p, net::write_queue& out) {
@@ -188,7 +197,7 @@ void client_session::on_pubrec(const codec::pubrec& p, net::write_queue& out) {
             return;
         }
         if (p.reason_code >= 0x80) {
-            finish(it, p.reason_code); // refused: the exchange ends here, no PUBREL [MQTT-4.3.3]
+            finish(it, p.reason_code, reason_string(p.props)); // refused: the exchange ends here, no PUBREL [MQTT-4.3.3]
             return;
         }
         // A repeated PUBREC (awaiting_pubcomp) is answered with PUBREL again. The message is
@@ -218,7 +227,8 @@ void client_session::on_suback(const codec::suback& p) {
     actions_->subscribed(p.return_codes);
 }
 
-void client_session::finish(fifo<inflight_entry>::iterator it, std::uint8_t reason_code) {
+void client_session::finish(fifo<inflight_entry>::iterator it, std::uint8_t reason_code,
+                            std::string_view why) {
     const auto token = it->token;
     inflight_.erase(it);
     if (!token) {
@@ -226,7 +236,7 @@ void client_session::finish(fifo<inflight_entry>::iterator it, std::uint8_t reas
     }
     --tracked_;
     if (reason_code >= 0x80) {
-        actions_->rejected(*token, reason_code);
+        actions_->rejected(*token, reason_code, why);
     } else {
         actions_->acknowledged(*token);
     }

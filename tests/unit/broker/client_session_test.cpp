@@ -52,11 +52,20 @@ struct recorder final : client_actions {
     std::vector<std::pair<std::int64_t, std::uint8_t>> rejections;
     std::optional<std::uint8_t> disconnect_reason;
 
-    void refused(codec::connect_return_code code) override { refusal = code; }
-    void rejected(std::int64_t token, std::uint8_t code) override {
-        rejections.emplace_back(token, code);
+    std::vector<std::string> reasons; ///< the Reason Strings of refusals, in order
+
+    void refused(codec::connect_return_code code, std::string_view why) override {
+        refusal = code;
+        reasons.emplace_back(why);
     }
-    void disconnected(std::uint8_t code) override { disconnect_reason = code; }
+    void rejected(std::int64_t token, std::uint8_t code, std::string_view why) override {
+        rejections.emplace_back(token, code);
+        reasons.emplace_back(why);
+    }
+    void disconnected(std::uint8_t code, std::string_view why) override {
+        disconnect_reason = code;
+        reasons.emplace_back(why);
+    }
     void close(boost::system::error_code reason) override { closed = reason; }
 };
 
@@ -537,12 +546,15 @@ TEST_CASE("client session 5.0: a refusal on PUBACK or PUBREC ends the exchange a
     REQUIRE(f.s.publish(make_message("t", "2", 2), 2, f.out) == client_session::publish_result::written);
     const auto sent = f.written();
     REQUIRE(sent.size() == 2);
-    f.s.on_packet(codec::puback{as<codec::publish>(sent[0]).packet_id, 0x87}, t0, f.out);
+    codec::property_set why;
+    why.edit().reason_string = "not authorized";
+    f.s.on_packet(codec::puback{as<codec::publish>(sent[0]).packet_id, 0x87, why}, t0, f.out);
     f.s.on_packet(codec::pubrec{as<codec::publish>(sent[1]).packet_id, 0x97}, t0, f.out);
     CHECK(f.actions.acked.empty());
     REQUIRE(f.actions.rejections.size() == 2);
     CHECK(f.actions.rejections[0] == std::pair<std::int64_t, std::uint8_t>{1, 0x87});
     CHECK(f.actions.rejections[1] == std::pair<std::int64_t, std::uint8_t>{2, 0x97});
+    CHECK(f.actions.reasons == std::vector<std::string>{"not authorized", ""}); // its words
     CHECK(f.out.empty()); // no PUBREL after a refused PUBREC [MQTT-4.3.3]
     CHECK(f.s.inflight() == 0);
 }
@@ -550,8 +562,11 @@ TEST_CASE("client session 5.0: a refusal on PUBACK or PUBREC ends the exchange a
 TEST_CASE("client session 5.0: a DISCONNECT from the server is reported with its reason",
           "[protocol]") {
     fixture_v5 f;
-    f.s.on_packet(codec::disconnect{0x8E}, t0, f.out);
+    codec::property_set why;
+    why.edit().reason_string = "session taken over";
+    f.s.on_packet(codec::disconnect{0x8E, why}, t0, f.out);
     CHECK(f.actions.disconnect_reason == std::uint8_t{0x8E});
+    CHECK(f.actions.reasons == std::vector<std::string>{"session taken over"});
     CHECK_FALSE(f.s.connected());
 }
 

@@ -69,13 +69,13 @@ public:
     /// A SUBACK: a return code per filter, codec::suback_failure where refused.
     virtual void subscribed(const std::vector<std::uint8_t>& return_codes) = 0;
     /// The server refused the CONNECT with `code` [MQTT-3.2.2.3] (5.0: a reason code of 0x80 or
-    /// more); the session is closed.
-    virtual void refused(codec::connect_return_code code) = 0;
+    /// more); the session is closed. `why`: its Reason String (5.0), empty when it sent none.
+    virtual void refused(codec::connect_return_code code, std::string_view why) = 0;
     /// 5.0: the server refused a message published with `token` (PUBACK or PUBREC with a reason
     /// code of 0x80 or more): the exchange is over, it will not be sent again.
-    virtual void rejected(std::int64_t token, std::uint8_t reason_code) = 0;
+    virtual void rejected(std::int64_t token, std::uint8_t reason_code, std::string_view why) = 0;
     /// 5.0: the server sent DISCONNECT with `reason_code`; the connection ends.
-    virtual void disconnected(std::uint8_t reason_code) = 0;
+    virtual void disconnected(std::uint8_t reason_code, std::string_view why) = 0;
     /// The connection must close: errc::protocol_error (a packet a server must not send, or an
     /// acknowledgement of the wrong type) or errc::keep_alive_timeout (no PINGRESP).
     virtual void close(boost::system::error_code reason) = 0;
@@ -174,7 +174,8 @@ private:
     std::size_t resend(bool session_present, net::write_queue& out);
     /// Removes an acknowledged (or, with a reason code of 0x80 or more, refused) entry and tells
     /// the owner.
-    void finish(fifo<inflight_entry>::iterator it, std::uint8_t reason_code = 0);
+    void finish(fifo<inflight_entry>::iterator it, std::uint8_t reason_code = 0,
+                std::string_view why = {});
     /// Appends a PUBLISH of `m` in the connection's layout (5.0: with its properties). False,
     /// writing nothing, when it is over the server's Maximum Packet Size.
     bool write_publish(const message_ptr& m, std::uint8_t qos, bool retain, bool dup,
