@@ -173,7 +173,10 @@ void server_session::on_packet(codec::packet p) {
                 const auto mark = actions_->durable_mark();
                 const auto code = session_->state.on_pubrel(v.packet_id);
                 const auto from = out_.bytes().size();
-                codec::encode(codec::pubcomp{v.packet_id, code}, out_.bytes(), protocol_level_);
+                auto why = code == 0 ? codec::property_set{}
+                                     : explain("packet identifier not found", true);
+                codec::encode(codec::pubcomp{v.packet_id, code, std::move(why)}, out_.bytes(),
+                              protocol_level_);
                 respond(from, mark); // the id is forgotten on disk too
             } else if constexpr (std::is_same_v<T, codec::pubcomp>) {
                 on_ack(session_->state.on_pubcomp(v.packet_id, out_));
@@ -502,6 +505,10 @@ void server_session::on_subscribe(const codec::subscribe& p) {
     codec::suback ack{p.packet_id, {}};
     ack.return_codes.reserve(p.subscriptions.size());
     std::vector<bool> send_retained(p.subscriptions.size(), false);
+    std::string invalid, denied; // the numbers of the filters refused, for the Reason String
+    const auto note = [](std::string& list, std::size_t i) {
+        list += (list.empty() ? "" : ", ") + std::to_string(i + 1);
+    };
     const auto identifier = p.props->subscription_identifiers.empty()
                                 ? std::uint32_t{0}
                                 : p.props->subscription_identifiers.front();
@@ -516,11 +523,13 @@ void server_session::on_subscribe(const codec::subscribe& p) {
         }
         if ((routing::is_shared(s.filter) && !share) || !routing::is_valid_topic_filter(filter)) {
             ack.return_codes.push_back(is_v5() ? filter_invalid : codec::suback_failure);
+            note(invalid, i);
             continue;
         }
         if (!may_subscribe(access(), session_->client_id, filter)) {
             ack.return_codes.push_back(is_v5() ? static_cast<std::uint8_t>(reason_code::not_authorized)
                                                : codec::suback_failure); // [MQTT-3.9.3]
+            note(denied, i);
             continue;
         }
         // A bridge that set the bridge bit gets its messages as No Local and Retain As
@@ -532,6 +541,17 @@ void server_session::on_subscribe(const codec::subscribe& p) {
         // Retain Handling: 0 always, 1 for a new subscription only, 2 never [MQTT-3.3.1-9/10/11];
         // a shared subscription gets none [MQTT-4.8.2].
         send_retained[i] = !share && (s.retain_handling == 0 || (s.retain_handling == 1 && fresh));
+    }
+    if (!invalid.empty() || !denied.empty()) {
+        std::string words; // "topic filter invalid: filters 1, 3; not authorized: filter 2"
+        for (const auto& [list, why] : {std::pair{&invalid, "topic filter invalid"},
+                                        std::pair{&denied, "not authorized"}}) {
+            if (!list->empty()) {
+                words += (words.empty() ? "" : "; ") + std::string{why} + ": filter" +
+                         (list->find(',') == std::string::npos ? " " : "s ") + *list;
+            }
+        }
+        ack.props = explain(words, true, ack.return_codes.size());
     }
     const auto from = out_.bytes().size();
     codec::encode(ack, out_.bytes(), protocol_level_);
@@ -620,12 +640,14 @@ bool server_session::farewell(boost::system::error_code reason) {
     return true;
 }
 
-codec::property_set server_session::explain(std::string_view words, bool on_ack) const {
+codec::property_set server_session::explain(std::string_view words, bool on_ack,
+                                            std::size_t rest) const {
     // A Reason String is left out where the client asked for no problem information (it may
     // still come on CONNACK and DISCONNECT) [MQTT-3.1.2-29] and where it would make the packet
-    // bigger than the client accepts [MQTT-3.2.2-19]: 16 bytes cover the rest of any of them.
+    // bigger than the client accepts [MQTT-3.2.2-19]: 16 bytes cover the rest of any of them
+    // but a SUBACK's reason codes (`rest`).
     if (!is_v5() || (on_ack && !problem_information_) ||
-        words.size() + 16 > peer_.maximum_packet_size) {
+        words.size() + 16 + rest > peer_.maximum_packet_size) {
         return {};
     }
     codec::properties props;

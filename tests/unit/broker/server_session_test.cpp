@@ -510,6 +510,24 @@ TEST_CASE("server session: a 5.0 refusal says why in a Reason String where the c
         CHECK(ack.props->reason_string ==
               (problem_information ? std::optional<std::string>{"not authorized"} : std::nullopt));
     }
+    SECTION("a SUBACK names the filters it refuses") {
+        connect_with(asked);
+        f.session.on_packet(codec::subscribe{1, {{"a/#/b", 0}, {"ok", 1}, {"x/+y", 0}}});
+        const auto packets = v5_sent();
+        REQUIRE(packets.size() == 1);
+        const auto& ack = std::get<codec::suback>(packets[0]);
+        CHECK(ack.return_codes == std::vector<std::uint8_t>{0x8F, 1, 0x8F});
+        CHECK(ack.props->reason_string == "topic filter invalid: filters 1, 3");
+    }
+    SECTION("a PUBCOMP for an id that is not there") {
+        connect_with(asked);
+        f.session.on_packet(codec::pubrel{42});
+        const auto packets = v5_sent();
+        REQUIRE(packets.size() == 1);
+        const auto& comp = std::get<codec::pubcomp>(packets[0]);
+        CHECK(comp.reason_code == 0x92);
+        CHECK(comp.props->reason_string == "packet identifier not found");
+    }
     SECTION("an accepted PUBLISH gets none") {
         connect_with(asked);
         f.session.on_packet(codec::publish{"a/b", "0", 3, 1, false, false});

@@ -227,9 +227,10 @@ private:
     /// reason code of 0x80 and above, which 3.1.1 has none for.
     void refuse(codec::connect_return_code code, boost::system::error_code reason,
                 std::string_view id);
-    /// `words` as the Reason String of a 5.0 CONNACK, DISCONNECT or (`on_ack`) PUBACK/PUBREC
-    /// that refuses, where the client accepts one; empty otherwise.
-    codec::property_set explain(std::string_view words, bool on_ack) const;
+    /// `words` as the Reason String of a 5.0 CONNACK, DISCONNECT or (`on_ack`) PUBACK/PUBREC/
+    /// PUBCOMP/SUBACK that refuses, where the client accepts one; empty otherwise. `rest`: bytes
+    /// of the packet beyond the usual few (a SUBACK's reason codes).
+    codec::property_set explain(std::string_view words, bool on_ack, std::size_t rest = 0) const;
     void close(boost::system::error_code reason);
     /// The response written to out_ at bytes [from, to) (an acknowledgement of a QoS
     /// `publish_qos` PUBLISH `id`, or of a SUBSCRIBE, UNSUBSCRIBE, PUBREL: publish_qos 0) waits
