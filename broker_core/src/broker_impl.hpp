@@ -127,12 +127,13 @@ public:
     connection* conn = nullptr;
     /// In-process clients receive through this instead of a connection (internal_client).
     std::unique_ptr<std::function<void(const message_ptr&)>> internal;
-    std::uint32_t internal_id = 0;
     /// An in-process client's store (internal_store), set at creation: routing hands it the
     /// messages on the publisher's thread.
     std::shared_ptr<internal_store> store;
-    std::uint32_t connected_at = 0; ///< Unix seconds of the current connection's CONNECT
     std::uint64_t claim = 0; ///< which CONNECT may attach (guarded by the registry mutex)
+    // The small fields side by side: a session is mostly idle memory (docs/PERFORMANCE.md).
+    std::uint32_t internal_id = 0;
+    std::uint32_t connected_at = 0; ///< Unix seconds of the current connection's CONNECT
     std::uint32_t listener = 0; ///< index of the listener its client came through (its ACL)
     bool stored = false; ///< it has a row in the session store
 

@@ -181,21 +181,22 @@ private:
         std::vector<asio::const_buffer> buffers;
     };
     std::unique_ptr<write_in_flight> sending_;
-    bool write_scheduled_ = false;
-    /// This connection's share of broker_impl::unauthenticated_bytes (before CONNECT only, so at
-    /// most max_connect_size).
-    std::uint32_t unauthenticated_held_ = 0;
-    bool throttled_ = false; ///< out of publish tokens
     /// A message this connection published went to this congested session: reading waits for
     /// it (waiting_flow_) until it is relieved.
     session_ptr blocked_by_;
-    bool waiting_flow_ = false;
-    bool awaiting_commit_ = false; ///< in its worker's commit_waiters
     /// The last write the client took, or the start of its session's congestion if later.
     std::chrono::steady_clock::time_point progress_at_{};
+    std::unique_ptr<asio::steady_timer> linger_timer_;
+    /// This connection's share of broker_impl::unauthenticated_bytes (before CONNECT only, so at
+    /// most max_connect_size).
+    std::uint32_t unauthenticated_held_ = 0;
+    // The flags last, side by side: a connection is mostly idle memory (docs/PERFORMANCE.md).
+    bool write_scheduled_ = false;
+    bool throttled_ = false; ///< out of publish tokens
+    bool waiting_flow_ = false;
+    bool awaiting_commit_ = false; ///< in its worker's commit_waiters
     bool close_after_flush_ = false;
     bool lingering_ = false; ///< closed, the transport still sending its last bytes
-    std::unique_ptr<asio::steady_timer> linger_timer_;
     bool incomplete_ = false; ///< handle_packets stopped inside a packet
     bool open_ = true;
 };

@@ -18,7 +18,9 @@ namespace edgemq::broker::net {
 /// the heap. Thread safety: none; the owner's thread only.
 class handler_slot {
 public:
-    static constexpr std::size_t size = 128;
+    /// The TCP readiness wait takes 112 bytes with Boost 1.81 on 64-bit Linux; the slot is
+    /// that and its flag, 128 bytes with the alignment.
+    static constexpr std::size_t size = 112;
 
     void* allocate(std::size_t n) {
         if (!in_use_ && n <= size) {

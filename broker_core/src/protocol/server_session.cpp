@@ -371,10 +371,13 @@ bool server_session::resolve_alias(codec::publish& p) {
         close(errc::topic_alias_invalid); // [MQTT-3.3.2-8] [MQTT-3.3.2-9]
         return false;
     }
-    if (aliases_.size() < alias) {
-        aliases_.resize(alias);
+    if (!aliases_) {
+        aliases_ = std::make_unique<std::vector<std::string>>();
     }
-    auto& topic = aliases_[alias - 1];
+    if (aliases_->size() < alias) {
+        aliases_->resize(alias);
+    }
+    auto& topic = (*aliases_)[alias - 1];
     if (p.topic.empty()) {
         if (topic.empty()) {
             close(errc::protocol_error); // an alias never set [MQTT-3.3.4]

@@ -68,10 +68,10 @@ struct session_core {
 
     const std::string client_id;
     const std::uint32_t origin; ///< message::origin of what it publishes
-    std::shared_ptr<const client_access> access; ///< null: anonymous, no ACL
     /// Seconds it outlives its connection (0: ends with it) [MQTT-3.1.2-11]. Set by CONNECT
     /// and DISCONNECT on the session's thread, read by the registry under its lock.
-    std::atomic<std::uint32_t> expiry_interval{0};
+    std::atomic<std::uint32_t> expiry_interval{0}; // beside origin: no padding
+    std::shared_ptr<const client_access> access; ///< null: anonymous, no ACL
     session_state state;
 };
 
@@ -263,8 +263,9 @@ private:
     std::uint32_t will_delay_ = 0; ///< 5.0 Will Delay Interval, seconds
     peer_limits peer_{}; ///< what the CONNECT said the client accepts, until on_attached
     std::unique_ptr<fifo<held_response>> held_; ///< allocated on first use
-    /// Inbound Topic Aliases (5.0), indexed by alias - 1; allocated on first use.
-    std::vector<std::string> aliases_;
+    /// Inbound Topic Aliases (5.0), indexed by alias - 1; allocated on first use, so that the
+    /// many clients that never use one do not pay for it.
+    std::unique_ptr<std::vector<std::string>> aliases_;
     /// Accept time until CONNECT, then the time of the last read (keep-alive).
     clock::time_point last_read_;
     /// When the unfinished packet at the end of the last read began; zero when none is.
