@@ -11,8 +11,11 @@ void write_queue::append_publish(const message_ptr& m, std::uint8_t qos, bool re
     if (m->payload.size() < share_threshold) {
         bytes_.insert(bytes_.end(), m->payload.begin(), m->payload.end());
     } else {
-        shared_.push_back({bytes_.size(), m});
-        shared_bytes_ += m->payload.size();
+        if (!shared_) {
+            shared_ = std::make_unique<shared_payloads>();
+        }
+        shared_->list.push_back({bytes_.size(), m});
+        shared_->bytes += m->payload.size();
     }
 }
 
@@ -21,9 +24,11 @@ codec::byte_buffer write_queue::take(std::size_t from, std::size_t to) {
     const auto last = bytes_.begin() + static_cast<std::ptrdiff_t>(to);
     codec::byte_buffer taken(first, last);
     bytes_.erase(first, last);
-    for (auto& c : shared_) {
-        if (c.offset > from) {
-            c.offset -= to - from;
+    if (shared_) {
+        for (auto& c : shared_->list) {
+            if (c.offset > from) {
+                c.offset -= to - from;
+            }
         }
     }
     return taken;
@@ -34,14 +39,12 @@ void write_queue::clear() noexcept {
         bytes_ = {}; // a burst's buffer goes back; idle connections stay small
     }
     bytes_.clear();
-    shared_.clear();
-    shared_bytes_ = 0;
+    shared_.reset();
 }
 
 void write_queue::swap(write_queue& other) noexcept {
     bytes_.swap(other.bytes_);
     shared_.swap(other.shared_);
-    std::swap(shared_bytes_, other.shared_bytes_);
 }
 
 } // namespace edgemq::broker::net

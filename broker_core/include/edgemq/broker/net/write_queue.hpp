@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace edgemq::broker::net {
@@ -36,7 +37,7 @@ public:
     /// appended after them, referenced payloads too, stays in order.
     codec::byte_buffer take(std::size_t from, std::size_t to);
 
-    std::size_t size() const noexcept { return bytes_.size() + shared_bytes_; }
+    std::size_t size() const noexcept { return bytes_.size() + (shared_ ? shared_->bytes : 0); }
     bool empty() const noexcept { return size() == 0; }
     void clear() noexcept;
     void swap(write_queue& other) noexcept;
@@ -44,7 +45,7 @@ public:
     /// Calls `f(const void* data, std::size_t size)` for each contiguous piece, in order.
     template <typename F> void for_each_buffer(F&& f) const {
         std::size_t start = 0;
-        for (const auto& c : shared_) {
+        for (const auto& c : shared_ ? shared_->list : no_shared) {
             if (c.offset > start) {
                 f(bytes_.data() + start, c.offset - start);
             }
@@ -63,9 +64,17 @@ private:
         message_ptr owner;
     };
 
+    /// The referenced payloads, in order, and their size in all.
+    struct shared_payloads {
+        std::vector<shared_payload> list;
+        std::size_t bytes = 0;
+    };
+    static inline const std::vector<shared_payload> no_shared{};
+
     codec::byte_buffer bytes_;
-    std::vector<shared_payload> shared_;
-    std::size_t shared_bytes_ = 0;
+    /// Only while a large payload waits: an idle connection pays 8 bytes for it, not 32
+    /// (docs/PERFORMANCE.md, memory per idle connection).
+    std::unique_ptr<shared_payloads> shared_;
 };
 
 } // namespace edgemq::broker::net
