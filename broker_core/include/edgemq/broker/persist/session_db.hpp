@@ -6,6 +6,8 @@
 #include "edgemq/broker/persist/sqlite_file.hpp"
 #include "edgemq/broker/protocol/session_state.hpp"
 
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -16,7 +18,6 @@
 #include <optional>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -180,7 +181,8 @@ private:
     std::condition_variable written_;
     std::vector<change> pending_; ///< guarded by mutex_
     /// The delivery rows in pending_ by (sid, seq): a later update or removal folds into them.
-    std::unordered_map<key, std::size_t, key_hash> pending_deliveries_; ///< guarded by mutex_
+    /// Open addressing: no allocation per message, as a node-based map would make.
+    boost::unordered_flat_map<key, std::size_t, key_hash> pending_deliveries_; ///< guarded by mutex_
     std::uint64_t recorded_ = 0; ///< guarded by mutex_
     bool stopping_ = false;      ///< guarded by mutex_
     std::atomic<std::uint64_t> next_sid_{1};
