@@ -581,13 +581,28 @@ void server_session::on_subscribe(const codec::subscribe& p) {
 
 void server_session::on_unsubscribe(const codec::unsubscribe& p) {
     constexpr std::uint8_t no_subscription_existed = 0x11;
+    constexpr std::uint8_t filter_invalid = 0x8F;
     codec::unsuback ack{p.packet_id};
     const auto mark = actions_->durable_mark();
-    for (const auto& f : p.filters) {
+    std::string invalid; // the numbers of the invalid filters, for the Reason String
+    for (std::size_t i = 0; i < p.filters.size(); ++i) {
+        const auto& f = p.filters[i];
+        const auto share = routing::parse_shared(f);
+        if (is_v5() && ((routing::is_shared(f) && !share) ||
+                        !routing::is_valid_topic_filter(share ? share->filter : f))) {
+            ack.reason_codes.push_back(filter_invalid); // no subscription can have it
+            invalid += (invalid.empty() ? "" : ", ") + std::to_string(i + 1);
+            continue;
+        }
         const bool existed = actions_->unsubscribe(f);
         if (is_v5()) {
             ack.reason_codes.push_back(existed ? 0 : no_subscription_existed); // [MQTT-3.11.3]
         }
+    }
+    if (!invalid.empty()) {
+        ack.props = explain(std::string{"topic filter invalid: filter"} +
+                                (invalid.find(',') == std::string::npos ? " " : "s ") + invalid,
+                            true, ack.reason_codes.size());
     }
     const auto from = out_.bytes().size();
     codec::encode(ack, out_.bytes(), protocol_level_); // [MQTT-3.10.4-4]
