@@ -16,6 +16,25 @@ namespace {
 
 using codec::reason_code;
 
+/// A SUBSCRIBE or UNSUBSCRIBE filter no subscription can have: malformed, or `$share/` without a
+/// group or a filter after it (`share` is what parse_shared made of it) [MQTT-4.8.2-1/2].
+bool malformed_filter(std::string_view filter,
+                      const std::optional<routing::shared_filter>& share) {
+    return (routing::is_shared(filter) && !share) ||
+           !routing::is_valid_topic_filter(share ? share->filter : filter);
+}
+
+/// Adds the number of the `i`th filter of a packet to `list` ("1, 3"), for naming_filters.
+void add_filter_number(std::string& list, std::size_t i) {
+    list += (list.empty() ? "" : ", ") + std::to_string(i + 1);
+}
+
+/// A Reason String's part for refused filters: "why: filter 2" or "why: filters 1, 3".
+std::string naming_filters(std::string_view why, const std::string& list) {
+    return std::string{why} + ": filter" + (list.find(',') == std::string::npos ? " " : "s ") +
+           list;
+}
+
 /// The 5.0 reason code of a CONNACK that refuses with a 3.1.1 return code [MQTT-3.2.2.2].
 std::uint8_t v5_code(codec::connect_return_code c) {
     if (static_cast<std::uint8_t>(c) >= 0x80) {
@@ -509,9 +528,6 @@ void server_session::on_subscribe(const codec::subscribe& p) {
     ack.return_codes.reserve(p.subscriptions.size());
     std::vector<bool> send_retained(p.subscriptions.size(), false);
     std::string invalid, denied; // the numbers of the filters refused, for the Reason String
-    const auto note = [](std::string& list, std::size_t i) {
-        list += (list.empty() ? "" : ", ") + std::to_string(i + 1);
-    };
     const auto identifier = p.props->subscription_identifiers.empty()
                                 ? std::uint32_t{0}
                                 : p.props->subscription_identifiers.front();
@@ -524,15 +540,15 @@ void server_session::on_subscribe(const codec::subscribe& p) {
             close(errc::protocol_error); // [MQTT-3.8.3-4]
             return;
         }
-        if ((routing::is_shared(s.filter) && !share) || !routing::is_valid_topic_filter(filter)) {
+        if (malformed_filter(s.filter, share)) {
             ack.return_codes.push_back(is_v5() ? filter_invalid : codec::suback_failure);
-            note(invalid, i);
+            add_filter_number(invalid, i);
             continue;
         }
         if (!may_subscribe(access(), session_->client_id, filter)) {
             ack.return_codes.push_back(is_v5() ? static_cast<std::uint8_t>(reason_code::not_authorized)
                                                : codec::suback_failure); // [MQTT-3.9.3]
-            note(denied, i);
+            add_filter_number(denied, i);
             continue;
         }
         // A bridge that set the bridge bit gets its messages as No Local and Retain As
@@ -550,8 +566,7 @@ void server_session::on_subscribe(const codec::subscribe& p) {
         for (const auto& [list, why] : {std::pair{&invalid, "topic filter invalid"},
                                         std::pair{&denied, "not authorized"}}) {
             if (!list->empty()) {
-                words += (words.empty() ? "" : "; ") + std::string{why} + ": filter" +
-                         (list->find(',') == std::string::npos ? " " : "s ") + *list;
+                words += (words.empty() ? "" : "; ") + naming_filters(why, *list);
             }
         }
         ack.props = explain(words, true, ack.return_codes.size());
@@ -587,11 +602,9 @@ void server_session::on_unsubscribe(const codec::unsubscribe& p) {
     std::string invalid; // the numbers of the invalid filters, for the Reason String
     for (std::size_t i = 0; i < p.filters.size(); ++i) {
         const auto& f = p.filters[i];
-        const auto share = routing::parse_shared(f);
-        if (is_v5() && ((routing::is_shared(f) && !share) ||
-                        !routing::is_valid_topic_filter(share ? share->filter : f))) {
+        if (is_v5() && malformed_filter(f, routing::parse_shared(f))) {
             ack.reason_codes.push_back(filter_invalid); // no subscription can have it
-            invalid += (invalid.empty() ? "" : ", ") + std::to_string(i + 1);
+            add_filter_number(invalid, i);
             continue;
         }
         const bool existed = actions_->unsubscribe(f);
@@ -600,9 +613,8 @@ void server_session::on_unsubscribe(const codec::unsubscribe& p) {
         }
     }
     if (!invalid.empty()) {
-        ack.props = explain(std::string{"topic filter invalid: filter"} +
-                                (invalid.find(',') == std::string::npos ? " " : "s ") + invalid,
-                            true, ack.reason_codes.size());
+        ack.props = explain(naming_filters("topic filter invalid", invalid), true,
+                            ack.reason_codes.size());
     }
     const auto from = out_.bytes().size();
     codec::encode(ack, out_.bytes(), protocol_level_); // [MQTT-3.10.4-4]
