@@ -83,8 +83,22 @@ bool session_state::deliver(delivery d, net::write_queue* out) {
     return true;
 }
 
+namespace {
+
+/// The packet id a durable delivery goes out with unless another message in flight holds it.
+std::uint16_t seq_packet_id(std::uint64_t seq) noexcept {
+    return static_cast<std::uint16_t>((seq - 1) % 65535 + 1);
+}
+
+} // namespace
+
 void session_state::restore(delivery d, std::uint16_t packet_id, state_journal::stage st) {
     if (st == stage::queued) {
+        // Sent in order, at most a window at a time, and a send with the seq's own id is not
+        // journalled (see send): one of the first window may have reached the client [MQTT-3.3.1-1].
+        if (queued() + inflight() < limits_->max_inflight) {
+            d.maybe_sent = true;
+        }
         q().queue.push_back(std::move(d));
     } else {
         q().inflight.push_back({packet_id, st, std::move(d)});
@@ -109,7 +123,10 @@ bool session_state::send(delivery d, net::write_queue& out) {
     }
     if (d.qos > 0) {
         const auto st = d.qos == 1 ? stage::awaiting_puback : stage::awaiting_pubrec;
-        if (journal_ != nullptr && d.seq != 0) {
+        // Restored as queued, a delivery goes out again with DUP and the id its seq gives
+        // (restore): only a send with another id needs a record, which saves a write for
+        // nearly every durable delivery the client has not acknowledged by the next commit.
+        if (journal_ != nullptr && d.seq != 0 && id != seq_packet_id(d.seq)) {
             journal_->sent(sid_, d.seq, id, st);
         }
         q().inflight.push_back({id, st, std::move(d)});
@@ -139,7 +156,7 @@ std::uint16_t session_state::next_packet_id(std::uint64_t seq) {
         // A durable delivery's id follows from its seq, so that after a crash that lost the
         // record of it sent, it goes out again with the id the client saw: a QoS 2 receiver
         // that holds that id does not deliver it twice [MQTT-4.3.3-2].
-        const auto derived = static_cast<std::uint16_t>((seq - 1) % 65535 + 1);
+        const auto derived = seq_packet_id(seq);
         if (!in_use(derived)) {
             return derived;
         }

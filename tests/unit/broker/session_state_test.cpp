@@ -137,6 +137,78 @@ TEST_CASE("a durable delivery restored after a crash goes out with DUP and the i
     CHECK(again.packet_id == 70000 - 65535);
 }
 
+namespace {
+
+struct recorded_journal final : edgemq::broker::protocol::state_journal {
+    struct send {
+        std::uint64_t seq;
+        std::uint16_t packet_id;
+        stage st;
+    };
+    std::vector<send> sends;
+    std::vector<std::uint64_t> removals;
+    void sent(std::uint64_t, std::uint64_t seq, std::uint16_t id, stage st) override {
+        sends.push_back({seq, id, st});
+    }
+    void removed(std::uint64_t, std::uint64_t seq) override { removals.push_back(seq); }
+    void inbound(std::uint64_t, std::uint16_t, bool) override {}
+};
+
+} // namespace
+
+TEST_CASE("a durable send is journalled only when its id is not the one its seq gives",
+          "[protocol]") {
+    using stage = edgemq::broker::protocol::state_journal::stage;
+    const session_limits limits{};
+    session_state s{limits};
+    recorded_journal journal;
+    s.set_journal(&journal, 1);
+    write_queue out;
+    auto one = d("one", 2);
+    one.seq = 5;
+    auto two = d("two", 1);
+    two.seq = 5 + 65535; // its seq's id (5) is still in flight with "one"
+    s.deliver(one, &out);
+    s.deliver(two, &out);
+    const auto sent = drain(out);
+    REQUIRE(sent.size() == 2);
+    CHECK(as_publish(sent[0]).packet_id == 5);
+    REQUIRE(journal.sends.size() == 1); // "one" went with its seq's id: restored, it gets it again
+    CHECK(journal.sends[0].seq == two.seq);
+    CHECK(journal.sends[0].packet_id == as_publish(sent[1]).packet_id);
+    CHECK(journal.sends[0].st == stage::awaiting_puback);
+    // A PUBREC changes what a restart must send (PUBREL, not the PUBLISH): always journalled.
+    CHECK(s.on_pubrec(5, out) == ack_result::accepted);
+    REQUIRE(journal.sends.size() == 2);
+    CHECK(journal.sends[1].st == stage::awaiting_pubcomp);
+    CHECK(s.on_puback(as_publish(sent[1]).packet_id, out) == ack_result::accepted);
+    CHECK(journal.removals == std::vector<std::uint64_t>{two.seq});
+}
+
+TEST_CASE("restored queued deliveries within the first window go out with DUP", "[protocol]") {
+    // The session disconnected cleanly: its sends with the seq's id left no record, so any of
+    // the first window (2 here) may have reached the client.
+    const session_limits limits{2, 10, false, 1 << 20};
+    session_state s{limits};
+    write_queue out;
+    for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+        auto r = d("m", 1);
+        r.seq = seq;
+        s.restore(std::move(r), 0, edgemq::broker::protocol::state_journal::stage::queued);
+    }
+    s.resume(out);
+    auto first = drain(out);
+    REQUIRE(first.size() == 2); // the window
+    CHECK(as_publish(first[0]).dup);
+    CHECK(as_publish(first[1]).dup);
+    CHECK(as_publish(first[0]).packet_id == 1);
+    CHECK(s.on_puback(1, out) == ack_result::accepted);
+    const auto third = drain(out);
+    REQUIRE(third.size() == 1);
+    CHECK_FALSE(as_publish(third[0]).dup); // it was behind the window: never sent
+    CHECK(as_publish(third[0]).packet_id == 3);
+}
+
 TEST_CASE("inbound QoS 2 is delivered once until PUBREL", "[protocol]") {
     const session_limits limits{};
     session_state s{limits};

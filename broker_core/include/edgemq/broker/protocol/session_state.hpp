@@ -100,7 +100,8 @@ public:
         sid_ = sid;
     }
     /// Puts back what a durable session held when the broker stopped: queued (`packet_id` 0)
-    /// or in flight at `st`; resume() sends it again. In seq order, before any deliver().
+    /// or in flight at `st`; resume() sends it again. In seq order, before any deliver(). A
+    /// queued one within the first window goes with DUP: it may have been sent.
     void restore(delivery d, std::uint16_t packet_id, state_journal::stage st);
     void restore_inbound(std::uint16_t packet_id) { q().inbound_qos2.push_back(packet_id); }
 
