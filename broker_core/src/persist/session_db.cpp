@@ -53,7 +53,7 @@ struct session_db::statements {
     sqlite3_stmt* erase_subscription;
     sqlite3_stmt* insert_delivery;
     sqlite3_stmt* update_delivery;
-    sqlite3_stmt* erase_delivery;
+    sqlite3_stmt* erase_deliveries;
     sqlite3_stmt* insert_inbound;
     sqlite3_stmt* erase_inbound;
 };
@@ -83,7 +83,8 @@ void session_db::prepare_statements() {
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
     st_->update_delivery = db_.prepare(
         "UPDATE deliveries SET packet_id = ?3, stage = ?4 WHERE sid = ?1 AND seq = ?2");
-    st_->erase_delivery = db_.prepare("DELETE FROM deliveries WHERE sid = ?1 AND seq = ?2");
+    st_->erase_deliveries =
+        db_.prepare("DELETE FROM deliveries WHERE sid = ?1 AND seq BETWEEN ?2 AND ?3");
     st_->insert_inbound =
         db_.prepare("INSERT OR IGNORE INTO inbound_qos2 (sid, packet_id) VALUES (?1, ?2)");
     st_->erase_inbound = db_.prepare("DELETE FROM inbound_qos2 WHERE sid = ?1 AND packet_id = ?2");
@@ -325,10 +326,23 @@ void session_db::run() {
 bool session_db::write(std::vector<change>& batch) {
     transaction tx{db_};
     bool ok = tx.ok();
+    // A client acknowledges in order, so the removals of a session's deliveries come in runs
+    // of consecutive seqs: one DELETE for each run. Deferring a removal past other changes is
+    // safe: none of them touches a delivery that is already removed.
+    std::optional<removal_run> run;
     for (auto it = batch.begin(); ok && it != batch.end(); ++it) {
-        ok = apply(*it);
+        if (const auto* e = std::get_if<delivery_end>(&*it)) {
+            if (run && run->sid == e->sid && run->to + 1 == e->seq) {
+                run->to = e->seq;
+                continue;
+            }
+            ok = !run || erase(*run);
+            run = removal_run{e->sid, e->seq, e->seq};
+        } else {
+            ok = apply(*it);
+        }
     }
-    ok = ok && tx.commit();
+    ok = ok && (!run || erase(*run)) && tx.commit();
     // What the batch handed to other stores: committed only once those have it too.
     bool others_ok = true;
     for (const auto& c : batch) {
@@ -442,10 +456,7 @@ bool session_db::apply(const change& c) {
                 sqlite3_bind_int(s, 4, static_cast<int>(v.st));
                 return run(s);
             } else if constexpr (std::is_same_v<T, delivery_end>) {
-                auto* s = st_->erase_delivery;
-                sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(v.sid));
-                sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(v.seq));
-                return run(s);
+                return erase({v.sid, v.seq, v.seq});
             } else if constexpr (std::is_same_v<T, handoff>) {
                 return true; // its store writes it; write() waits for that
             } else {
@@ -456,6 +467,16 @@ bool session_db::apply(const change& c) {
             }
         },
         c);
+}
+
+bool session_db::erase(const removal_run& r) {
+    auto* s = st_->erase_deliveries;
+    sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(r.sid));
+    sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(r.from));
+    sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(r.to));
+    const bool done = sqlite3_step(s) == SQLITE_DONE;
+    sqlite3_reset(s);
+    return done;
 }
 
 } // namespace edgemq::broker::persist

@@ -132,6 +132,52 @@ TEST_CASE("session store: sessions, subscriptions, messages and QoS 2 ids come b
     CHECK(db.new_sid() > s.sid);
 }
 
+TEST_CASE("session store: removals in runs take exactly the deliveries removed", "[persist]") {
+    scratch dir;
+    std::uint64_t a = 0, b = 0;
+    {
+        session_db db{dir.file(), false, quiet()};
+        db.load();
+        db.start({});
+        a = db.new_sid();
+        b = db.new_sid();
+        db.record_session(row(a, "a", 3600, true));
+        db.record_session(row(b, "b", 3600, true));
+        for (std::uint64_t seq = 1; seq <= 8; ++seq) {
+            db.record_delivery(a, queued(seq, "a"));
+            db.record_delivery(b, queued(seq, "b"));
+        }
+        db.flush(); // written: what follows are DELETEs
+        // Runs broken by a gap (a: 4 stays), by the other session, and by other changes.
+        for (const std::uint64_t seq : {1, 2, 3, 5}) {
+            db.removed(a, seq);
+        }
+        db.removed(b, 1);
+        db.removed(a, 6);
+        db.inbound(a, 9, true);
+        db.removed(a, 7);
+        db.removed(b, 2);
+        db.removed(b, 4); // b: 3 stays
+        db.flush();
+    }
+    session_db db{dir.file(), false, quiet()};
+    const auto all = db.load();
+    REQUIRE(all.size() == 2);
+    const auto seqs = [&](std::uint64_t sid) {
+        std::vector<std::uint64_t> out;
+        for (const auto& s : all) {
+            if (s.sid == sid) {
+                for (const auto& d : s.deliveries) {
+                    out.push_back(d.d.seq);
+                }
+            }
+        }
+        return out;
+    };
+    CHECK(seqs(a) == std::vector<std::uint64_t>{4, 8});
+    CHECK(seqs(b) == std::vector<std::uint64_t>{3, 5, 6, 7, 8});
+}
+
 TEST_CASE("session store: an unreadable file is set aside and the broker starts empty",
           "[persist]") {
     scratch dir;

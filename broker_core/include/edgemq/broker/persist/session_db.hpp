@@ -152,6 +152,10 @@ private:
         std::shared_ptr<durable_store> store;
         std::uint64_t position;
     };
+    /// The deliveries seq `from` to `to` of session `sid`, removed.
+    struct removal_run {
+        std::uint64_t sid, from, to;
+    };
     using change = std::variant<session_row, session_end, subscription_row, unsubscription,
                                 delivery_row, delivery_update, delivery_end, inbound_id,
                                 handoff>;
@@ -169,6 +173,7 @@ private:
     void run();
     bool write(std::vector<change>& batch);
     bool apply(const change& c);
+    bool erase(const removal_run& r);
     void prepare_statements();
 
     sqlite_file db_;
