@@ -99,7 +99,8 @@ session_db::~session_db() {
     if (writer_.joinable()) {
         writer_.join();
     } else {
-        std::vector<change> rest = std::move(pending_);
+        std::vector<change> rest;
+        take(rest);
         write(rest); // never started: what was recorded still goes to disk
     }
 }
@@ -226,6 +227,13 @@ std::uint64_t session_db::push(change c) {
                 last_recorded = at;
                 return at; // never reaches the disk
             }
+            if (auto it = writing_deliveries_.find({e->sid, e->seq}); it != writing_deliveries_.end()) {
+                auto expected = claim::open;
+                if (claims_[it->second].compare_exchange_strong(expected, claim::cancelled)) {
+                    last_recorded = at;
+                    return at; // the writer had not reached it: it skips it
+                }
+            }
         } else if (auto* r = std::get_if<delivery_row>(&c)) {
             pending_deliveries_[{r->sid, r->d.seq}] = pending_.size();
         }
@@ -305,8 +313,7 @@ void session_db::run() {
         if (pending_.empty()) {
             return; // stopping, and everything is written
         }
-        batch.swap(pending_); // both keep their capacity: no growing anew for every batch
-        pending_deliveries_.clear();
+        take(batch);
         const auto through = recorded_;
         lock.unlock();
         const bool ok = write(batch);
@@ -320,6 +327,19 @@ void session_db::run() {
         }
         lock.lock();
         written_.notify_all();
+    }
+}
+
+void session_db::take(std::vector<change>& batch) {
+    batch.swap(pending_); // both keep their capacity: no growing anew for every batch
+    writing_deliveries_.swap(pending_deliveries_);
+    pending_deliveries_.clear();
+    if (claims_size_ < batch.size()) {
+        claims_size_ = std::max(batch.size(), 2 * claims_size_);
+        claims_ = std::make_unique<std::atomic<claim>[]>(claims_size_);
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        claims_[i].store(claim::open, std::memory_order_relaxed);
     }
 }
 
@@ -338,6 +358,9 @@ bool session_db::write(std::vector<change>& batch) {
             }
             ok = !run || erase(*run);
             run = removal_run{e->sid, e->seq, e->seq};
+        } else if (auto expected = claim::open; std::holds_alternative<delivery_row>(*it) &&
+                   !claims_[it - batch.begin()].compare_exchange_strong(expected, claim::written)) {
+            continue; // removed while this batch was being written
         } else {
             ok = apply(*it);
         }

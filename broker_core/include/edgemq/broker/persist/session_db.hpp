@@ -55,7 +55,7 @@ struct stored_session {
 /// position; a thread of its own writes what has accumulated in one transaction (a group
 /// commit) and then reports how far it has committed to on_commit. The broker holds back the
 /// acknowledgement of a PUBLISH until the position of what it recorded for it is committed
-/// (DESIGN.md rule 7). A delivery removed before the writer took it never reaches the disk: a
+/// (DESIGN.md rule 7). A delivery removed before the writer reached it never reaches the disk: a
 /// subscriber that acknowledges quickly costs a map insert and erase, not two SQL statements.
 /// Thread safety: the record functions, position() and committed() from any thread; load()
 /// before the first record.
@@ -171,6 +171,8 @@ private:
 
     std::uint64_t push(change c);
     void run();
+    /// Moves what is pending into `batch` for writing; with mutex_ held.
+    void take(std::vector<change>& batch);
     bool write(std::vector<change>& batch);
     bool apply(const change& c);
     bool erase(const removal_run& r);
@@ -188,6 +190,13 @@ private:
     /// The delivery rows in pending_ by (sid, seq): a later update or removal folds into them.
     /// Open addressing: no allocation per message, as a node-based map would make.
     boost::unordered_flat_map<key, std::size_t, key_hash> pending_deliveries_; ///< guarded by mutex_
+    /// The delivery rows of the batch being written, and a claim on each change of it: a
+    /// removal that comes before the writer reaches its row still keeps the row off the disk.
+    /// The index is guarded by mutex_; the claims are taken without it, by one side only.
+    enum class claim : std::uint8_t { open, written, cancelled };
+    boost::unordered_flat_map<key, std::size_t, key_hash> writing_deliveries_;
+    std::unique_ptr<std::atomic<claim>[]> claims_; ///< replaced only in take(), with mutex_ held
+    std::size_t claims_size_ = 0;
     std::uint64_t recorded_ = 0; ///< guarded by mutex_
     bool stopping_ = false;      ///< guarded by mutex_
     std::atomic<std::uint64_t> next_sid_{1};
