@@ -252,6 +252,68 @@ TEST_CASE("durable sessions: a kill -9 with messages in flight both ways: resent
     CHECK_FALSE(next(sub1, 100ms).has_value()); // acknowledged: not sent a third time
 }
 
+TEST_CASE("durable sessions: a subscriber that disconnected with messages unacknowledged gets "
+          "them again with DUP after a SIGTERM",
+          "[integration][persistence]") {
+    scratch_dir dir;
+    gateway gw{dir, persistent_config(dir)};
+    std::uint16_t first_id = 0;
+    std::uint16_t second_id = 0;
+    {
+        auto [sub, present] = connect_persistent(gw.port(), "sub");
+        send(sub, codec::subscribe{1, {{"q/#", 2}}});
+        expect<codec::suback>(sub);
+        auto [pub, pub_present] = connect_persistent(gw.port(), "pub");
+        send(pub, codec::publish{"q/a", "one", 5, 1, false, false});
+        CHECK(expect<codec::puback>(pub).packet_id == 5);
+        send(pub, codec::publish{"q/b", "two", 6, 2, false, false});
+        CHECK(expect<codec::pubrec>(pub).packet_id == 6);
+        send(pub, codec::pubrel{6});
+        CHECK(expect<codec::pubcomp>(pub).packet_id == 6);
+        const auto one = expect<codec::publish>(sub);
+        CHECK(one.payload == "one");
+        CHECK_FALSE(one.dup);
+        first_id = one.packet_id;
+        const auto two = expect<codec::publish>(sub);
+        CHECK(two.payload == "two");
+        second_id = two.packet_id;
+        send(sub, codec::pubrec{second_id}); // "two" half done: PUBREL is what comes back
+        CHECK(expect<codec::pubrel>(sub).packet_id == second_id);
+        send(sub, codec::disconnect{}); // a clean end: the session is stored as disconnected
+        send(pub, codec::publish{"q/c", "three", 7, 1, false, false}); // queued while it is away
+        CHECK(expect<codec::puback>(pub).packet_id == 7);
+    }
+    stop(gw, false);
+    gw.start();
+
+    auto [sub, present] = connect_persistent(gw.port(), "sub");
+    CHECK(present);
+    // PUBLISHes again in their order [MQTT-4.6.0-1]; the PUBREL may come before or between them.
+    std::vector<codec::publish> again;
+    int pubrels = 0;
+    for (int i = 0; i < 3; ++i) {
+        auto p = next(sub);
+        REQUIRE(p.has_value());
+        if (const auto* rel = std::get_if<codec::pubrel>(&*p)) {
+            CHECK(rel->packet_id == second_id); // "two" is not sent again
+            ++pubrels;
+        } else {
+            REQUIRE(std::holds_alternative<codec::publish>(*p));
+            again.push_back(std::get<codec::publish>(std::move(*p)));
+        }
+    }
+    CHECK(pubrels == 1);
+    REQUIRE(again.size() == 2);
+    CHECK(again[0].payload == "one");
+    CHECK(again[0].dup); // [MQTT-4.4.0-1]
+    CHECK(again[0].packet_id == first_id);
+    CHECK(again[1].payload == "three");
+    send(sub, codec::puback{again[0].packet_id});
+    send(sub, codec::pubcomp{second_id});
+    send(sub, codec::puback{again[1].packet_id});
+    CHECK_FALSE(next(sub, 300ms).has_value());
+}
+
 TEST_CASE("durable sessions: kill -9 at random moments under load loses nothing acknowledged",
           "[integration][persistence]") {
     scratch_dir dir;
