@@ -343,6 +343,11 @@ void session_db::take(std::vector<change>& batch) {
     }
 }
 
+bool session_db::claim_for_writing(std::size_t i) {
+    auto expected = claim::open;
+    return claims_[i].compare_exchange_strong(expected, claim::written);
+}
+
 bool session_db::write(std::vector<change>& batch) {
     transaction tx{db_};
     bool ok = tx.ok();
@@ -358,8 +363,8 @@ bool session_db::write(std::vector<change>& batch) {
             }
             ok = !run || erase(*run);
             run = removal_run{e->sid, e->seq, e->seq};
-        } else if (auto expected = claim::open; std::holds_alternative<delivery_row>(*it) &&
-                   !claims_[it - batch.begin()].compare_exchange_strong(expected, claim::written)) {
+        } else if (std::holds_alternative<delivery_row>(*it) &&
+                   !claim_for_writing(static_cast<std::size_t>(it - batch.begin()))) {
             continue; // removed while this batch was being written
         } else {
             ok = apply(*it);
@@ -479,7 +484,7 @@ bool session_db::apply(const change& c) {
                 sqlite3_bind_int(s, 4, static_cast<int>(v.st));
                 return run(s);
             } else if constexpr (std::is_same_v<T, delivery_end>) {
-                return erase({v.sid, v.seq, v.seq});
+                return true; // write() erases these, a run of them at a time
             } else if constexpr (std::is_same_v<T, handoff>) {
                 return true; // its store writes it; write() waits for that
             } else {

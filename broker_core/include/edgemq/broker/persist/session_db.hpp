@@ -173,6 +173,8 @@ private:
     void run();
     /// Moves what is pending into `batch` for writing; with mutex_ held.
     void take(std::vector<change>& batch);
+    /// The writer takes change `i` of the batch; false: a removal cancelled it first.
+    bool claim_for_writing(std::size_t i);
     bool write(std::vector<change>& batch);
     bool apply(const change& c);
     bool erase(const removal_run& r);
