@@ -34,7 +34,7 @@ std::vector<client_info> broker_impl::clients() {
             }
             client_info info;
             info.client_id = s->client_id;
-            info.internal = s->internal_id != 0;
+            info.internal = s->in_process != nullptr;
             info.connected = s->conn != nullptr || info.internal;
             const auto expiry = s->expiry_interval.load(std::memory_order_relaxed);
             info.clean_session = expiry == 0;

@@ -43,9 +43,9 @@ asio::awaitable<void> broker_impl::accept_loop(listener_state& l) {
         asio::post(w.ctx, [this, &w, &l, s = std::move(socket), tls = l.tls]() mutable {
             std::shared_ptr<connection> c;
             if (l.cfg.type == listener_type::tcp) {
-                c = std::make_shared<tcp_connection>(*this, w, l, std::move(s));
+                c = std::make_shared<tcp_connection>(w, l, std::move(s));
             } else {
-                c = make_stream_connection(*this, w, l, std::move(s), std::move(tls));
+                c = make_stream_connection(w, l, std::move(s), std::move(tls));
             }
             w.link(*c);
             c->start();
@@ -87,7 +87,7 @@ void broker_impl::reload_files() {
         std::atomic<std::size_t> dropped{0};
         on_every_worker_and_wait([&](worker& w) {
             for (const auto& s : sessions) {
-                if (s->internal || s->home.load(std::memory_order_acquire) != w.index ||
+                if ((s->in_process && s->in_process->deliver) || s->home.load(std::memory_order_acquire) != w.index ||
                     s->listener >= listeners_.size()) {
                     continue;
                 }

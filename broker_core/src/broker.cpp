@@ -38,7 +38,7 @@ broker_impl::broker_impl(broker_options o, std::shared_ptr<spdlog::logger> l)
         n = std::max(1u, std::thread::hardware_concurrency());
     }
     for (unsigned i = 0; i < n; ++i) {
-        workers.push_back(std::make_unique<worker>(i));
+        workers.push_back(std::make_unique<worker>(*this, i));
         workers.back()->outbox.resize(n);
     }
 }
@@ -164,6 +164,13 @@ void broker_impl::stop() {
     for (auto& w : workers) {
         if (w->thread.joinable()) {
             w->thread.join();
+        }
+    }
+    // A connection accepted just before its acceptor closed may have started after its thread's
+    // loop above; a plain TCP one owns itself until closed.
+    for (auto& w : workers) {
+        while (w->connections != nullptr) {
+            w->connections->close(errc::server_shutting_down);
         }
     }
     // A connection still saying goodbye (linger) or not yet created holds its link open.

@@ -6,6 +6,7 @@
 #include "edgemq/broker/auth/acl.hpp"
 #include "edgemq/broker/auth/password_file.hpp"
 #include "edgemq/broker/broker.hpp"
+#include "edgemq/broker/detail/string_hash.hpp"
 #include "edgemq/broker/persist/retained_db.hpp"
 #include "edgemq/broker/persist/session_db.hpp"
 #include "edgemq/broker/protocol/access.hpp"
@@ -14,6 +15,7 @@
 #include "edgemq/broker/routing/retained_store.hpp"
 #include "edgemq/broker/routing/shared_subscriptions.hpp"
 #include "edgemq/broker/routing/subscription_tree.hpp"
+#include "net/tcp_poller.hpp"
 #include "swappable.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -40,6 +42,7 @@ namespace edgemq::broker {
 
 namespace asio = boost::asio;
 
+class broker_impl;
 class connection;
 class session;
 namespace net::detail {
@@ -106,6 +109,9 @@ public:
     /// Its messages, subscriptions and QoS state are kept in the session store (persistence
     /// on, an expiry interval that outlives the connection). Set at attach, read by routing.
     std::atomic<bool> durable{false};
+    /// It has a row in the session store. Here, among the flags: a session is mostly idle
+    /// memory (docs/PERFORMANCE.md).
+    bool stored = false;
     /// Seqs of the deliveries kept for it in the session store, taken by whoever routes.
     std::atomic<std::uint64_t> next_seq{1};
     /// Its key in the session store (0: persistence off, or an in-process client).
@@ -125,17 +131,20 @@ public:
     std::map<std::string, protocol::subscription_options, std::less<>> subscriptions;
     std::unique_ptr<waiting> parked;
     connection* conn = nullptr;
-    /// In-process clients receive through this instead of a connection (internal_client).
-    std::unique_ptr<std::function<void(const message_ptr&)>> internal;
-    /// An in-process client's store (internal_store), set at creation: routing hands it the
-    /// messages on the publisher's thread.
-    std::shared_ptr<internal_store> store;
+    /// What an in-process client (internal_client) has instead of a connection.
+    struct in_process_client {
+        std::uint32_t id; ///< its message::origin
+        /// Receives its messages; emptied when the client ends.
+        std::function<void(const message_ptr&)> deliver;
+        /// Or its store (internal_store): routing hands it the messages on the publisher's
+        /// thread. Set at creation, never changed.
+        std::shared_ptr<internal_store> store;
+    };
+    /// Set at creation for an in-process client, never for one that connects.
+    std::unique_ptr<in_process_client> in_process;
     std::uint64_t claim = 0; ///< which CONNECT may attach (guarded by the registry mutex)
-    // The small fields side by side: a session is mostly idle memory (docs/PERFORMANCE.md).
-    std::uint32_t internal_id = 0;
     std::uint32_t connected_at = 0; ///< Unix seconds of the current connection's CONNECT
     std::uint32_t listener = 0; ///< index of the listener its client came through (its ACL)
-    bool stored = false; ///< it has a row in the session store
 
     bool may_receive(std::string_view topic) const {
         return protocol::may_receive(access.get(), client_id, topic);
@@ -151,11 +160,13 @@ struct remote_delivery {
 /// One I/O thread: its io_context, its replica of the subscription index, and the batches of
 /// deliveries it will post to the other workers at the end of the current turn.
 struct worker {
-    explicit worker(unsigned index)
-        : index(index), ctx(1), read_buffer(64 * 1024), sweep_timer(ctx) {}
+    worker(broker_impl& broker, unsigned index)
+        : broker(broker), index(index), ctx(1), tcp(ctx), read_buffer(64 * 1024), sweep_timer(ctx) {}
 
+    broker_impl& broker;
     const unsigned index;
     asio::io_context ctx;
+    tcp_poller tcp; ///< the readiness of this thread's plain TCP connections
     routing::subscription_tree<session_ptr, protocol::subscription_options> subscriptions;
     using shared_index = routing::shared_subscriptions<session_ptr, protocol::subscription_options>;
     shared_index shared;
@@ -369,7 +380,9 @@ private:
     std::unordered_map<std::string, worker::shared_index::turn_counter> shared_turns_;
 
     mutable std::mutex registry_mutex_;
-    std::unordered_map<std::string_view, session_ptr> sessions_; ///< keys view session::client_id
+    /// Keys view session::client_id. string_hash, unlike std::hash, is one the node does not
+    /// store a copy of the hash for: 8 bytes less a session (docs/PERFORMANCE.md).
+    std::unordered_map<std::string_view, session_ptr, detail::string_hash> sessions_;
     std::vector<session_ptr> internal_sessions_;
     /// message::origin of every session and in-process client, never reused.
     std::atomic<std::uint32_t> origins_{0};

@@ -16,7 +16,7 @@ public:
         : broker_(b), session_(std::move(s)), name_(std::move(name)) {}
     ~internal_client_impl() override { disconnect(); }
 
-    std::uint32_t id() const noexcept override { return session_->internal_id; }
+    std::uint32_t id() const noexcept override { return session_->in_process->id; }
     const std::string& name() const noexcept override { return name_; }
 
     void publish(message m) override {
@@ -61,9 +61,8 @@ broker_impl::connect_internal(std::string name, std::function<void(const message
     const unsigned home = next_worker_.fetch_add(1, std::memory_order_relaxed) % workers.size();
     const auto origin = origins_.fetch_add(1, std::memory_order_relaxed) + 1;
     auto s = std::make_shared<session>("$internal/" + name, origin, home, opts.session);
-    s->internal = std::make_unique<std::function<void(const message_ptr&)>>(std::move(on_message));
-    s->internal_id = origin;
-    s->store = std::move(store);
+    s->in_process = std::make_unique<session::in_process_client>(
+        session::in_process_client{origin, std::move(on_message), std::move(store)});
     s->online.store(true, std::memory_order_relaxed);
     {
         const std::lock_guard lock{registry_mutex_};
@@ -80,13 +79,13 @@ void broker_impl::subscribe_internal(const session_ptr& s, std::string filter, s
     }
     auto& w = *workers[s->home.load(std::memory_order_acquire)];
     asio::post(w.ctx, [this, &w, s, filter = std::move(filter), qos] {
-        if (!s->internal) {
+        if (!s->in_process->deliver) {
             return; // disconnected meanwhile
         }
         subscribe(w, s, filter, protocol::subscription_options{qos});
         for (const auto& m : retained_.match(filter)) {
-            if (m->origin != s->internal_id) {
-                (*s->internal)(m);
+            if (m->origin != s->in_process->id) {
+                s->in_process->deliver(m);
             }
         }
     });
@@ -102,7 +101,7 @@ void broker_impl::end_internal(const session_ptr& s) {
     }
     auto& w = *workers[s->home.load(std::memory_order_acquire)];
     asio::post(w.ctx, [this, &w, s] {
-        s->internal.reset();
+        s->in_process->deliver = nullptr;
         end_session(w, s);
     });
 }

@@ -141,14 +141,15 @@ void broker_impl::route(worker& w, const message_ptr& m) {
 }
 
 void broker_impl::dispatch(worker& w, const session_ptr& s, protocol::delivery d) {
-    if (s->store) {
+    if (s->in_process && s->in_process->store) {
         // Taken here, on the publisher's thread, so that its position is recorded before the
         // publisher's acknowledgement is decided (rule 7).
-        if (d.msg->origin != s->internal_id) { // never back to its publisher
+        const auto& store = s->in_process->store;
+        if (d.msg->origin != s->in_process->id) { // never back to its publisher
             w.messages_sent.add();
-            const auto at = s->store->take(d.msg);
+            const auto at = store->take(d.msg);
             if (at != 0 && d.qos > 0 && session_db_) {
-                session_db_->record_handoff(s->store, at);
+                session_db_->record_handoff(store, at);
             }
         }
         return;
@@ -202,10 +203,10 @@ void broker_impl::pass_on_shared(worker& w, const session_ptr& s) {
 }
 
 void broker_impl::deliver_local(worker& w, const session_ptr& s, protocol::delivery d) {
-    if (s->internal) {
-        if (d.msg->origin != s->internal_id) { // never back to its publisher
+    if (s->in_process && s->in_process->deliver) {
+        if (d.msg->origin != s->in_process->id) { // never back to its publisher
             w.messages_sent.add();
-            (*s->internal)(d.msg);
+            s->in_process->deliver(d.msg);
         }
         return;
     }

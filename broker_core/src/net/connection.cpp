@@ -7,11 +7,9 @@
 #include "edgemq/broker/log_exception.hpp"
 #include "edgemq/broker/protocol/packet_reader.hpp"
 
-#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -28,8 +26,8 @@ bool is_benign(const boost::system::error_code& ec) {
 
 } // namespace
 
-connection::connection(broker_impl& broker, worker& w, listener_state& l)
-    : broker_(broker), worker_(w), listener_(l),
+connection::connection(worker& w, listener_state& l)
+    : worker_(w), listener_(l),
       mqtt_(*this, std::chrono::steady_clock::now()) {}
 
 void connection::note_read(std::size_t n) {
@@ -44,7 +42,7 @@ bool connection::consume(std::span<const std::uint8_t> bytes, bool in_place) {
     } else {
         partial_.assign(bytes.begin() + static_cast<std::ptrdiff_t>(used), bytes.end());
     }
-    broker_.flush(worker_); // what this read routed to other threads, as one batch each
+    broker().flush(worker_); // what this read routed to other threads, as one batch each
     if (partial_.empty() && partial_.capacity() > read_chunk) {
         partial_ = {}; // give a large packet's memory back
     }
@@ -86,11 +84,11 @@ bool connection::note_progress(std::size_t used) {
 }
 
 bool connection::hold_unauthenticated(std::size_t bytes) {
-    auto& total = broker_.unauthenticated_bytes;
+    auto& total = broker().unauthenticated_bytes;
     if (bytes > unauthenticated_held_) {
         const auto more = bytes - unauthenticated_held_;
         if (total.fetch_add(more, std::memory_order_relaxed) + more >
-            broker_.opts.max_unauthenticated_memory) {
+            broker().opts.max_unauthenticated_memory) {
             total.fetch_sub(more, std::memory_order_relaxed);
             return false;
         }
@@ -110,7 +108,7 @@ bool connection::paused() {
         // it has caught up. The client's TCP window fills and it slows down; nothing is lost.
         const auto s = std::move(blocked_by_);
         waiting_flow_ = true;
-        if (!broker_.wait_until_relieved(worker_, *s, shared_from_this())) {
+        if (!broker().wait_until_relieved(worker_, *s, shared_from_this())) {
             // Relieved meanwhile. The packets after the one that found it congested are
             // still in partial_: handle them now, not when the client sends more.
             asio::post(worker_.ctx, [self = shared_from_this()] { self->unblock(); });
@@ -143,7 +141,7 @@ void connection::continue_reading() {
     }
     const std::size_t used = handle_packets(partial_); // what arrived during the pause
     partial_.erase(partial_.begin(), partial_.begin() + static_cast<std::ptrdiff_t>(used));
-    broker_.flush(worker_);
+    broker().flush(worker_);
     if (!note_progress(used) || !open_ || close_after_flush_ || paused()) {
         return;
     }
@@ -152,83 +150,10 @@ void connection::continue_reading() {
 
 void connection::transport_failed(std::string_view what, boost::system::error_code ec) {
     if (open_) {
-        broker_.log.info("connection refused peer={} listener={} {}: {}", peer(),
+        broker().log.info("connection refused peer={} listener={} {}: {}", peer(),
                          to_string(listener_.cfg.type), what, ec.message());
         close(ec ? ec : make_error_code(errc::protocol_error));
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Plain TCP
-
-tcp_connection::tcp_connection(broker_impl& broker, worker& w, listener_state& l,
-                               socket_type socket)
-    : connection(broker, w, l), socket_(std::move(socket)) {
-    boost::system::error_code ec;
-    socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-    socket_.non_blocking(true, ec);
-}
-
-void tcp_connection::start() {
-    wait_readable();
-}
-
-void tcp_connection::wait_readable() {
-    socket_.async_wait(asio::socket_base::wait_read,
-                       asio::bind_allocator(net::slot_allocator<void>{wait_slot_},
-                                            [self = shared_from_this(), this](
-                                                boost::system::error_code ec) { on_readable(ec); }));
-}
-
-void tcp_connection::on_readable(boost::system::error_code ec) {
-    if (!open()) {
-        return;
-    }
-    if (ec) {
-        close(ec);
-        return;
-    }
-    const auto space = prepare_read();
-    const std::size_t n = socket_.read_some(asio::buffer(space.free(), space.room()), ec);
-    finish_read(space, n);
-    if (ec == asio::error::would_block) {
-        wait_readable();
-        return;
-    }
-    if (ec) {
-        close(ec);
-        return;
-    }
-    if (!consume_read(space, n)) {
-        return;
-    }
-    if (n == space.room()) {
-        // More may be waiting: read again after the other connections of this thread had a
-        // turn.
-        asio::post(worker_.ctx, [self = shared_from_this(), this] { on_readable({}); });
-        return;
-    }
-    // A short read drained the socket. Waiting now cannot miss an edge: this thread is the only
-    // one polling its reactor, and it polls after this handler returns.
-    wait_readable();
-}
-
-void tcp_connection::send_buffers(const std::vector<asio::const_buffer>& buffers) {
-    asio::async_write(socket_, buffers,
-                      [self = shared_from_this(), this](boost::system::error_code ec,
-                                                        std::size_t n) { on_written(ec, n); });
-}
-
-void tcp_connection::close_transport() {
-    boost::system::error_code ignored;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
-}
-
-std::string tcp_connection::peer() const {
-    boost::system::error_code ec;
-    const auto ep = socket_.remote_endpoint(ec);
-    return ec ? std::string{"unknown"} : ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -272,14 +197,14 @@ std::size_t connection::handle_packets(std::span<const std::uint8_t> bytes) {
         mqtt_.on_packet(std::move(*p));
     }
     if (auto* s = attached()) {
-        broker_.note_backlog(*s); // its acknowledgements may have emptied its queue
+        broker().note_backlog(*s); // its acknowledgements may have emptied its queue
     }
     notify_writer();
     return reader.consumed();
 }
 
 const protocol::server_limits& connection::limits() {
-    return broker_.opts.connection;
+    return broker().opts.connection;
 }
 
 void connection::attach(protocol::attach_request r) {
@@ -288,18 +213,18 @@ void connection::attach(protocol::attach_request r) {
     // must not read on (continue_reading) while handle_packets is still walking the bytes.
     asio::post(worker_.ctx, [self = shared_from_this(), this, r = std::move(r)]() mutable {
         asio::co_spawn(worker_.ctx, async_attach_then_resume(std::move(r)),
-                       log_exception(broker_.log, "connection coroutine"));
+                       log_exception(broker().log, "connection coroutine"));
     });
 }
 
 asio::awaitable<void> connection::async_attach_then_resume(protocol::attach_request r) {
     auto self = shared_from_this();
     auto attached =
-        co_await broker_.async_attach(worker_, self, std::move(r.client_id), r.clean_start,
+        co_await broker().async_attach(worker_, self, std::move(r.client_id), r.clean_start,
                                       r.expiry_interval);
     if (!open_) {
         if (attached.session) {
-            broker_.detach(worker_, *this, attached.session); // closed while attaching
+            broker().detach(worker_, *this, attached.session); // closed while attaching
         }
         co_return;
     }
@@ -318,10 +243,10 @@ asio::awaitable<void> connection::async_attach_then_resume(protocol::attach_requ
     }
     mqtt_.on_attached(attached.session, attached.session_present,
                       std::chrono::steady_clock::now());
-    broker_.persist_attached(attached.session, mqtt_.will(), mqtt_.will_delay());
+    broker().persist_attached(attached.session, mqtt_.will(), mqtt_.will_delay());
     notify_writer();
-    if (broker_.log.should_log(spdlog::level::debug)) {
-        broker_.log.debug("client connected client_id={} peer={} protocol={} session_expiry={} "
+    if (broker().log.should_log(spdlog::level::debug)) {
+        broker().log.debug("client connected client_id={} peer={} protocol={} session_expiry={} "
                           "keep_alive={}",
                           client_id(), peer(), mqtt_.protocol_level(),
                           s.expiry_interval.load(std::memory_order_relaxed), mqtt_.keep_alive());
@@ -330,26 +255,26 @@ asio::awaitable<void> connection::async_attach_then_resume(protocol::attach_requ
 }
 
 void connection::route(message_ptr m) {
-    broker_.route(worker_, m);
+    broker().route(worker_, m);
     if (worker_.blocked_by && worker_.blocked_by.get() != attached()) {
         blocked_by_ = std::move(worker_.blocked_by); // never itself: it must read its acks
     }
 }
 
 bool connection::subscribe(const std::string& filter, const protocol::subscription_options& o) {
-    return broker_.subscribe(worker_, attached_ptr(), filter, o);
+    return broker().subscribe(worker_, attached_ptr(), filter, o);
 }
 
 bool connection::unsubscribe(const std::string& filter) {
-    return broker_.unsubscribe(worker_, attached_ptr(), filter);
+    return broker().unsubscribe(worker_, attached_ptr(), filter);
 }
 
 void connection::defer_will(message_ptr m, std::uint32_t delay) {
-    broker_.defer_will(worker_, attached_ptr(), std::move(m), delay);
+    broker().defer_will(worker_, attached_ptr(), std::move(m), delay);
 }
 
 std::vector<message_ptr> connection::retained_for(std::string_view filter) {
-    return broker_.retained_for(filter);
+    return broker().retained_for(filter);
 }
 
 protocol::admission_rules connection::rules() {
@@ -374,11 +299,11 @@ void connection::count(event e) {
 }
 
 std::uint64_t connection::durable_mark() {
-    return broker_.session_store() != nullptr ? persist::session_db::last_recorded_here() : 0;
+    return broker().session_store() != nullptr ? persist::session_db::last_recorded_here() : 0;
 }
 
 bool connection::await_commit(std::uint64_t mark) {
-    const auto* store = broker_.session_store();
+    const auto* store = broker().session_store();
     if (store == nullptr || store->committed() >= mark) {
         return false;
     }
@@ -399,7 +324,7 @@ void connection::on_committed(std::uint64_t through, bool ok) {
 }
 
 void connection::login_refused(std::string_view id, std::string_view user) {
-    broker_.log_auth_failure(id, user, peer());
+    broker().log_auth_failure(id, user, peer());
 }
 
 void connection::refused(codec::connect_return_code code, boost::system::error_code reason,
@@ -407,7 +332,7 @@ void connection::refused(codec::connect_return_code code, boost::system::error_c
     // Refused logins are logged, rate-limited, by log_auth_failure.
     const bool auth = reason == errc::bad_username_or_password || reason == errc::not_authorized;
     if (!auth) {
-        broker_.log.info("client refused client_id={} peer={} code={} reason={}", id, peer(),
+        broker().log.info("client refused client_id={} peer={} code={} reason={}", id, peer(),
                          static_cast<int>(code), reason.message());
     }
     close_after_flush_ = true;
@@ -452,8 +377,10 @@ void connection::start_write() {
     send_buffers(sending_->buffers);
 }
 
-void connection::on_written(boost::system::error_code ec, std::size_t n) {
-    worker_.bytes_sent.add(n);
+void connection::on_written(boost::system::error_code ec) {
+    if (!ec) {
+        worker_.bytes_sent.add(sending_->data.size());
+    }
     // Hand the buffer back to the write queue when it is empty, so a busy connection reuses its capacity;
     // an idle one then holds no write state at all.
     sending_->data.clear();
@@ -471,7 +398,7 @@ void connection::on_written(boost::system::error_code ec, std::size_t n) {
     if (auto* s = attached(); s != nullptr && open_) {
         progress_at_ = std::chrono::steady_clock::now();
         s->state.on_writable(out()); // what waited for room in the write buffer
-        broker_.note_backlog(*s);
+        broker().note_backlog(*s);
     }
     start_write();
 }
@@ -507,18 +434,18 @@ void connection::check_deadline(std::chrono::steady_clock::time_point now) {
         close(reason);
         return;
     }
-    const auto timeout = broker_.opts.slow_consumer_timeout;
+    const auto timeout = broker().opts.slow_consumer_timeout;
     auto* s = attached();
     if (s != nullptr && s->congested.load(std::memory_order_relaxed) && timeout.count() > 0 &&
         now - progress_at_ >= timeout) {
         worker_.slow_consumers.add();
-        const bool drop = broker_.opts.slow_consumer == broker_options::slow_consumer_policy::drop;
-        broker_.log.warn("slow consumer client_id={} peer={} queued={} nothing read for {} ms: {}",
+        const bool drop = broker().opts.slow_consumer == broker_options::slow_consumer_policy::drop;
+        broker().log.warn("slow consumer client_id={} peer={} queued={} nothing read for {} ms: {}",
                          client_id(), peer(), s->state.queued(), timeout.count(),
                          drop ? "dropping what passes max_queued_messages" : "disconnecting");
         if (drop) {
             s->state.set_slow(true);
-            broker_.relieve(*s);
+            broker().relieve(*s);
         } else {
             close(errc::slow_consumer);
         }
@@ -538,14 +465,14 @@ void connection::close(boost::system::error_code reason) {
     }
     if (reason == errc::packet_timeout || reason == errc::unauthenticated_limit ||
         reason == errc::unauthenticated_memory) {
-        broker_.log_limit_closed(client_id(), peer(), reason); // one line a second at most
+        broker().log_limit_closed(client_id(), peer(), reason); // one line a second at most
     } else if (!reason || is_benign(reason)) {
-        if (broker_.log.should_log(spdlog::level::debug)) {
-            broker_.log.debug("client disconnected client_id={} peer={} reason={}", client_id(),
+        if (broker().log.should_log(spdlog::level::debug)) {
+            broker().log.debug("client disconnected client_id={} peer={} reason={}", client_id(),
                               peer(), reason ? reason.message() : "disconnect");
         }
     } else {
-        broker_.log.info("client disconnected client_id={} peer={} reason={}", client_id(), peer(),
+        broker().log.info("client disconnected client_id={} peer={} reason={}", client_id(), peer(),
                          reason.message());
     }
     // A 5.0 client is told why, unless the stream itself broke [MQTT-3.14.2-1].
@@ -554,8 +481,8 @@ void connection::close(boost::system::error_code reason) {
         throttle_->timer.cancel();
     }
     mqtt_.on_closed(); // the will, if any, is routed now
-    broker_.flush(worker_);
-    broker_.on_connection_closed(worker_, *this, listener_,
+    broker().flush(worker_);
+    broker().on_connection_closed(worker_, *this, listener_,
                                  std::static_pointer_cast<session>(mqtt_.release_session()));
     if (farewell) {
         linger();

@@ -4,7 +4,6 @@
 // Private to broker_core: one client connection on one worker thread.
 
 #include "../broker_impl.hpp"
-#include "handler_slot.hpp"
 
 #include "edgemq/broker/codec/packets.hpp"
 #include "edgemq/broker/protocol/server_session.hpp"
@@ -39,7 +38,7 @@ class connection : public std::enable_shared_from_this<connection>,
 public:
     using socket_type = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
 
-    connection(broker_impl& broker, worker& w, listener_state& l);
+    connection(worker& w, listener_state& l);
     ~connection() override = default;
 
     /// Starts the transport (handshakes, then reading).
@@ -78,8 +77,9 @@ protected:
 
     /// Reads again after a pause (consume() returned false because a CONNECT was attaching).
     virtual void resume_reading() = 0;
-    /// Sends `buffers` (valid until completion) and calls on_written().
-    virtual void send_buffers(const std::vector<asio::const_buffer>& buffers) = 0;
+    /// Sends `buffers` (valid until completion, which the transport may consume as it writes)
+    /// and calls on_written() in a later handler.
+    virtual void send_buffers(std::vector<asio::const_buffer>& buffers) = 0;
     /// Closes the socket; pending operations complete with an error.
     virtual void close_transport() = 0;
     virtual std::string peer() const = 0;
@@ -108,21 +108,26 @@ protected:
     void finish_read(const read_space& space, std::size_t n);
     /// Counts the `n` new bytes and consumes what `space` holds now (as consume()).
     bool consume_read(const read_space& space, std::size_t n);
-    void on_written(boost::system::error_code ec, std::size_t n);
+    /// The write send_buffers() began is done (or failed: `ec`).
+    void on_written(boost::system::error_code ec);
+    /// The buffers of the write in flight: what send_buffers() was given.
+    std::vector<asio::const_buffer>& unsent() noexcept { return sending_->buffers; }
     void note_read(std::size_t n);
     bool open() const noexcept { return open_; }
     /// Logs why a transport refused a connection before MQTT began, and closes it.
     void transport_failed(std::string_view what, boost::system::error_code ec);
 
-    broker_impl& broker_;
+    broker_impl& broker() const noexcept { return worker_.broker; }
+
     worker& worker_;
     listener_state& listener_;
 
     /// The bytes of an incomplete packet between reads. TCP reads go to the worker's shared
     /// buffer, so an idle TCP connection holds no read buffer of its own.
     std::vector<std::uint8_t> partial_;
-    /// The size of the incomplete packet at the end of partial_, once its header is known.
-    std::uint32_t needed_ = 0;
+    /// The size of the incomplete packet at the end of partial_, once its header is known (0
+    /// when it is not).
+    std::uint32_t needed() const noexcept { return needed_; }
 
 private:
     // protocol::server_actions
@@ -190,6 +195,8 @@ private:
     /// This connection's share of broker_impl::unauthenticated_bytes (before CONNECT only, so at
     /// most max_connect_size).
     std::uint32_t unauthenticated_held_ = 0;
+    /// The size of the incomplete packet at the end of partial_, once its header is known.
+    std::uint32_t needed_ = 0;
     // The flags last, side by side: a connection is mostly idle memory (docs/PERFORMANCE.md).
     bool write_scheduled_ = false;
     bool throttled_ = false; ///< out of publish tokens
@@ -201,31 +208,44 @@ private:
     bool open_ = true;
 };
 
-/// Plain TCP: waits for readiness, then reads without blocking into the worker's shared buffer,
-/// so an idle connection owns no read buffer; one read per wake-up drains the socket.
+/// Plain TCP: its descriptor is watched by the worker's tcp_poller, and it reads without
+/// blocking into the worker's shared buffer, so an idle connection owns neither a read buffer
+/// nor a pending operation (net/tcp_connection.cpp).
 class tcp_connection final : public connection {
 public:
-    tcp_connection(broker_impl& broker, worker& w, listener_state& l, socket_type socket);
+    /// Takes the descriptor out of `socket` (Asio no longer watches it).
+    tcp_connection(worker& w, listener_state& l, socket_type socket);
+    ~tcp_connection() override;
 
     void start() override;
+    /// Also lets go of the connection's hold on itself (a lingering one is kept by its timer).
+    void close(boost::system::error_code reason) override;
+    /// The poller saw `events` (EPOLLIN, EPOLLOUT, ...) on the descriptor.
+    void on_ready(std::uint32_t events);
 
 private:
-    void resume_reading() override { on_readable({}); }
-    void send_buffers(const std::vector<asio::const_buffer>& buffers) override;
+    void resume_reading() override { read(); }
+    void send_buffers(std::vector<asio::const_buffer>& buffers) override;
     void close_transport() override;
     std::string peer() const override;
 
-    void wait_readable();
-    void on_readable(boost::system::error_code ec);
+    /// Reads once; when the socket may hold more, reads again in a later turn.
+    void read();
+    /// Writes what is left of the buffers send_buffers() was given.
+    void write();
 
-    socket_type socket_;
-    net::handler_slot wait_slot_; ///< the pending readiness wait's memory
+    /// While the descriptor is open the poller's events point here: the connection owns itself
+    /// until close_transport().
+    std::shared_ptr<connection> self_;
+    int fd_;
+    bool writing_ = false; ///< send_buffers() was called, its completion not posted yet
+    bool wants_readable_ = false; ///< the last read drained the socket: the next edge reads
+    bool wants_writable_ = false; ///< the last write filled the socket: the next edge writes
 };
 
 /// Creates the connection for a listener of type "tls", "ws" or "wss" (net/stream_connection.cpp);
 /// `tls` is the listener's context at accept time (null for "ws").
-std::shared_ptr<connection> make_stream_connection(broker_impl& broker, worker& w,
-                                                   listener_state& l,
+std::shared_ptr<connection> make_stream_connection(worker& w, listener_state& l,
                                                    connection::socket_type socket,
                                                    std::shared_ptr<asio::ssl::context> tls);
 

@@ -111,9 +111,9 @@ void memory_stream::close() {
 // ---------------------------------------------------------------------------------------------
 // The broker's end
 
-memory_connection::memory_connection(broker_impl& broker, worker& w, listener_state& l,
+memory_connection::memory_connection(worker& w, listener_state& l,
                                      std::shared_ptr<net::detail::memory_link> link)
-    : connection(broker, w, l), link_(std::move(link)) {}
+    : connection(w, l), link_(std::move(link)) {}
 
 void memory_connection::on_bytes(std::vector<std::uint8_t> bytes) {
     if (!open()) {
@@ -166,17 +166,12 @@ void memory_connection::read() {
     }
 }
 
-void memory_connection::send_buffers(const std::vector<asio::const_buffer>& buffers) {
-    std::size_t n = 0;
-    for (const auto& b : buffers) {
-        n += b.size();
-    }
+void memory_connection::send_buffers(std::vector<asio::const_buffer>& buffers) {
     const bool delivered = link_->deliver(buffers);
     // Completes later, as an asynchronous write does: on_written() starts the next write.
-    asio::post(worker_.ctx, [self = shared_from_this(), this, n, delivered] {
+    asio::post(worker_.ctx, [self = shared_from_this(), this, delivered] {
         on_written(delivered ? boost::system::error_code{}
-                             : make_error_code(asio::error::broken_pipe),
-                   delivered ? n : 0);
+                             : make_error_code(asio::error::broken_pipe));
     });
 }
 
@@ -218,8 +213,8 @@ std::shared_ptr<net::memory_stream> broker::connect_in_memory(std::size_t listen
     }
     // Created on its worker like an accepted socket's connection; the client's first bytes,
     // posted after this, find it bound.
-    asio::post(w.ctx, [&b, &w, &l, link] {
-        auto c = std::make_shared<memory_connection>(b, w, l, link);
+    asio::post(w.ctx, [&w, &l, link] {
+        auto c = std::make_shared<memory_connection>(w, l, link);
         link->bind(c);
         w.link(*c);
         c->start();

@@ -63,7 +63,7 @@ private:
 /// Thread safety: everything runs on the owning worker's thread.
 class memory_connection final : public connection {
 public:
-    memory_connection(broker_impl& broker, worker& w, listener_state& l,
+    memory_connection(worker& w, listener_state& l,
                       std::shared_ptr<net::detail::memory_link> link);
 
     void start() override {}
@@ -75,7 +75,7 @@ public:
 
 private:
     void resume_reading() override;
-    void send_buffers(const std::vector<asio::const_buffer>& buffers) override;
+    void send_buffers(std::vector<asio::const_buffer>& buffers) override;
     void close_transport() override;
     std::string peer() const override { return "memory"; }
 

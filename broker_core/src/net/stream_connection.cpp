@@ -74,9 +74,9 @@ std::string chosen_subprotocol(std::string_view offered) {
 
 template <class Stream> class stream_connection final : public connection {
 public:
-    stream_connection(broker_impl& broker, worker& w, listener_state& l, socket_type socket,
+    stream_connection(worker& w, listener_state& l, socket_type socket,
                       std::shared_ptr<asio::ssl::context> tls)
-        : connection(broker, w, l), tls_(std::move(tls)), stream_(make_stream(socket, tls_)) {
+        : connection(w, l), tls_(std::move(tls)), stream_(make_stream(socket, tls_)) {
         boost::system::error_code ec;
         beast::get_lowest_layer(stream_).set_option(asio::ip::tcp::no_delay(true), ec);
     }
@@ -169,7 +169,7 @@ private:
             }));
         // Deadlines come from the broker's CONNECT and keep-alive rules, not Beast's.
         websocket::stream_base::timeout timeouts{};
-        timeouts.handshake_timeout = broker_.opts.connection.connect_timeout;
+        timeouts.handshake_timeout = broker().opts.connection.connect_timeout;
         timeouts.idle_timeout = websocket::stream_base::none();
         timeouts.keep_alive_pings = false;
         stream_.set_option(timeouts);
@@ -206,7 +206,7 @@ private:
     void read() {
         // Grow by what arrives (at most doubling), never to the size a header declares.
         const std::size_t carry = partial_.size();
-        const std::size_t missing = needed_ > carry ? needed_ - carry : 0;
+        const std::size_t missing = needed() > carry ? needed() - carry : 0;
         const std::size_t want = std::max(stream_chunk, std::min(missing, carry));
         partial_.resize(carry + want);
         stream_.async_read_some(
@@ -229,9 +229,9 @@ private:
 
     void resume_reading() override { read(); }
 
-    void send_buffers(const std::vector<asio::const_buffer>& buffers) override {
-        auto done = [self = shared_from_this(), this](boost::system::error_code ec, std::size_t n) {
-            on_written(ec, n);
+    void send_buffers(std::vector<asio::const_buffer>& buffers) override {
+        auto done = [self = shared_from_this(), this](boost::system::error_code ec, std::size_t) {
+            on_written(ec);
         };
         if constexpr (is_websocket<Stream>) {
             stream_.async_write(buffers, std::move(done)); // one binary message per turn
@@ -264,20 +264,18 @@ private:
 
 } // namespace
 
-std::shared_ptr<connection> make_stream_connection(broker_impl& broker, worker& w,
-                                                   listener_state& l,
+std::shared_ptr<connection> make_stream_connection(worker& w, listener_state& l,
                                                    connection::socket_type socket,
                                                    std::shared_ptr<asio::ssl::context> tls) {
     const auto type = l.cfg.type;
     if (type == listener_type::tls) {
-        return std::make_shared<stream_connection<tls_stream>>(broker, w, l, std::move(socket),
+        return std::make_shared<stream_connection<tls_stream>>(w, l, std::move(socket),
                                                                std::move(tls));
     }
     if (type == listener_type::ws) {
-        return std::make_shared<stream_connection<ws_stream>>(broker, w, l, std::move(socket),
-                                                              nullptr);
+        return std::make_shared<stream_connection<ws_stream>>(w, l, std::move(socket), nullptr);
     }
-    return std::make_shared<stream_connection<wss_stream>>(broker, w, l, std::move(socket),
+    return std::make_shared<stream_connection<wss_stream>>(w, l, std::move(socket),
                                                            std::move(tls));
 }
 
