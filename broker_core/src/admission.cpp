@@ -87,7 +87,7 @@ void broker_impl::reload_files() {
         std::atomic<std::size_t> dropped{0};
         on_every_worker_and_wait([&](worker& w) {
             for (const auto& s : sessions) {
-                if ((s->in_process && s->in_process->deliver) || s->home.load(std::memory_order_acquire) != w.index ||
+                if (s->receives_in_process() || s->home.load(std::memory_order_acquire) != w.index ||
                     s->listener >= listeners_.size()) {
                     continue;
                 }

@@ -149,9 +149,7 @@ void broker_impl::stop() {
                     sys_timer_->cancel();
                 }
             }
-            while (w.connections != nullptr) {
-                w.connections->close(errc::server_shutting_down); // unlinks it
-            }
+            w.close_connections(errc::server_shutting_down);
             done.set_value();
         });
     }
@@ -169,9 +167,7 @@ void broker_impl::stop() {
     // A connection accepted just before its acceptor closed may have started after its thread's
     // loop above; a plain TCP one owns itself until closed.
     for (auto& w : workers) {
-        while (w->connections != nullptr) {
-            w->connections->close(errc::server_shutting_down);
-        }
+        w->close_connections(errc::server_shutting_down);
     }
     // A connection still saying goodbye (linger) or not yet created holds its link open.
     sever_memory_links();

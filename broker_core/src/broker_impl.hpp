@@ -142,6 +142,8 @@ public:
     };
     /// Set at creation for an in-process client, never for one that connects.
     std::unique_ptr<in_process_client> in_process;
+    /// An in-process client that has not ended: it receives through its callback.
+    bool receives_in_process() const noexcept { return in_process && in_process->deliver; }
     std::uint64_t claim = 0; ///< which CONNECT may attach (guarded by the registry mutex)
     std::uint32_t connected_at = 0; ///< Unix seconds of the current connection's CONNECT
     std::uint32_t listener = 0; ///< index of the listener its client came through (its ACL)
@@ -182,6 +184,8 @@ struct worker {
     connection* connections = nullptr; ///< intrusive list through connection::next_in_worker
     void link(connection& c);
     void unlink(connection& c);
+    /// Closes every connection in the list (closing unlinks it).
+    void close_connections(boost::system::error_code reason);
     std::vector<std::uint8_t> read_buffer; ///< every read of this thread's connections lands here
     asio::steady_timer sweep_timer;        ///< checks CONNECT and keep-alive deadlines
     std::thread thread;

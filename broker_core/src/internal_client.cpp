@@ -79,7 +79,7 @@ void broker_impl::subscribe_internal(const session_ptr& s, std::string filter, s
     }
     auto& w = *workers[s->home.load(std::memory_order_acquire)];
     asio::post(w.ctx, [this, &w, s, filter = std::move(filter), qos] {
-        if (!s->in_process->deliver) {
+        if (!s->receives_in_process()) {
             return; // disconnected meanwhile
         }
         subscribe(w, s, filter, protocol::subscription_options{qos});

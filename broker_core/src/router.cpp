@@ -203,7 +203,7 @@ void broker_impl::pass_on_shared(worker& w, const session_ptr& s) {
 }
 
 void broker_impl::deliver_local(worker& w, const session_ptr& s, protocol::delivery d) {
-    if (s->in_process && s->in_process->deliver) {
+    if (s->receives_in_process()) {
         if (d.msg->origin != s->in_process->id) { // never back to its publisher
             w.messages_sent.add();
             s->in_process->deliver(d.msg);

@@ -343,6 +343,12 @@ void worker::link(connection& c) {
     connections = &c;
 }
 
+void worker::close_connections(boost::system::error_code reason) {
+    while (connections != nullptr) {
+        connections->close(reason);
+    }
+}
+
 void worker::unlink(connection& c) {
     if (c.prev_in_worker != nullptr) {
         c.prev_in_worker->next_in_worker = c.next_in_worker;

@@ -234,8 +234,8 @@ private:
     /// Writes what is left of the buffers send_buffers() was given.
     void write();
 
-    /// While the descriptor is open the poller's events point here: the connection owns itself
-    /// until close_transport().
+    /// The poller's events point here: the connection owns itself until close() (a lingering
+    /// one is then kept by its linger timer until its descriptor closes).
     std::shared_ptr<connection> self_;
     int fd_;
     bool writing_ = false; ///< send_buffers() was called, its completion not posted yet
