@@ -264,6 +264,77 @@ TEST_CASE("slow_consumer = \"disconnect\" closes a subscriber that stopped readi
     CHECK(last == read_status::closed);
 }
 
+TEST_CASE("a publisher held back by a congested subscriber first handles the packets it has "
+          "already sent, then is not read until the subscriber catches up",
+          "[integration][flow]") {
+    auto b = test_broker::from_toml("[broker]\nmax_inflight_messages = 1\n"
+                                    "max_queued_messages = 10\nslow_consumer_timeout = 0\n");
+    auto sub = connected(b->port(), "sub");
+    subscribe(sub, "held/t", 1);
+    auto pub = connected(b->port(), "pub");
+    std::uint16_t next_id = 1;
+    const auto publish = [&](int n) {
+        codec::byte_buffer batch; // one send: the broker reads it in one piece
+        for (int i = 0; i < n; ++i, ++next_id) {
+            codec::publish p;
+            p.topic = "held/t";
+            p.qos = 1;
+            p.packet_id = next_id;
+            p.payload = std::to_string(next_id);
+            codec::encode(p, batch);
+        }
+        REQUIRE_FALSE(pub.send(batch));
+    };
+    const auto pubacks = [&](std::size_t want, std::chrono::milliseconds wait) {
+        std::size_t got = 0;
+        while (got < want) {
+            const auto r = pub.read_packet(wait);
+            if (r.status != read_status::packet) {
+                break;
+            }
+            got += r.bytes[0] == puback_type ? 1 : 0;
+        }
+        return got;
+    };
+    // Eleven, one at a time: the subscriber (not reading) has 1 in flight and 10 queued, so it
+    // is congested; before the eleventh it was not, so none of them held the publisher back.
+    for (int i = 0; i < 11; ++i) {
+        publish(1);
+        REQUIRE(pubacks(1, 3000ms) == 1);
+    }
+    const auto congested = [&] {
+        const auto info = client(*b, "sub");
+        return info && info->congested;
+    };
+    for (int i = 0; i < 200 && !congested(); ++i) {
+        std::this_thread::sleep_for(10ms); // its own I/O thread marks it
+    }
+    REQUIRE(congested());
+    const int before = next_id - 1;
+
+    // Five in one piece: all five are handled (the old code stopped after the first and left
+    // the other four waiting for the subscriber), then the publisher is not read.
+    publish(5);
+    CHECK(pubacks(5, 3000ms) == 5);
+    publish(1);
+    CHECK(pubacks(1, 300ms) == 0);
+
+    // The subscriber reads everything, in order; the held publish is then acknowledged.
+    int expected = 1;
+    while (expected <= before + 6) {
+        const auto r = sub.read_packet(3000ms);
+        REQUIRE(r.status == read_status::packet);
+        const auto p = as_publish(r.bytes);
+        REQUIRE(p);
+        CHECK(p->payload == std::to_string(expected++));
+        codec::byte_buffer ack;
+        codec::encode(codec::puback{p->packet_id}, ack);
+        REQUIRE_FALSE(sub.send(ack));
+    }
+    CHECK(pubacks(1, 3000ms) == 1);
+    CHECK(b->get().stats().messages_dropped == 0);
+}
+
 TEST_CASE("a wildcard subscriber gets every one of 1100 retained 64 KiB messages (70 MB, past "
           "the old 64 MiB write-buffer cut)",
           "[integration][flow]") {

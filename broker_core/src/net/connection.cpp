@@ -106,14 +106,13 @@ bool connection::paused() {
     if (blocked_by_) {
         // A subscriber of what this client published has too much queued: read no more until
         // it has caught up. The client's TCP window fills and it slows down; nothing is lost.
+        // What was already read has been handled (handle_packets does not stop at it).
         const auto s = std::move(blocked_by_);
-        waiting_flow_ = true;
-        if (!broker().wait_until_relieved(worker_, *s, shared_from_this())) {
-            // Relieved meanwhile. The packets after the one that found it congested are
-            // still in partial_: handle them now, not when the client sends more.
-            asio::post(worker_.ctx, [self = shared_from_this()] { self->unblock(); });
+        if (broker().wait_until_relieved(worker_, *s, shared_from_this())) {
+            waiting_flow_ = true; // unblock() is posted to this thread, so it comes after this
+            return true;
         }
-        return true;
+        // Relieved meanwhile: read on.
     }
     if (throttle_ && throttled_) {
         // Out of publish tokens: stop reading until one has accrued. The client's TCP window
@@ -165,7 +164,10 @@ std::size_t connection::handle_packets(std::span<const std::uint8_t> bytes) {
                                               : codec::protocol_level_311};
     needed_ = 0;
     incomplete_ = false;
-    while (open_ && !mqtt_.paused() && !blocked_by_) {
+    // A congested subscriber (blocked_by_) does not stop this loop: the packets already read
+    // are handled now, so that none of them waits a second turn behind the other publishers;
+    // paused() then stops reading.
+    while (open_ && !mqtt_.paused()) {
         auto header = reader.header();
         if (!header) {
             mqtt_.fail(header.error());
@@ -256,7 +258,7 @@ asio::awaitable<void> connection::async_attach_then_resume(protocol::attach_requ
 
 void connection::route(message_ptr m) {
     broker().route(worker_, m);
-    if (worker_.blocked_by && worker_.blocked_by.get() != attached()) {
+    if (!blocked_by_ && worker_.blocked_by && worker_.blocked_by.get() != attached()) {
         blocked_by_ = std::move(worker_.blocked_by); // never itself: it must read its acks
     }
 }

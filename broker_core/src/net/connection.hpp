@@ -186,8 +186,8 @@ private:
         std::vector<asio::const_buffer> buffers;
     };
     std::unique_ptr<write_in_flight> sending_;
-    /// A message this connection published went to this congested session: reading waits for
-    /// it (waiting_flow_) until it is relieved.
+    /// A message this connection published went to this congested session: once what was read
+    /// is handled, reading waits (waiting_flow_) until it is relieved.
     session_ptr blocked_by_;
     /// The last write the client took, or the start of its session's congestion if later.
     std::chrono::steady_clock::time_point progress_at_{};
