@@ -17,6 +17,9 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <pthread.h>
+
+#include <csignal>
 #include <functional>
 #include <iostream>
 
@@ -43,6 +46,28 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name, config::log
     log->set_level(to_spdlog(level));
     return log;
 }
+
+/// While it lives, SIGINT, SIGTERM and SIGHUP are blocked in this thread and so in every thread it
+/// starts; what arrives meanwhile waits for the main thread, which takes them in ctx.run(). A
+/// signal that landed in a busy worker would interrupt its serial read or SQLite write, and under
+/// TSan it waits there until that thread's next intercepted call, or is lost.
+class handled_signals_blocked {
+public:
+    handled_signals_blocked() {
+        sigset_t handled;
+        sigemptyset(&handled);
+        for (const int s : {SIGINT, SIGTERM, SIGHUP}) {
+            sigaddset(&handled, s);
+        }
+        pthread_sigmask(SIG_BLOCK, &handled, &before_);
+    }
+    ~handled_signals_blocked() { pthread_sigmask(SIG_SETMASK, &before_, nullptr); }
+    handled_signals_blocked(const handled_signals_blocked&) = delete;
+    handled_signals_blocked& operator=(const handled_signals_blocked&) = delete;
+
+private:
+    sigset_t before_{};
+};
 
 /// Re-reads the configuration file (SIGHUP) and applies what changed; returns the status line
 /// for the service manager: what happened, or why the reload was refused.
@@ -138,6 +163,9 @@ int run(const std::optional<std::filesystem::path>& config_file) {
     boost::asio::io_context ctx;
     boost::asio::signal_set signals{ctx, SIGINT, SIGTERM};
     boost::asio::signal_set hangup{ctx, SIGHUP};
+    // Every thread the gateway starts from here on keeps them blocked; only the main thread
+    // unblocks them, to wait in ctx.run().
+    std::optional<handled_signals_blocked> starting{std::in_place};
 
     broker::broker b{to_broker_options(cfg), broker_log};
     try {
@@ -212,6 +240,7 @@ int run(const std::optional<std::filesystem::path>& config_file) {
                 return;
             }
             systemd::reloading();
+            const handled_signals_blocked restarting; // for the threads a reload starts
             const auto outcome =
                 reload(config_file, cfg, b, serial_devices, modbus_buses, bridges, *discovery,
                        *main_log);
@@ -220,6 +249,7 @@ int run(const std::optional<std::filesystem::path>& config_file) {
         });
     };
     wait_for_hangup();
+    starting.reset();
     ctx.run();
     bridges.stop();
     discovery->stop();

@@ -19,7 +19,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -62,6 +64,24 @@ std::string two_of_each(const scratch_dir& dir, const remote_broker& remote, int
     return "[[listeners]]\nbind = \"127.0.0.1:0\"\n\n[admin]\nenabled = false\n\n" +
            device("a", "a" + v) + device("b", "b") + bridge("x", "rx" + v + "/") +
            bridge("y", "ry/");
+}
+
+/// The threads of process `pid` that do not block `signal` (from SigBlk in /proc), so that the
+/// kernel may hand it to them.
+std::vector<std::string> threads_taking(pid_t pid, int signal) {
+    std::vector<std::string> out;
+    for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+        std::ifstream status{task.path() / "status"};
+        for (std::string line; std::getline(status, line);) {
+            if (line.starts_with("SigBlk:")) {
+                const auto blocked = std::stoull(line.substr(7), nullptr, 16);
+                if ((blocked & (1ULL << (signal - 1))) == 0) {
+                    out.push_back(task.path().filename().string());
+                }
+            }
+        }
+    }
+    return out;
 }
 
 /// Sets an environment variable for the children started while it lives.
@@ -156,6 +176,13 @@ TEST_CASE("reload: only the device and the bridge that changed restart, a broken
         return occurrences(e, "as edgemq-x ") == 2;
     }));
     CHECK(occurrences(remote.process().err(), "as edgemq-y ") == 1);
+
+    // Signals reach only the main thread, which waits for them: the broker's workers, the
+    // devices and the bridges, also the ones this reload restarted, block them.
+    const std::vector<std::string> main_thread{std::to_string(log.pid())};
+    for (const int signal : {SIGHUP, SIGTERM, SIGINT}) {
+        CHECK(threads_taking(log.pid(), signal) == main_thread);
+    }
 
     // The new configuration serves a and x; b and y go on as before.
     sim_a.write("temp=2\n");
