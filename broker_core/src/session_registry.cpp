@@ -178,6 +178,7 @@ void broker_impl::restore_session(persist::stored_session st) {
         d.d.maybe_sent = st.connected; // its record of being sent may not have reached the disk
         s->state.restore(std::move(d.d), d.packet_id, d.stage);
     }
+    s->state.went_offline(); // until its client is back
     s->next_seq.store(last_seq + 1, std::memory_order_relaxed);
     for (const auto id : st.inbound_qos2) {
         s->state.restore_inbound(id);
@@ -231,7 +232,7 @@ void broker_impl::detach(worker& w, connection& c, session_ptr s) {
     }
     s->conn = nullptr;
     s->online.store(false, std::memory_order_relaxed);
-    s->state.set_slow(false);
+    s->state.went_offline();
     note_backlog(*s); // offline, it holds no publisher back: its queue is cut instead
     clients_connected_.fetch_sub(1, std::memory_order_relaxed);
     const auto expiry = s->expiry_interval.load(std::memory_order_relaxed);

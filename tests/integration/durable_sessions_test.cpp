@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <iterator>
 #include <mutex>
 #include <random>
 #include <set>
@@ -312,6 +313,67 @@ TEST_CASE("durable sessions: a subscriber that disconnected with messages unackn
     send(sub, codec::pubcomp{second_id});
     send(sub, codec::puback{again[1].packet_id});
     CHECK_FALSE(next(sub, 300ms).has_value());
+}
+
+TEST_CASE("durable sessions: a subscriber whose queue flow control filled keeps it offline and "
+          "collects max_queued_messages more",
+          "[integration][persistence]") {
+    const bool crash = GENERATE(false, true);
+    CAPTURE(crash);
+    scratch_dir dir;
+    gateway gw{dir, persistent_config(dir, "max_queued_messages = 20\nmax_inflight_messages = 5")};
+    std::set<std::string> acked;
+    {
+        auto [sub, present] = connect_persistent(gw.port(), "full");
+        send(sub, codec::subscribe{1, {{"t/#", 1}}});
+        expect<codec::suback>(sub);
+        // It reads nothing more: 5 in flight, the rest queued past the mark of 20 (flow control
+        // handles what it has read before it holds the publisher back), all acknowledged.
+        raw_mqtt_client pub{gw.port()};
+        codec::connect c;
+        c.client_id = "filler";
+        send(pub, c);
+        expect<codec::connack>(pub);
+        codec::byte_buffer burst;
+        for (std::uint16_t i = 1; i <= 40; ++i) {
+            const auto payload = std::string{"a"}.append(std::to_string(i));
+            codec::encode(codec::publish{"t/a", payload, i, 1, false, false}, burst);
+        }
+        REQUIRE_FALSE(pub.send(burst));
+        while (auto p = next(pub, 500ms)) {
+            if (auto* ack = std::get_if<codec::puback>(&*p)) {
+                acked.insert(std::string{"a"}.append(std::to_string(ack->packet_id)));
+            }
+        }
+        REQUIRE(acked.size() > 25); // past the mark: the queue is full for an offline session
+        if (crash) {
+            gw.kill9();
+            gw.start();
+            EDGEMQ_REQUIRE_PROC(gw.process(), gw.process().wait_for_stderr("1 sessions restored"));
+        } else {
+            send(sub, codec::disconnect{});
+        }
+    }
+    // Offline now, after a restart or a disconnect: 20 more are kept, not dropped.
+    std::string lines;
+    for (int i = 1; i <= 20; ++i) {
+        const auto payload = std::string{"b"}.append(std::to_string(i));
+        lines += payload + "\n";
+        acked.insert(payload);
+    }
+    mosquitto_pub(gw.port(), {"-q", "1", "-t", "t/b", "-l"}, lines);
+    auto [sub, present] = connect_persistent(gw.port(), "full");
+    CHECK(present);
+    std::set<std::string> received;
+    while (auto p = next(sub, 1000ms)) {
+        if (auto* pub = std::get_if<codec::publish>(&*p)) {
+            received.insert(pub->payload);
+            send(sub, codec::puback{pub->packet_id});
+        }
+    }
+    std::vector<std::string> lost;
+    std::ranges::set_difference(acked, received, std::back_inserter(lost));
+    CHECK(lost == std::vector<std::string>{});
 }
 
 TEST_CASE("durable sessions: kill -9 at random moments under load loses nothing acknowledged",

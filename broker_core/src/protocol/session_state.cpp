@@ -73,8 +73,9 @@ bool session_state::deliver(delivery d, net::write_queue* out) {
         return send(std::move(d), *out);
     }
     // A connected client that reads gets everything: its publishers are slowed down instead.
-    const bool cut = out == nullptr || slow_;
-    if (cut && limits_->max_queued != 0 && queued() >= limits_->max_queued) {
+    const bool offline = out == nullptr;
+    const auto kept = offline && q_ ? q_->queued_when_offline : 0;
+    if ((offline || slow_) && limits_->max_queued != 0 && queued() >= kept + limits_->max_queued) {
         ++dropped_;
         forget(d);
         return false;

@@ -240,6 +240,30 @@ TEST_CASE("offline queue is bounded and counts what it drops", "[protocol]") {
     CHECK(as_publish(drain(out).at(0)).payload == "q0");
 }
 
+TEST_CASE("a session that goes offline keeps its queue and collects max_queued more",
+          "[protocol]") {
+    const session_limits limits{1, 3, false, 1 << 20};
+    session_state s{limits};
+    write_queue out;
+    for (int i = 0; i < 5; ++i) {
+        CHECK(s.deliver(d("online", 1), &out)); // 1 in flight, 4 queued: congested, not cut
+    }
+    s.went_offline();
+    for (int i = 0; i < 3; ++i) {
+        CHECK(s.deliver(d("offline", 1), nullptr));
+    }
+    CHECK_FALSE(s.deliver(d("one too many", 1), nullptr));
+    CHECK(s.queued() == 7);
+    CHECK(s.dropped() == 1);
+    // Back and gone again with the queue as it is: 3 more, not 3 in all.
+    s.went_offline();
+    for (int i = 0; i < 3; ++i) {
+        CHECK(s.deliver(d("offline again", 1), nullptr));
+    }
+    CHECK(s.queued() == 10);
+    CHECK(s.dropped() == 1);
+}
+
 TEST_CASE("a connected client's queue is not cut: it becomes congested and then relieved",
           "[protocol]") {
     const session_limits limits{1, 4, false, 1 << 20};

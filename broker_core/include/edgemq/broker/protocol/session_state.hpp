@@ -20,9 +20,9 @@
 /// at QoS 0 a place in the write buffer below max_outbound_bytes; otherwise it waits in order in
 /// the queue. While the client is connected the queue is not cut: past max_queued it is
 /// congested(), and the broker slows the publishers down until it is relieved() (flow control,
-/// README.md). For an offline session, or a slow one (a client that stopped reading), a full
-/// queue drops the new message and counts it. On
-/// reconnect, every unacknowledged PUBLISH is sent again with DUP set, and PUBREL again for those
+/// README.md). A session that goes offline keeps what was queued and collects up to max_queued
+/// more; beyond that, and for a slow session (a client that stopped reading) beyond max_queued,
+/// the new message is dropped and counted. On reconnect, every unacknowledged PUBLISH is sent again with DUP set, and PUBREL again for those
 /// already PUBREC'd [MQTT-4.4.0-1]. Inbound QoS 2: the packet id is remembered from PUBLISH to
 /// PUBREL, so a resent PUBLISH is acknowledged but not delivered twice [MQTT-4.3.3-2].
 /// Thread safety: none; owned by the session's home thread.
@@ -154,8 +154,18 @@ public:
     }
     /// Down to half of max_queued: publishers may go on.
     bool relieved() const noexcept { return queued() <= limits_->max_queued / 2; }
-    /// A slow session's client stopped reading: its queue is cut at max_queued as if offline.
+    /// A slow session's client stopped reading: its queue is cut at max_queued.
     void set_slow(bool slow) noexcept { slow_ = slow; }
+    /// Its client went away, or the broker restarted without it: what is queued now stays, and
+    /// max_queued more may join it. A reading client's queue reaches max_queued under flow
+    /// control, so counting those would drop, acknowledged, the first messages after every
+    /// disconnect or restart.
+    void went_offline() noexcept {
+        slow_ = false;
+        if (q_) {
+            q_->queued_when_offline = q_->queue.size();
+        }
+    }
     bool slow() const noexcept { return slow_; }
 
     /// Drops the queued deliveries (not those in flight) for which `pred` is true, as a
@@ -229,6 +239,7 @@ private:
         fifo<inflight_entry> inflight; ///< in send order; acks usually arrive in this order
         fifo<delivery> queue;
         std::vector<std::uint16_t> inbound_qos2;
+        std::size_t queued_when_offline = 0; ///< see went_offline()
         /// The topic aliases this connection's client has been sent (5.0), when it takes any.
         std::unique_ptr<detail::string_map<std::uint16_t>> aliases;
     };
