@@ -165,8 +165,9 @@ void tcp_connection::close_transport() {
     if (fd_ < 0) {
         return;
     }
+    worker_.tcp.remove(fd_);
     ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_); // also leaves the epoll set
+    ::close(fd_);
     fd_ = -1;
     wants_readable_ = wants_writable_ = false;
     if (writing_) {

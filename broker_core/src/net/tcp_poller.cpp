@@ -36,6 +36,10 @@ boost::system::error_code tcp_poller::add(int fd, tcp_connection& c) {
     return {};
 }
 
+void tcp_poller::remove(int fd) noexcept {
+    ::epoll_ctl(epoll_.native_handle(), EPOLL_CTL_DEL, fd, nullptr);
+}
+
 void tcp_poller::wait() {
     epoll_.async_wait(asio::posix::stream_descriptor::wait_read,
                       [this](boost::system::error_code ec) {

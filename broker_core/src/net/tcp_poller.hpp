@@ -33,6 +33,10 @@ public:
     /// Watches `fd` (edge-triggered, reading and writing) for `c`, whose on_ready() is called
     /// with the epoll events until the descriptor is closed.
     boost::system::error_code add(int fd, tcp_connection& c);
+    /// Stops watching `fd`; before it is closed. Closing alone is not enough: the kernel keeps
+    /// the entry while another descriptor refers to the socket (a child between fork and exec
+    /// holds a copy of every one), and would then report events for a connection that is gone.
+    void remove(int fd) noexcept;
 
 private:
     void wait();

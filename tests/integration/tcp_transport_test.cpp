@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+// The plain-TCP transport: connections watched by their worker's epoll set (tcp_poller).
+
+#include "raw_mqtt_client.hpp"
+#include "test_broker.hpp"
+
+#include "edgemq/broker/codec/encode.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+namespace codec = edgemq::broker::codec;
+using edgemq::test::raw_mqtt_client;
+using edgemq::test::read_status;
+using edgemq::test::test_broker;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// How many descriptors the epoll sets of this process watch (the "tfd:" lines of their fdinfo).
+std::size_t epoll_entries() {
+    namespace fs = std::filesystem;
+    std::size_t n = 0;
+    for (const auto& fd : fs::directory_iterator("/proc/self/fd")) {
+        std::error_code ec;
+        if (fs::read_symlink(fd.path(), ec).string() != "anon_inode:[eventpoll]") {
+            continue;
+        }
+        std::ifstream info{"/proc/self/fdinfo/" + fd.path().filename().string()};
+        for (std::string line; std::getline(info, line);) {
+            n += line.starts_with("tfd:") ? 1 : 0;
+        }
+    }
+    return n;
+}
+
+void send(raw_mqtt_client& c, const codec::packet& p) {
+    codec::byte_buffer out;
+    std::visit([&out](const auto& v) { codec::encode(v, out); }, p);
+    REQUIRE_FALSE(c.send(out));
+}
+
+} // namespace
+
+TEST_CASE("a closed TCP connection leaves its worker's epoll set while a forked child still "
+          "holds a copy of its socket",
+          "[integration][tcp]") {
+    test_broker broker;
+    const auto before = epoll_entries();
+    raw_mqtt_client c{broker.port()};
+    codec::connect connect;
+    connect.client_id = "forked";
+    send(c, connect);
+    REQUIRE(c.read_packet(3000ms).status == read_status::packet); // CONNACK: it is watched
+    CHECK(epoll_entries() == before + 1);
+
+    // A child between fork and exec (posix_spawn, system()) holds every descriptor; the socket
+    // lives on in it, and closing the broker's descriptor alone would leave the entry, whose
+    // events then name a connection that is gone.
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ::pause();
+        ::_exit(0);
+    }
+    send(c, codec::disconnect{});
+    CHECK(c.read_packet(3000ms).status == read_status::closed);
+    const auto deadline = std::chrono::steady_clock::now() + 2s;
+    while (epoll_entries() != before && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(10ms);
+    }
+    CHECK(epoll_entries() == before);
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+
+    // The broker goes on serving.
+    raw_mqtt_client again{broker.port()};
+    send(again, connect);
+    CHECK(again.read_packet(3000ms).status == read_status::packet);
+}
