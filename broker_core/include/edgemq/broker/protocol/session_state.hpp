@@ -22,9 +22,10 @@
 /// congested(), and the broker slows the publishers down until it is relieved() (flow control,
 /// README.md). A session that goes offline keeps what was queued and collects up to max_queued
 /// more; beyond that, and for a slow session (a client that stopped reading) beyond max_queued,
-/// the new message is dropped and counted. On reconnect, every unacknowledged PUBLISH is sent again with DUP set, and PUBREL again for those
-/// already PUBREC'd [MQTT-4.4.0-1]. Inbound QoS 2: the packet id is remembered from PUBLISH to
-/// PUBREL, so a resent PUBLISH is acknowledged but not delivered twice [MQTT-4.3.3-2].
+/// the new message is dropped and counted. On reconnect, every unacknowledged PUBLISH is sent
+/// again with DUP set, and PUBREL again for those already PUBREC'd [MQTT-4.4.0-1]. Inbound QoS
+/// 2: the packet id is remembered from PUBLISH to PUBREL, so a resent PUBLISH is acknowledged but
+/// not delivered twice [MQTT-4.3.3-2].
 /// Thread safety: none; owned by the session's home thread.
 namespace edgemq::broker::protocol {
 
