@@ -48,7 +48,7 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name, config::log
 }
 
 /// While it lives, SIGINT, SIGTERM and SIGHUP are blocked in this thread and so in every thread it
-/// starts; what arrives meanwhile waits for the main thread, which takes them in ctx.run(). A
+/// starts; what arrives meanwhile waits until the main thread unblocks them and takes it. A
 /// signal that landed in a busy worker would interrupt its serial read or SQLite write, and under
 /// TSan it waits there until that thread's next intercepted call, or is lost.
 class handled_signals_blocked {
@@ -163,8 +163,8 @@ int run(const std::optional<std::filesystem::path>& config_file) {
     boost::asio::io_context ctx;
     boost::asio::signal_set signals{ctx, SIGINT, SIGTERM};
     boost::asio::signal_set hangup{ctx, SIGHUP};
-    // Every thread the gateway starts from here on keeps them blocked; only the main thread
-    // unblocks them, to wait in ctx.run().
+    // Every thread the gateway starts from here on keeps them blocked; the main thread unblocks
+    // them once the last is started, before it says it is ready.
     std::optional<handled_signals_blocked> starting{std::in_place};
 
     broker::broker b{to_broker_options(cfg), broker_log};
@@ -219,6 +219,7 @@ int run(const std::optional<std::filesystem::path>& config_file) {
         b.stop();
         return 1;
     }
+    starting.reset(); // a supervisor may signal as soon as it reads "ready"
     for (const auto& l : b.listeners()) {
         main_log->info("ready: mqtt {} on {}:{}", broker::to_string(l.type), l.host, l.port);
     }
@@ -240,16 +241,16 @@ int run(const std::optional<std::filesystem::path>& config_file) {
                 return;
             }
             systemd::reloading();
-            const handled_signals_blocked restarting; // for the threads a reload starts
-            const auto outcome =
-                reload(config_file, cfg, b, serial_devices, modbus_buses, bridges, *discovery,
-                       *main_log);
+            const auto outcome = [&] {
+                const handled_signals_blocked restarting; // for the threads a reload starts
+                return reload(config_file, cfg, b, serial_devices, modbus_buses, bridges,
+                              *discovery, *main_log);
+            }();
             systemd::ready(listening + "; " + outcome);
             wait_for_hangup();
         });
     };
     wait_for_hangup();
-    starting.reset();
     ctx.run();
     bridges.stop();
     discovery->stop();
