@@ -43,6 +43,31 @@ std::size_t epoll_entries() {
     return n;
 }
 
+/// A forked child that only waits, holding a copy of every descriptor, as a child between fork
+/// and exec (posix_spawn, system()) does; killed and reaped when it goes, also when a REQUIRE
+/// ends the test (else it would keep ctest's output pipe open).
+class idle_child {
+public:
+    idle_child() : pid_(::fork()) {
+        if (pid_ == 0) {
+            ::pause();
+            ::_exit(0);
+        }
+    }
+    ~idle_child() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+    }
+    idle_child(const idle_child&) = delete;
+    idle_child& operator=(const idle_child&) = delete;
+    bool started() const { return pid_ > 0; }
+
+private:
+    pid_t pid_;
+};
+
 void send(raw_mqtt_client& c, const codec::packet& p) {
     codec::byte_buffer out;
     std::visit([&out](const auto& v) { codec::encode(v, out); }, p);
@@ -63,24 +88,19 @@ TEST_CASE("a closed TCP connection leaves its worker's epoll set while a forked 
     REQUIRE(c.read_packet(3000ms).status == read_status::packet); // CONNACK: it is watched
     CHECK(epoll_entries() == before + 1);
 
-    // A child between fork and exec (posix_spawn, system()) holds every descriptor; the socket
-    // lives on in it, and closing the broker's descriptor alone would leave the entry, whose
-    // events then name a connection that is gone.
-    const pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-        ::pause();
-        ::_exit(0);
+    {
+        // The socket lives on in the child, and closing the broker's descriptor alone would
+        // leave the entry, whose events then name a connection that is gone.
+        const idle_child child;
+        REQUIRE(child.started());
+        send(c, codec::disconnect{});
+        CHECK(c.read_packet(3000ms).status == read_status::closed);
+        const auto deadline = std::chrono::steady_clock::now() + 2s;
+        while (epoll_entries() != before && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(10ms);
+        }
+        CHECK(epoll_entries() == before);
     }
-    send(c, codec::disconnect{});
-    CHECK(c.read_packet(3000ms).status == read_status::closed);
-    const auto deadline = std::chrono::steady_clock::now() + 2s;
-    while (epoll_entries() != before && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(10ms);
-    }
-    CHECK(epoll_entries() == before);
-    ::kill(child, SIGKILL);
-    ::waitpid(child, nullptr, 0);
 
     // The broker goes on serving.
     raw_mqtt_client again{broker.port()};
